@@ -1,0 +1,120 @@
+"""The exceptions kubescale raises.
+
+Every error is a :class:`KubeScaleError`; most also derive from the builtin a Python user would
+catch for that kind of failure (``ValueError``, ``PermissionError``, ``ConnectionError``,
+``TimeoutError``). The Rust core maps its one error type onto these classes in one place
+(``src/python/errors.rs``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "KubeScaleError",
+    "ConfigError",
+    "InvalidTargetError",
+    "InvalidValueError",
+    "NoMatchError",
+    "NotScalableError",
+    "NamespaceNotAllowedError",
+    "ApiError",
+    "NotFoundError",
+    "ConflictError",
+    "ForbiddenError",
+    "UnauthorizedError",
+    "InvalidError",
+    "ApiUnavailableError",
+    "WaitTimeoutError",
+    "HandlerClosedError",
+]
+
+
+class KubeScaleError(Exception):
+    """Base class of every kubescale error."""
+
+
+class ConfigError(KubeScaleError):
+    """No usable cluster configuration: kubeconfig missing or unreadable, unknown context."""
+
+
+class InvalidTargetError(KubeScaleError, ValueError):
+    """A target is not of the form ``TYPE[.VERSION][.GROUP]/NAME`` or names an invalid object."""
+
+
+class InvalidValueError(KubeScaleError, ValueError):
+    """An argument (namespace, event type, reason...) is out of range."""
+
+
+class NoMatchError(KubeScaleError, LookupError):
+    """The API server serves no resource type of that name."""
+
+
+class NotScalableError(KubeScaleError):
+    """The resource type exists but has no ``scale`` subresource."""
+
+
+class NamespaceNotAllowedError(KubeScaleError, PermissionError):
+    """The call names a namespace outside the handler's watch namespace."""
+
+
+class ApiError(KubeScaleError):
+    """The API server answered with an error.
+
+    Attributes:
+        status: The HTTP status code.
+        reason: The Kubernetes reason, e.g. ``"NotFound"``.
+        message: The server's message.
+    """
+
+    def __init__(self, message: str, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+
+
+class NotFoundError(ApiError, LookupError):
+    """HTTP 404: the object does not exist."""
+
+
+class ConflictError(ApiError):
+    """HTTP 409: the object changed under us (raised only when retries could not resolve it)."""
+
+
+class ForbiddenError(ApiError, PermissionError):
+    """HTTP 403: RBAC does not allow the request."""
+
+
+class UnauthorizedError(ApiError, PermissionError):
+    """HTTP 401: the credentials were not accepted."""
+
+
+class InvalidError(ApiError, ValueError):
+    """HTTP 400 or 422: the server rejected the request as invalid."""
+
+
+class ApiUnavailableError(ApiError, ConnectionError):
+    """The API server could not be reached or did not answer in time.
+
+    Connection refused, TLS failure, timeout, or an HTTP 503/504 answer (``status`` is 0 when
+    no answer came).
+    """
+
+
+class WaitTimeoutError(KubeScaleError, TimeoutError):
+    """A wait ran out of time.
+
+    Attributes:
+        wanted: The replica count waited for.
+        seen: The last count seen.
+    """
+
+    def __init__(self, message: str, wanted: int = 0, seen: int = 0) -> None:
+        super().__init__(message)
+        self.wanted = wanted
+        self.seen = seen
+
+
+class HandlerClosedError(KubeScaleError, RuntimeError):
+    """The handler was closed."""

@@ -1,0 +1,92 @@
+//! Finding cluster configuration the way kubectl does, and building the one shared client.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::core::error::{Error, Result, error_chain};
+
+/// Where to find the cluster and how long to wait for it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// A kubeconfig file; default: `$KUBECONFIG` (several paths merged), then `~/.kube/config`,
+    /// then the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context of the kubeconfig; default: its current context.
+    pub context: Option<String>,
+    /// Per-request timeout (connect, and each read or write); default: kube's (295 s read).
+    pub timeout: Option<Duration>,
+}
+
+/// A connected client and what it was made from.
+pub struct Connection {
+    /// The client; cheap to clone, all clones share one connection pool.
+    pub client: Client,
+    /// The API server's URL.
+    pub server: String,
+    /// The kubeconfig context in use (`None` in-cluster).
+    pub context: Option<String>,
+    /// The context's namespace, or the service account's, or `default`.
+    pub default_namespace: String,
+}
+
+fn config_error(what: &str, e: &dyn std::error::Error) -> Error {
+    Error::Config(format!("{what}: {}", error_chain(e)))
+}
+
+fn home_kubeconfig() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube").join("config")).filter(|p| p.exists())
+}
+
+async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) -> Result<(Config, Option<String>)> {
+    if let Some(ctx) = &context {
+        if !kc.contexts.iter().any(|c| c.name == *ctx) {
+            let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+            return Err(Error::Config(format!("context {ctx:?} is not in {source} (contexts: {})", known.join(", "))));
+        }
+    }
+    let used = context.clone().or_else(|| kc.current_context.clone());
+    let opts = KubeConfigOptions { context, ..Default::default() };
+    let config = Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| config_error(&format!("cannot use {source}"), &e))?;
+    Ok((config, used))
+}
+
+/// Loads configuration in kubectl's order and builds a client. Must run inside the runtime.
+pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
+    let (mut config, context) = if let Some(path) = &opts.kubeconfig {
+        let kc = Kubeconfig::read_from(path).map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+        from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
+    } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        let kc = Kubeconfig::from_env()
+            .map_err(|e| config_error("cannot read $KUBECONFIG", &e))?
+            .ok_or_else(|| Error::Config("$KUBECONFIG names no readable file".into()))?;
+        from_kubeconfig(kc, opts.context.clone(), "$KUBECONFIG").await?
+    } else if let Some(path) = home_kubeconfig() {
+        let kc = Kubeconfig::read_from(&path).map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+        from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
+    } else {
+        if let Some(ctx) = &opts.context {
+            return Err(Error::Config(format!("context {ctx:?} was asked for, but no kubeconfig was found")));
+        }
+        let config = Config::incluster().map_err(|e| {
+            Error::Config(format!(
+                "no kubeconfig (argument, $KUBECONFIG or ~/.kube/config) and not in a cluster: {}",
+                error_chain(&e)
+            ))
+        })?;
+        (config, None)
+    };
+    if let Some(t) = opts.timeout {
+        config.connect_timeout = Some(t);
+        config.read_timeout = Some(t);
+        config.write_timeout = Some(t);
+    }
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(|e| config_error("cannot build a client", &e))?;
+    Ok(Connection { client, server, context, default_namespace })
+}

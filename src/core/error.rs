@@ -1,0 +1,167 @@
+//! The one error type of the core. `src/python/errors.rs` maps it to Python exceptions.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable configuration: kubeconfig missing or unreadable, unknown context, bad in-cluster env.
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// A target reference (`TYPE[.VERSION][.GROUP]/NAME`) or one of its parts is malformed.
+    #[error("invalid target {target:?}: {problem}")]
+    InvalidTarget {
+        /// The target as the caller wrote it.
+        target: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A caller-supplied value (replicas, namespace, event type...) is out of range.
+    #[error("invalid value for {field}: {problem}")]
+    InvalidValue {
+        /// The argument that was wrong.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// The API server serves no resource that matches the requested type.
+    #[error("the server doesn't have a resource type {0:?}")]
+    NoMatch(String),
+
+    /// The resource type exists but has no `scale` subresource.
+    #[error("{kind} ({plural}.{group}) has no scale subresource: it cannot be scaled")]
+    NotScalable {
+        /// The kind, e.g. `ConfigMap`.
+        kind: String,
+        /// The plural resource name.
+        plural: String,
+        /// The API group (empty for the core group).
+        group: String,
+    },
+
+    /// The call names a namespace outside the handler's watch namespace.
+    #[error("namespace {requested:?} is outside this handler's watch namespace {allowed:?}")]
+    NamespaceNotAllowed {
+        /// The namespace the call asked for.
+        requested: String,
+        /// The handler's watch namespace.
+        allowed: String,
+    },
+
+    /// The API server answered with an error status.
+    #[error("{message} (HTTP {status}, {reason})")]
+    Api {
+        /// HTTP status code.
+        status: u16,
+        /// Kubernetes reason, e.g. `NotFound`, `Conflict`.
+        reason: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The API server could not be reached or did not answer in time (refused, TLS failure, timeout).
+    #[error("API server unavailable: {0}")]
+    Unavailable(String),
+
+    /// A wait did not reach its goal in time.
+    #[error("timed out after {waited:?} waiting for {what}: wanted {wanted}, seen {seen}")]
+    WaitTimeout {
+        /// What was awaited, e.g. `deployment/web ready replicas`.
+        what: String,
+        /// The count wanted.
+        wanted: i32,
+        /// The last count seen.
+        seen: i32,
+        /// How long the wait lasted.
+        waited: Duration,
+    },
+
+    /// The handler was closed.
+    #[error("the handler is closed")]
+    Closed,
+
+    /// A response that could not be understood.
+    #[error("unexpected response from the API server: {0}")]
+    Decode(String),
+}
+
+/// Result alias of the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The HTTP status of an API error, if this is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True for a 404 answer.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// True for a 409 answer.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    /// True when a 404 means the resource *type* is not served (as opposed to a missing object):
+    /// the server answers such paths with a Status that names no object.
+    pub fn is_missing_resource_type(&self) -> bool {
+        matches!(self, Error::Api { status: 404, message, .. }
+            if message.contains("could not find the requested resource"))
+    }
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        use kube::Error as K;
+        match e {
+            K::Api(s) => Error::Api {
+                status: s.code,
+                reason: if s.reason.is_empty() { "Unknown".into() } else { s.reason.clone() },
+                message: if s.message.is_empty() { format!("HTTP {}", s.code) } else { s.message.clone() },
+            },
+            K::SerdeError(e) => Error::Decode(e.to_string()),
+            K::FromUtf8(e) => Error::Decode(e.to_string()),
+            K::InferConfig(e) => Error::Config(e.to_string()),
+            K::Discovery(e) => Error::Decode(e.to_string()),
+            K::BuildRequest(e) => Error::Config(e.to_string()),
+            other => Error::Unavailable(error_chain(&other)),
+        }
+    }
+}
+
+/// Joins an error and its sources into one line (`a: b: c`), skipping repeats.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_type_vs_missing_object() {
+        let t = Error::Api { status: 404, reason: "NotFound".into(), message: "the server could not find the requested resource".into() };
+        let o = Error::Api { status: 404, reason: "NotFound".into(), message: "deployments.apps \"web\" not found".into() };
+        assert!(t.is_missing_resource_type());
+        assert!(!o.is_missing_resource_type());
+        assert!(o.is_not_found());
+    }
+}

@@ -1,0 +1,215 @@
+//! Recording `events.k8s.io/v1` Events about scaled objects.
+//!
+//! Repeats of the same event (type, action, reason, regarding object *and note*) within six
+//! minutes become a series (count and last time) on the first Event, as kubectl and client-go
+//! do. The note is part of the key because the API keeps the first note of a series: "scaled
+//! from 3 to 5" after "scaled from 5 to 3" is a new Event, so the newest count is never lost.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+
+use crate::core::error::{Error, Result};
+
+/// How long a repeat still joins the series of the first Event.
+const SERIES_WINDOW: SignedDuration = SignedDuration::from_secs(6 * 60);
+/// The cache never holds more entries than this.
+const MAX_CACHED: usize = 4096;
+/// The API rejects longer notes.
+const MAX_NOTE: usize = 1024;
+
+/// `Normal` or `Warning`: the only types the API server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// Something expected happened.
+    Normal,
+    /// Something went wrong.
+    Warning,
+}
+
+impl EventType {
+    /// Parses `"Normal"` or `"Warning"`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "Normal" => Ok(EventType::Normal),
+            "Warning" => Ok(EventType::Warning),
+            other => Err(Error::InvalidValue {
+                field: "type",
+                problem: format!("{other:?} is not an event type; use \"Normal\" or \"Warning\""),
+            }),
+        }
+    }
+
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    /// Normal or Warning.
+    pub type_: EventType,
+    /// UpperCamelCase reason, e.g. `SuccessToScale`.
+    pub reason: String,
+    /// What was done, e.g. `Scale`.
+    pub action: String,
+    /// Human-readable note.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    type_: EventType,
+    reason: String,
+    action: String,
+    note: String,
+    regarding: (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>),
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    name: String,
+    count: i32,
+    last: Timestamp,
+}
+
+/// Publishes Events, aggregating repeats into series.
+pub struct EventRecorder {
+    client: Client,
+    controller: String,
+    instance: String,
+    cache: Mutex<HashMap<Key, Recorded>>,
+}
+
+fn check_reason(reason: &str) -> Result<()> {
+    let ok = !reason.is_empty() && reason.len() <= 128 && reason.chars().all(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            field: "reason",
+            problem: format!("{reason:?} is not a reason: use 1 to 128 letters or digits, e.g. \"SuccessToScale\""),
+        })
+    }
+}
+
+impl EventRecorder {
+    /// A recorder that reports as `controller` (`reportingController`), instance `instance`.
+    pub fn new(client: Client, controller: String, instance: String) -> Self {
+        EventRecorder { client, controller, instance, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Checks an event's fields before any request.
+    pub fn validate(ev: &EventSpec) -> Result<()> {
+        check_reason(&ev.reason)?;
+        if ev.action.is_empty() || ev.action.len() > 128 {
+            return Err(Error::InvalidValue { field: "action", problem: "must be 1 to 128 characters".into() });
+        }
+        Ok(())
+    }
+
+    /// Records `ev` regarding `regarding`: a new Event, or the next count of a recent identical one.
+    pub async fn publish(&self, ev: &EventSpec, regarding: &ObjectReference) -> Result<()> {
+        Self::validate(ev)?;
+        let now = Timestamp::now();
+        let mut note = ev.note.clone();
+        if note.len() > MAX_NOTE {
+            let mut cut = MAX_NOTE;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
+        let key = Key {
+            type_: ev.type_,
+            reason: ev.reason.clone(),
+            action: ev.action.clone(),
+            note: note.clone(),
+            regarding: (
+                regarding.api_version.clone(),
+                regarding.kind.clone(),
+                regarding.namespace.clone(),
+                regarding.name.clone(),
+                regarding.uid.clone(),
+            ),
+        };
+        let previous = {
+            let mut cache = self.cache.lock().expect("event cache poisoned");
+            cache.retain(|_, r| r.last + SERIES_WINDOW > now);
+            cache.get(&key).cloned()
+        };
+        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Some(prev) = previous {
+            let count = prev.count + 1;
+            let patch = serde_json::json!({
+                "series": EventSeries { count, last_observed_time: MicroTime(now) }
+            });
+            match events.patch(&prev.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Ok(_) => {
+                    self.remember(key, Recorded { count, last: now, ..prev });
+                    return Ok(());
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    // The Event expired or was deleted: start a new one.
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(&self.controller), now.as_nanosecond());
+        let event = Event {
+            action: Some(ev.action.clone()),
+            reason: Some(ev.reason.clone()),
+            note: Some(note),
+            type_: Some(ev.type_.as_str().into()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(regarding.clone()),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(namespace.clone()), ..Default::default() },
+            ..Default::default()
+        };
+        events.create(&PostParams::default(), &event).await?;
+        self.remember(key, Recorded { name, count: 1, last: now });
+        Ok(())
+    }
+
+    fn remember(&self, key: Key, rec: Recorded) {
+        let mut cache = self.cache.lock().expect("event cache poisoned");
+        if cache.len() >= MAX_CACHED && !cache.contains_key(&key) {
+            // Drop the oldest entry to stay bounded.
+            if let Some(oldest) = cache.iter().min_by_key(|(_, r)| r.last).map(|(k, _)| k.clone()) {
+                cache.remove(&oldest);
+            }
+        }
+        cache.insert(key, rec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_and_reasons() {
+        assert_eq!(EventType::parse("Normal").unwrap(), EventType::Normal);
+        assert!(EventType::parse("Error").is_err());
+        assert!(check_reason("SuccessToScale").is_ok());
+        assert!(check_reason("").is_err());
+        assert!(check_reason("has space").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The ScaleHandler: one client, one discovery cache, one lock map and one event recorder,
+//! shared by every call.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::DynamicObject;
+use kube::{Api, Client};
+
+use crate::core::config::{ConnectOptions, connect};
+use crate::core::discovery::{Discovery, Resource};
+use crate::core::error::{Error, Result};
+use crate::core::events::{EventRecorder, EventSpec, EventType};
+use crate::core::locks::KeyedLocks;
+use crate::core::target::{TargetRef, TypeSpec, validate_namespace};
+
+/// How to build a [`ScaleHandler`].
+#[derive(Debug, Clone)]
+pub struct HandlerOptions {
+    /// Where the cluster is.
+    pub connect: ConnectOptions,
+    /// The watch namespace: when set, calls for any other namespace are refused.
+    pub namespace: Option<String>,
+    /// `reportingController` of recorded Events.
+    pub reporter: String,
+}
+
+impl Default for HandlerOptions {
+    fn default() -> Self {
+        HandlerOptions { connect: ConnectOptions::default(), namespace: None, reporter: "kubescale".into() }
+    }
+}
+
+/// Scales anything with a `scale` subresource; see the methods in `scale.rs`, `wait.rs` and `keda.rs`.
+pub struct ScaleHandler {
+    pub(crate) client: Client,
+    pub(crate) discovery: Discovery,
+    pub(crate) locks: KeyedLocks,
+    pub(crate) recorder: EventRecorder,
+    watch_namespace: Option<String>,
+    default_namespace: String,
+    server: String,
+    context: Option<String>,
+    closed: AtomicBool,
+}
+
+impl ScaleHandler {
+    /// Connects (kubeconfig or in-cluster) and builds a handler. Must run inside the runtime.
+    pub async fn connect(opts: HandlerOptions) -> Result<Self> {
+        if let Some(ns) = &opts.namespace {
+            validate_namespace(ns)?;
+        }
+        let conn = connect(&opts.connect).await?;
+        let instance = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| opts.reporter.clone());
+        Ok(ScaleHandler {
+            discovery: Discovery::new(conn.client.clone()),
+            recorder: EventRecorder::new(conn.client.clone(), opts.reporter, instance),
+            locks: KeyedLocks::default(),
+            default_namespace: opts.namespace.clone().unwrap_or(conn.default_namespace),
+            watch_namespace: opts.namespace,
+            client: conn.client,
+            server: conn.server,
+            context: conn.context,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The kubeconfig context in use.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    /// The watch namespace, if any.
+    pub fn watch_namespace(&self) -> Option<&str> {
+        self.watch_namespace.as_deref()
+    }
+
+    /// The namespace a call uses when it names none.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// The shared client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// How many per-target locks are held or awaited right now.
+    pub fn lock_count(&self) -> usize {
+        self.locks.len()
+    }
+
+    /// Marks the handler closed: later calls fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// True after [`close`](Self::close).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.is_closed() { Err(Error::Closed) } else { Ok(()) }
+    }
+
+    /// The namespace for a call: its own (checked against the watch namespace) or the default.
+    pub fn namespace_for(&self, requested: Option<&str>) -> Result<String> {
+        match requested {
+            Some(ns) => {
+                validate_namespace(ns)?;
+                match &self.watch_namespace {
+                    Some(w) if w != ns => {
+                        Err(Error::NamespaceNotAllowed { requested: ns.to_string(), allowed: w.clone() })
+                    }
+                    _ => Ok(ns.to_string()),
+                }
+            }
+            None => Ok(self.default_namespace.clone()),
+        }
+    }
+
+    /// Resolves a resource type through discovery (cached; a miss resets the cache and retries once).
+    pub async fn resolve(&self, spec: &TypeSpec) -> Result<Resource> {
+        self.check_open()?;
+        self.discovery.resolve_fresh_on_miss(spec).await
+    }
+
+    /// Resolves a type and refuses it unless it has a `scale` subresource.
+    pub(crate) async fn resolve_scalable(&self, spec: &TypeSpec) -> Result<Resource> {
+        let r = self.resolve(spec).await?;
+        if !r.scalable {
+            return Err(Error::NotScalable { kind: r.kind, plural: r.plural, group: r.group });
+        }
+        Ok(r)
+    }
+
+    /// Drops the discovery cache.
+    pub fn reset_discovery(&self) {
+        self.discovery.reset();
+    }
+
+    /// A dynamic API for `resource` in `namespace` (cluster-wide for cluster-scoped kinds).
+    pub(crate) fn dynamic_api(&self, resource: &Resource, namespace: &str) -> Api<DynamicObject> {
+        let ar = resource.api_resource();
+        if resource.namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        }
+    }
+
+    /// Records an Event regarding `target` (any kind, scalable or not).
+    pub async fn record_event(&self, target: &TargetRef, namespace: Option<&str>, ev: &EventSpec) -> Result<()> {
+        EventRecorder::validate(ev)?;
+        let ns = self.namespace_for(namespace)?;
+        let resource = self.resolve(&target.type_spec).await?;
+        let regarding = ObjectReference {
+            api_version: Some(resource.api_version()),
+            kind: Some(resource.kind.clone()),
+            name: Some(target.name.clone()),
+            namespace: resource.namespaced.then(|| ns.clone()),
+            ..Default::default()
+        };
+        self.recorder.publish(ev, &regarding).await
+    }
+
+    /// Records an Event and logs (never returns) a failure to do so.
+    pub(crate) async fn record_quietly(&self, type_: EventType, reason: &str, note: String, regarding: &ObjectReference) {
+        let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
+        if let Err(e) = self.recorder.publish(&ev, regarding).await {
+            tracing::warn!(error = %e, reason, "could not record an event");
+        }
+    }
+}
+
+impl std::fmt::Debug for ScaleHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScaleHandler")
+            .field("server", &self.server)
+            .field("context", &self.context)
+            .field("namespace", &self.watch_namespace)
+            .finish()
+    }
+}

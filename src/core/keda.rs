@@ -1,0 +1,41 @@
+//! Pausing and resuming KEDA ScaledObjects with the annotations KEDA reads.
+
+use kube::api::{Patch, PatchParams};
+
+use crate::core::error::Result;
+use crate::core::handler::ScaleHandler;
+use crate::core::target::TypeSpec;
+
+/// KEDA stops scaling a ScaledObject while this annotation is `"true"`.
+pub const PAUSED: &str = "autoscaling.keda.sh/paused";
+/// The replica count KEDA holds a paused ScaledObject at.
+pub const PAUSED_REPLICAS: &str = "autoscaling.keda.sh/paused-replicas";
+
+fn scaled_object_type() -> TypeSpec {
+    TypeSpec { resource: "scaledobjects".into(), version: Some("v1alpha1".into()), group: Some("keda.sh".into()) }
+}
+
+impl ScaleHandler {
+    /// Pauses (`paused: "true"`, `paused-replicas: "0"`) or resumes (`paused: "false"`, no
+    /// `paused-replicas`) a ScaledObject. Writes only when the annotations differ; returns whether
+    /// it wrote.
+    pub async fn set_keda_paused(&self, name: &str, namespace: Option<&str>, paused: bool) -> Result<bool> {
+        self.check_open()?;
+        crate::core::target::validate_name(&format!("scaledobjects.keda.sh/{name}"), name)?;
+        let ns = self.namespace_for(namespace)?;
+        let resource = self.resolve(&scaled_object_type()).await?;
+        let api = self.dynamic_api(&resource, &ns);
+        let current = api.get_metadata(name).await?;
+        let ann = current.metadata.annotations.unwrap_or_default();
+        let (want_paused, want_replicas) = if paused { ("true", Some("0")) } else { ("false", None) };
+        if ann.get(PAUSED).map(String::as_str) == Some(want_paused) && ann.get(PAUSED_REPLICAS).map(String::as_str) == want_replicas {
+            return Ok(false);
+        }
+        let patch = serde_json::json!({
+            "metadata": {"annotations": {PAUSED: want_paused, PAUSED_REPLICAS: want_replicas}}
+        });
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        tracing::info!(namespace = %ns, scaled_object = name, paused, "KEDA ScaledObject {}", if paused { "paused" } else { "resumed" });
+        Ok(true)
+    }
+}

@@ -1,0 +1,290 @@
+//! Reading and writing the `scale` subresource: the heart of the handler.
+
+use std::time::Duration;
+
+use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Patch, PatchParams, PostParams};
+
+use crate::core::discovery::Resource;
+use crate::core::error::{Error, Result};
+use crate::core::events::EventType;
+use crate::core::handler::ScaleHandler;
+use crate::core::target::TargetRef;
+
+/// Annotation holding the replica count a target had before `scale_to_zero`.
+pub const PREVIOUS_REPLICAS_ANNOTATION: &str = "kubescale.io/previous-replicas";
+/// How many times a write that met a 409 Conflict is retried with a fresh read.
+const CONFLICT_RETRIES: u32 = 10;
+
+/// The scale subresource of a target, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleInfo {
+    /// Namespace of the target (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Name of the target.
+    pub name: String,
+    /// Kind of the target, e.g. `Deployment`.
+    pub kind: String,
+    /// apiVersion of the target, e.g. `apps/v1`.
+    pub api_version: String,
+    /// Desired replicas (`spec.replicas`; absent means 0).
+    pub spec_replicas: i32,
+    /// Observed replicas (`status.replicas`).
+    pub status_replicas: i32,
+    /// Label selector of the pods, when the kind reports one.
+    pub selector: Option<String>,
+    /// resourceVersion of the read.
+    pub resource_version: String,
+}
+
+/// What a scale call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleOutcome {
+    /// The target, as `kind.group/name`.
+    pub target: String,
+    /// Desired replicas before the call.
+    pub previous: i32,
+    /// Desired replicas after the call.
+    pub replicas: i32,
+    /// Whether the call wrote a new count.
+    pub changed: bool,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Options of a scale call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScaleOptions {
+    /// Keep a current count larger than the desired one (scale up only).
+    pub at_least: bool,
+    /// Validate on the server, write nothing.
+    pub dry_run: bool,
+}
+
+fn display_target(resource: &Resource, name: &str) -> String {
+    let kind = resource.kind.to_ascii_lowercase();
+    if resource.group.is_empty() { format!("{kind}/{name}") } else { format!("{kind}.{}/{name}", resource.group) }
+}
+
+fn info_from(resource: &Resource, namespace: &str, s: &Scale) -> ScaleInfo {
+    ScaleInfo {
+        namespace: if resource.namespaced { namespace.to_string() } else { String::new() },
+        name: s.metadata.name.clone().unwrap_or_default(),
+        kind: resource.kind.clone(),
+        api_version: resource.api_version(),
+        spec_replicas: s.spec.as_ref().and_then(|sp| sp.replicas).unwrap_or(0),
+        status_replicas: s.status.as_ref().map_or(0, |st| st.replicas),
+        selector: s.status.as_ref().and_then(|st| st.selector.clone()),
+        resource_version: s.metadata.resource_version.clone().unwrap_or_default(),
+    }
+}
+
+/// Checks a replica count before any request.
+pub fn check_replicas(replicas: i64) -> Result<i32> {
+    i32::try_from(replicas).ok().filter(|r| *r >= 0).ok_or_else(|| Error::InvalidValue {
+        field: "replicas",
+        problem: format!("{replicas} is not a replica count: use an integer from 0 to {}", i32::MAX),
+    })
+}
+
+impl ScaleHandler {
+    /// Runs `op` on the resolved target; if the server says the resource *type* is gone (a CRD
+    /// whose served version changed), resets discovery, resolves again and retries once.
+    async fn with_resource<T, F, Fut>(&self, target: &TargetRef, op: F) -> Result<T>
+    where
+        F: Fn(Resource) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let resource = self.resolve_scalable(&target.type_spec).await?;
+        match op(resource).await {
+            Err(e) if e.is_missing_resource_type() => {
+                tracing::debug!(target = %target, "resource type not found; refreshing discovery");
+                self.discovery.reset();
+                let resource = self.resolve_scalable(&target.type_spec).await?;
+                op(resource).await
+            }
+            other => other,
+        }
+    }
+
+    /// Reads the scale subresource of `target`.
+    pub async fn get_scale(&self, target: &TargetRef, namespace: Option<&str>) -> Result<ScaleInfo> {
+        self.check_open()?;
+        let ns = self.namespace_for(namespace)?;
+        self.with_resource(target, |resource| {
+            let ns = ns.clone();
+            async move {
+                let s = self.dynamic_api(&resource, &ns).get_scale(&target.name).await?;
+                Ok(info_from(&resource, &ns, &s))
+            }
+        })
+        .await
+    }
+
+    /// Sets the desired replicas of `target`, serialised per target, retried on conflicts,
+    /// recorded as an Event.
+    pub async fn scale(&self, target: &TargetRef, replicas: i32, namespace: Option<&str>, opts: ScaleOptions) -> Result<ScaleOutcome> {
+        self.check_open()?;
+        check_replicas(replicas.into())?;
+        let ns = self.namespace_for(namespace)?;
+        self.with_resource(target, |resource| {
+            let ns = ns.clone();
+            async move {
+                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let _guard = self.locks.lock(&key).await;
+                self.scale_locked(&resource, &ns, &target.name, replicas, opts, false).await
+            }
+        })
+        .await
+    }
+
+    /// Remembers the current desired count in the `kubescale.io/previous-replicas` annotation,
+    /// then scales to 0.
+    pub async fn scale_to_zero(&self, target: &TargetRef, namespace: Option<&str>) -> Result<ScaleOutcome> {
+        self.check_open()?;
+        let ns = self.namespace_for(namespace)?;
+        self.with_resource(target, |resource| {
+            let ns = ns.clone();
+            async move {
+                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let _guard = self.locks.lock(&key).await;
+                self.scale_locked(&resource, &ns, &target.name, 0, ScaleOptions::default(), true).await
+            }
+        })
+        .await
+    }
+
+    /// Scales up from zero: to the remembered count when `restore` (but at least `min_replicas`),
+    /// else to `min_replicas`. A target already above that count is left alone.
+    pub async fn scale_from_zero(&self, target: &TargetRef, min_replicas: i32, namespace: Option<&str>, restore: bool) -> Result<ScaleOutcome> {
+        self.check_open()?;
+        check_replicas(min_replicas.into())?;
+        let ns = self.namespace_for(namespace)?;
+        self.with_resource(target, |resource| {
+            let ns = ns.clone();
+            async move {
+                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let _guard = self.locks.lock(&key).await;
+                let mut desired = min_replicas;
+                if restore {
+                    let obj = self.dynamic_api(&resource, &ns).get_metadata(&target.name).await?;
+                    let remembered = obj
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
+                        .and_then(|v| v.parse::<i32>().ok())
+                        .filter(|v| *v >= 0);
+                    if let Some(r) = remembered {
+                        desired = desired.max(r);
+                    }
+                }
+                let opts = ScaleOptions { at_least: true, dry_run: false };
+                self.scale_locked(&resource, &ns, &target.name, desired, opts, false).await
+            }
+        })
+        .await
+    }
+
+    /// The read-compare-write loop, under the target's lock. With `remember`, the current desired
+    /// count is written to the `kubescale.io/previous-replicas` annotation before the first write.
+    async fn scale_locked(
+        &self,
+        resource: &Resource,
+        ns: &str,
+        name: &str,
+        desired: i32,
+        opts: ScaleOptions,
+        remember: bool,
+    ) -> Result<ScaleOutcome> {
+        let api = self.dynamic_api(resource, ns);
+        let target = display_target(resource, name);
+        let mut regarding = ObjectReference {
+            api_version: Some(resource.api_version()),
+            kind: Some(resource.kind.clone()),
+            name: Some(name.to_string()),
+            namespace: resource.namespaced.then(|| ns.to_string()),
+            ..Default::default()
+        };
+        let mut remembered = false;
+        let mut previous = None;
+        let result: Result<ScaleOutcome> = async {
+            for attempt in 0..=CONFLICT_RETRIES {
+                let mut scale = api.get_scale(name).await?;
+                regarding.uid = scale.metadata.uid.clone();
+                let current = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                previous.get_or_insert(current);
+                let outcome = |replicas: i32, changed: bool, reason: String| ScaleOutcome {
+                    target: target.clone(),
+                    previous: current,
+                    replicas,
+                    changed,
+                    reason,
+                };
+                if current == desired {
+                    return Ok(outcome(current, false, format!("already at {desired} replicas")));
+                }
+                if opts.at_least && current > desired {
+                    return Ok(outcome(current, false, format!("kept {current} replicas: more than the {desired} asked for")));
+                }
+                if opts.dry_run {
+                    let pp = PostParams { dry_run: true, ..Default::default() };
+                    scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
+                    api.replace_scale(name, &pp, &scale).await?;
+                    return Ok(outcome(current, false, format!("dry run: would scale from {current} to {desired}")));
+                }
+                if remember && !remembered {
+                    let patch = serde_json::json!({
+                        "metadata": {"annotations": {PREVIOUS_REPLICAS_ANNOTATION: current.to_string()}}
+                    });
+                    let patched = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                    // The patch moved the object's resourceVersion; write on top of it.
+                    scale.metadata.resource_version = patched.metadata.resource_version;
+                    remembered = true;
+                }
+                scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
+                match api.replace_scale(name, &PostParams::default(), &scale).await.map_err(Error::from) {
+                    Ok(_) => return Ok(outcome(desired, true, format!("scaled from {current} to {desired}"))),
+                    Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                        tracing::debug!(%target, attempt, "conflict; reading again");
+                        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1))).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            unreachable!("the last attempt returns")
+        }
+        .await;
+        match &result {
+            Ok(o) if o.changed => {
+                let note = format!("Scaled {} from {} to {} replicas", target, o.previous, o.replicas);
+                tracing::info!(namespace = ns, %target, from = o.previous, to = o.replicas, "scaled");
+                self.record_quietly(EventType::Normal, "SuccessToScale", note, &regarding).await;
+            }
+            Ok(o) => tracing::debug!(namespace = ns, %target, reason = %o.reason, "no scale needed"),
+            // A missing object or type has nothing to attach an event to.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                let from = previous.map_or_else(|| "?".to_string(), |p| p.to_string());
+                let note = format!("Failed to scale {target} from {from} to {desired} replicas: {e}");
+                tracing::warn!(namespace = ns, %target, error = %e, "scale failed");
+                self.record_quietly(EventType::Warning, "FailedToScale", note, &regarding).await;
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_bounds() {
+        assert_eq!(check_replicas(0).unwrap(), 0);
+        assert_eq!(check_replicas(i64::from(i32::MAX)).unwrap(), i32::MAX);
+        assert!(check_replicas(-1).is_err());
+        assert!(check_replicas(i64::from(i32::MAX) + 1).is_err());
+    }
+}

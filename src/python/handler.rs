@@ -1,0 +1,419 @@
+//! `ScaleHandler` (blocking) and `AsyncScaleHandler` (awaitable): the same methods, generated
+//! once by `handler_class!`, each a thin conversion around one `async fn` of the core.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+
+use crate::core::{self, EventSpec, EventType, HandlerOptions, ScaleOptions};
+use crate::python::args;
+use crate::python::runtime::{run_async, run_sync, runtime};
+use crate::python::types::{Resource, Scale, ScaleResult};
+
+/// Builds the core handler (reads config; no request is made).
+fn connect(
+    py: Python<'_>,
+    namespace: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    reporter: String,
+    timeout: Option<f64>,
+) -> PyResult<Arc<core::ScaleHandler>> {
+    let timeout = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
+    let opts = HandlerOptions {
+        connect: core::config::ConnectOptions { kubeconfig, context, timeout },
+        namespace,
+        reporter,
+    };
+    let handler = py.detach(|| runtime().block_on(core::ScaleHandler::connect(opts)))?;
+    Ok(Arc::new(handler))
+}
+
+fn repr(name: &str, h: &core::ScaleHandler) -> String {
+    format!(
+        "{name}(server={:?}, context={}, namespace={})",
+        h.server(),
+        h.context().map_or_else(|| "None".to_string(), |c| format!("{c:?}")),
+        h.watch_namespace().map_or_else(|| "None".to_string(), |n| format!("{n:?}")),
+    )
+}
+
+macro_rules! handler_class {
+    ($cls:ident, $pyname:literal, $run:ident, $doc:literal, { $($extra:tt)* }) => {
+        #[doc = $doc]
+        #[pyclass(frozen, name = $pyname, module = "kubescale")]
+        pub struct $cls {
+            inner: Arc<core::ScaleHandler>,
+        }
+
+        #[pymethods]
+        impl $cls {
+            /// Connects to a cluster the way kubectl does.
+            ///
+            /// Args:
+            ///     namespace: The watch namespace. When set, calls for any other namespace raise
+            ///         NamespaceNotAllowedError; calls without ``namespace=`` use it.
+            ///     kubeconfig: A kubeconfig file. Default: ``$KUBECONFIG`` (several paths merged),
+            ///         then ``~/.kube/config``, then the in-cluster service account.
+            ///     context: A context of the kubeconfig. Default: its current context.
+            ///     reporter: ``reportingController`` of the Events this handler records.
+            ///     timeout: Seconds to wait for the connection and for each read or write.
+            ///
+            /// Raises:
+            ///     ConfigError: No usable configuration, or an unknown context.
+            ///     InvalidValueError: ``namespace`` is not a valid namespace name.
+            #[new]
+            #[pyo3(signature = (namespace=None, *, kubeconfig=None, context=None, reporter="kubescale".to_string(), timeout=None))]
+            fn new(
+                py: Python<'_>,
+                namespace: Option<String>,
+                kubeconfig: Option<PathBuf>,
+                context: Option<String>,
+                reporter: String,
+                timeout: Option<f64>,
+            ) -> PyResult<Self> {
+                Ok(Self { inner: connect(py, namespace, kubeconfig, context, reporter, timeout)? })
+            }
+
+            fn __repr__(&self) -> String {
+                repr($pyname, &self.inner)
+            }
+
+            /// The API server's URL.
+            #[getter]
+            fn server(&self) -> String {
+                self.inner.server().to_string()
+            }
+
+            /// The kubeconfig context in use (None in-cluster).
+            #[getter]
+            fn context(&self) -> Option<String> {
+                self.inner.context().map(str::to_string)
+            }
+
+            /// The watch namespace, or None.
+            #[getter]
+            fn namespace(&self) -> Option<String> {
+                self.inner.watch_namespace().map(str::to_string)
+            }
+
+            /// The namespace calls use when they name none.
+            #[getter]
+            fn default_namespace(&self) -> String {
+                self.inner.default_namespace().to_string()
+            }
+
+            /// How many per-target locks are held or awaited right now (0 when idle).
+            #[getter]
+            fn lock_count(&self) -> usize {
+                self.inner.lock_count()
+            }
+
+            /// Closes the handler: later calls raise HandlerClosedError.
+            fn close(&self) {
+                self.inner.close();
+            }
+
+            /// Forgets the cached discovery information (e.g. after installing a CRD).
+            fn reset_discovery(&self) {
+                self.inner.reset_discovery();
+            }
+
+            /// Resolves a resource type through discovery, as kubectl does.
+            ///
+            /// Args:
+            ///     type: ``deploy``, ``deployments``, ``deployments.apps``, ``Deployment.v1.apps``...
+            ///
+            /// Returns:
+            ///     Resource: group, version, kind, plural, namespaced, scalable, short_names.
+            ///
+            /// Raises:
+            ///     InvalidTargetError: The type is malformed.
+            ///     NoMatchError: The server serves no such type.
+            #[pyo3(signature = (r#type))]
+            fn resolve(&self, py: Python<'_>, r#type: &str) -> PyResult<Py<PyAny>> {
+                let spec = core::TypeSpec::parse(r#type)?;
+                let h = self.inner.clone();
+                $run(py, async move { h.resolve(&spec).await.map(Resource::from) })
+            }
+
+            /// Reads the scale subresource of a target.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, e.g. ``"deployment/web"``; or give
+            ///         ``api_version=``, ``kind=`` and ``name=`` instead.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///
+            /// Returns:
+            ///     Scale: spec and status replicas, selector, resourceVersion.
+            ///
+            /// Raises:
+            ///     InvalidTargetError, NoMatchError, NotScalableError, NamespaceNotAllowedError,
+            ///     NotFoundError, ForbiddenError, ApiUnavailableError.
+            #[pyo3(signature = (target=None, *, namespace=None, api_version=None, kind=None, name=None))]
+            fn get_scale(
+                &self,
+                py: Python<'_>,
+                target: Option<&str>,
+                namespace: Option<String>,
+                api_version: Option<&str>,
+                kind: Option<&str>,
+                name: Option<&str>,
+            ) -> PyResult<Py<PyAny>> {
+                let t = args::target(target, api_version, kind, name)?;
+                let h = self.inner.clone();
+                $run(py, async move { h.get_scale(&t, namespace.as_deref()).await.map(Scale::from) })
+            }
+
+            /// Sets the desired replicas of a target.
+            ///
+            /// Serialised per target; compares with the desired (spec) count, so an equal count
+            /// writes nothing; retries conflicts with a fresh read; records an Event
+            /// (``SuccessToScale`` or ``FailedToScale``) regarding the target.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
+            ///     replicas: The desired count, an int from 0 to 2**31-1.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     at_least: Keep a current count that is larger than ``replicas``.
+            ///     dry_run: Let the server validate the write without applying it.
+            ///     api_version, kind, name: The target, when not given as a string.
+            ///
+            /// Returns:
+            ///     ScaleResult: target, previous, replicas, changed, reason.
+            ///
+            /// Raises:
+            ///     TypeError, InvalidValueError: ``replicas`` is not a non-negative int32.
+            ///     InvalidTargetError, NoMatchError, NotScalableError, NamespaceNotAllowedError,
+            ///     NotFoundError, ForbiddenError, InvalidError, ApiUnavailableError.
+            #[pyo3(signature = (target=None, replicas=None, *, namespace=None, at_least=false, dry_run=false, api_version=None, kind=None, name=None))]
+            #[allow(clippy::too_many_arguments)]
+            fn scale(
+                &self,
+                py: Python<'_>,
+                target: Option<&str>,
+                replicas: Option<&Bound<'_, PyAny>>,
+                namespace: Option<String>,
+                at_least: bool,
+                dry_run: bool,
+                api_version: Option<&str>,
+                kind: Option<&str>,
+                name: Option<&str>,
+            ) -> PyResult<Py<PyAny>> {
+                let t = args::target(target, api_version, kind, name)?;
+                let r = args::replicas("replicas", replicas)?;
+                let h = self.inner.clone();
+                let opts = ScaleOptions { at_least, dry_run };
+                $run(py, async move { h.scale(&t, r, namespace.as_deref(), opts).await.map(ScaleResult::from) })
+            }
+
+            /// Remembers the desired count in the ``kubescale.io/previous-replicas`` annotation of
+            /// the target, then scales it to 0.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     api_version, kind, name: The target, when not given as a string.
+            ///
+            /// Returns:
+            ///     ScaleResult
+            ///
+            /// Raises:
+            ///     The errors of ``scale``.
+            #[pyo3(signature = (target=None, *, namespace=None, api_version=None, kind=None, name=None))]
+            fn scale_to_zero(
+                &self,
+                py: Python<'_>,
+                target: Option<&str>,
+                namespace: Option<String>,
+                api_version: Option<&str>,
+                kind: Option<&str>,
+                name: Option<&str>,
+            ) -> PyResult<Py<PyAny>> {
+                let t = args::target(target, api_version, kind, name)?;
+                let h = self.inner.clone();
+                $run(py, async move { h.scale_to_zero(&t, namespace.as_deref()).await.map(ScaleResult::from) })
+            }
+
+            /// Scales a target up from zero.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
+            ///     min_replicas: The least count to scale to.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     restore: Scale to the count remembered by ``scale_to_zero`` (at least
+            ///         ``min_replicas``); else to ``min_replicas``. A larger current count is kept.
+            ///     api_version, kind, name: The target, when not given as a string.
+            ///
+            /// Returns:
+            ///     ScaleResult
+            ///
+            /// Raises:
+            ///     The errors of ``scale``.
+            #[pyo3(signature = (target=None, min_replicas=None, *, namespace=None, restore=true, api_version=None, kind=None, name=None))]
+            #[allow(clippy::too_many_arguments)]
+            fn scale_from_zero(
+                &self,
+                py: Python<'_>,
+                target: Option<&str>,
+                min_replicas: Option<&Bound<'_, PyAny>>,
+                namespace: Option<String>,
+                restore: bool,
+                api_version: Option<&str>,
+                kind: Option<&str>,
+                name: Option<&str>,
+            ) -> PyResult<Py<PyAny>> {
+                let t = args::target(target, api_version, kind, name)?;
+                let min = match min_replicas {
+                    Some(v) => args::replicas("min_replicas", Some(v))?,
+                    None => 1,
+                };
+                let h = self.inner.clone();
+                $run(py, async move { h.scale_from_zero(&t, min, namespace.as_deref(), restore).await.map(ScaleResult::from) })
+            }
+
+            /// Waits, with a watch, until the target's replicas reach a count.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
+            ///     replicas: The count to wait for. Default: the target's desired count.
+            ///     ready: Count ready replicas, where the kind reports them.
+            ///     timeout: Seconds to wait.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     api_version, kind, name: The target, when not given as a string.
+            ///
+            /// Returns:
+            ///     Scale: the scale subresource once the count is reached.
+            ///
+            /// Raises:
+            ///     WaitTimeoutError: The count was not reached in time (states wanted and seen).
+            ///     The errors of ``get_scale``.
+            #[pyo3(signature = (target=None, replicas=None, *, ready=true, timeout=60.0, namespace=None, api_version=None, kind=None, name=None))]
+            #[allow(clippy::too_many_arguments)]
+            fn wait_for_replicas(
+                &self,
+                py: Python<'_>,
+                target: Option<&str>,
+                replicas: Option<&Bound<'_, PyAny>>,
+                ready: bool,
+                timeout: f64,
+                namespace: Option<String>,
+                api_version: Option<&str>,
+                kind: Option<&str>,
+                name: Option<&str>,
+            ) -> PyResult<Py<PyAny>> {
+                let t = args::target(target, api_version, kind, name)?;
+                let wanted = replicas.map(|r| args::replicas("replicas", Some(r))).transpose()?;
+                let timeout = args::seconds("timeout", timeout)?;
+                let h = self.inner.clone();
+                $run(py, async move {
+                    h.wait_for_replicas(&t, wanted, ready, timeout, namespace.as_deref()).await.map(Scale::from)
+                })
+            }
+
+            /// Pauses a KEDA ScaledObject (``autoscaling.keda.sh/paused: "true"``,
+            /// ``paused-replicas: "0"``).
+            ///
+            /// Args:
+            ///     scaled_object: The ScaledObject's name.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///
+            /// Returns:
+            ///     bool: Whether anything was written (False when already paused).
+            ///
+            /// Raises:
+            ///     NoMatchError: KEDA's CRD is not installed. NotFoundError, ForbiddenError.
+            #[pyo3(signature = (scaled_object, *, namespace=None))]
+            fn pause_keda(&self, py: Python<'_>, scaled_object: String, namespace: Option<String>) -> PyResult<Py<PyAny>> {
+                let h = self.inner.clone();
+                $run(py, async move { h.set_keda_paused(&scaled_object, namespace.as_deref(), true).await })
+            }
+
+            /// Resumes a KEDA ScaledObject (``paused: "false"``, ``paused-replicas`` removed).
+            ///
+            /// Args:
+            ///     scaled_object: The ScaledObject's name.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///
+            /// Returns:
+            ///     bool: Whether anything was written (False when already resumed).
+            ///
+            /// Raises:
+            ///     NoMatchError: KEDA's CRD is not installed. NotFoundError, ForbiddenError.
+            #[pyo3(signature = (scaled_object, *, namespace=None))]
+            fn resume_keda(&self, py: Python<'_>, scaled_object: String, namespace: Option<String>) -> PyResult<Py<PyAny>> {
+                let h = self.inner.clone();
+                $run(py, async move { h.set_keda_paused(&scaled_object, namespace.as_deref(), false).await })
+            }
+
+            /// Records an ``events.k8s.io/v1`` Event regarding a target (any kind).
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME``.
+            ///     type: "Normal" or "Warning".
+            ///     reason: UpperCamelCase reason, e.g. "ManualScale".
+            ///     note: Human-readable text (cut at 1 kB).
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     action: What was done.
+            ///
+            /// Raises:
+            ///     InvalidValueError: Bad type or reason. ForbiddenError, ApiUnavailableError.
+            #[pyo3(signature = (target, r#type, reason, note, *, namespace=None, action="Scale".to_string()))]
+            #[allow(clippy::too_many_arguments)]
+            fn record_event(
+                &self,
+                py: Python<'_>,
+                target: &str,
+                r#type: &str,
+                reason: String,
+                note: String,
+                namespace: Option<String>,
+                action: String,
+            ) -> PyResult<Py<PyAny>> {
+                let t = core::TargetRef::parse(target)?;
+                let ev = EventSpec { type_: EventType::parse(r#type)?, reason, action, note };
+                let h = self.inner.clone();
+                $run(py, async move { h.record_event(&t, namespace.as_deref(), &ev).await })
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+handler_class!(
+    ScaleHandler,
+    "ScaleHandler",
+    run_sync,
+    "Scales Kubernetes workloads; every method blocks (with the GIL released) until done.\n\nUse it as a context manager or call ``close()``. ``kubescale.asyncio.ScaleHandler`` has the same methods as coroutines.",
+    {
+        fn __enter__(slf: Py<Self>) -> Py<Self> {
+            slf
+        }
+
+        #[pyo3(signature = (*_exc))]
+        fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+            self.inner.close();
+            false
+        }
+    }
+);
+handler_class!(
+    AsyncScaleHandler,
+    "AsyncScaleHandler",
+    run_async,
+    "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.",
+    {
+        fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(slf) })
+        }
+
+        #[pyo3(signature = (*_exc))]
+        fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+            self.inner.close();
+            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(false) })
+        }
+    }
+);
+

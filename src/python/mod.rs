@@ -1,0 +1,50 @@
+//! Thin PyO3 wrappers over the core: no HTTP here, only argument conversion and the error map.
+
+mod args;
+mod errors;
+mod handler;
+mod runtime;
+mod types;
+
+use pyo3::prelude::*;
+
+/// Installs the bridge from Rust `log`/`tracing` records to Python's `logging`.
+fn install_logging(py: Python<'_>) -> PyResult<()> {
+    use log::LevelFilter;
+    let logger = pyo3_log::Logger::new(py, pyo3_log::Caching::LoggersAndLevels)?
+        .filter(LevelFilter::Trace)
+        .filter_target("hyper".into(), LevelFilter::Warn)
+        .filter_target("hyper_util".into(), LevelFilter::Warn)
+        .filter_target("rustls".into(), LevelFilter::Warn)
+        .filter_target("tower".into(), LevelFilter::Warn)
+        .filter_target("h2".into(), LevelFilter::Warn);
+    let reset = logger.reset_handle();
+    // A second import in the same process (e.g. a reload) keeps the first logger.
+    let _ = logger.install();
+    LOG_RESET.get_or_init(|| reset);
+    Ok(())
+}
+
+static LOG_RESET: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
+
+/// Forgets the cached Python logger levels, so changes made with ``logging`` after the first
+/// kubescale log record take effect.
+#[pyfunction]
+fn reset_logging() {
+    if let Some(r) = LOG_RESET.get() {
+        r.reset();
+    }
+}
+
+/// Registers the native module's contents.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    install_logging(m.py())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<handler::ScaleHandler>()?;
+    m.add_class::<handler::AsyncScaleHandler>()?;
+    m.add_class::<types::Resource>()?;
+    m.add_class::<types::Scale>()?;
+    m.add_class::<types::ScaleResult>()?;
+    m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
+    Ok(())
+}
