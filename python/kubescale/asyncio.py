@@ -1,0 +1,14 @@
+"""The asyncio twin of :mod:`kubescale`: the same names, with awaitable methods.
+
+Example::
+
+    from kubescale.asyncio import ScaleHandler
+
+    async with ScaleHandler() as handler:
+        await handler.scale("deployment/web", 3)
+"""
+
+from kubescale._native import AsyncScaleHandler as ScaleHandler
+from kubescale._native import Resource, Scale, ScaleResult
+
+__all__ = ["Resource", "Scale", "ScaleHandler", "ScaleResult"]

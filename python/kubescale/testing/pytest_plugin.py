@@ -1,0 +1,37 @@
+"""pytest plugin (entry point ``pytest11``): the ``kube_cluster`` and ``namespace`` fixtures.
+
+``kube_cluster`` (session) uses the cluster of ``$KUBESCALE_TEST_KUBECONFIG`` when set (as
+``make test`` does), else starts a :class:`~kubescale.testing.LocalCluster` for the session.
+``namespace`` creates a fresh namespace for one test and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from kubescale.testing.api import ClusterAPI, KubeconfigCluster
+from kubescale.testing.cluster import LocalCluster
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[ClusterAPI]:
+    """The cluster every test of the session talks to."""
+    path = os.environ.get("KUBESCALE_TEST_KUBECONFIG")
+    if path:
+        yield KubeconfigCluster(path)
+        return
+    with LocalCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def namespace(kube_cluster: ClusterAPI) -> Iterator[str]:
+    """A fresh namespace, deleted after the test."""
+    name = kube_cluster.create_namespace()
+    try:
+        yield name
+    finally:
+        kube_cluster.delete_namespace(name)
