@@ -64,16 +64,16 @@ macro_rules! handler_class {
             ///     ConfigError: No usable configuration, or an unknown context.
             ///     InvalidValueError: ``namespace`` is not a valid namespace name.
             #[new]
-            #[pyo3(signature = (namespace=None, *, kubeconfig=None, context=None, reporter="kubescale".to_string(), timeout=None))]
+            #[pyo3(signature = (namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None))]
             fn new(
                 py: Python<'_>,
                 namespace: Option<String>,
                 kubeconfig: Option<PathBuf>,
                 context: Option<String>,
-                reporter: String,
+                reporter: &str,
                 timeout: Option<f64>,
             ) -> PyResult<Self> {
-                Ok(Self { inner: connect(py, namespace, kubeconfig, context, reporter, timeout)? })
+                Ok(Self { inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout)? })
             }
 
             fn __repr__(&self) -> String {
@@ -359,7 +359,7 @@ macro_rules! handler_class {
             ///
             /// Raises:
             ///     InvalidValueError: Bad type or reason. ForbiddenError, ApiUnavailableError.
-            #[pyo3(signature = (target, r#type, reason, note, *, namespace=None, action="Scale".to_string()))]
+            #[pyo3(signature = (target, r#type, reason, note, *, namespace=None, action="Scale"))]
             #[allow(clippy::too_many_arguments)]
             fn record_event(
                 &self,
@@ -369,10 +369,10 @@ macro_rules! handler_class {
                 reason: String,
                 note: String,
                 namespace: Option<String>,
-                action: String,
+                action: &str,
             ) -> PyResult<Py<PyAny>> {
                 let t = core::TargetRef::parse(target)?;
-                let ev = EventSpec { type_: EventType::parse(r#type)?, reason, action, note };
+                let ev = EventSpec { type_: EventType::parse(r#type)?, reason, action: action.to_string(), note };
                 let h = self.inner.clone();
                 $run(py, async move { h.record_event(&t, namespace.as_deref(), &ev).await })
             }
