@@ -5,7 +5,16 @@ from os import PathLike
 from types import TracebackType
 from typing import Literal, Optional, Union, final
 
-__all__: list[str]
+__all__ = [
+    "AsyncScaleHandler",
+    "Resource",
+    "Scale",
+    "ScaleHandler",
+    "ScaleResult",
+    "__version__",
+    "reset_logging",
+]
+
 __version__: str
 
 def reset_logging() -> None: ...
