@@ -1,0 +1,141 @@
+"""Helpers shared by the test modules: objects to scale, CRDs, events, polling."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kubescale.testing import ClusterAPI, ClusterAPIError
+
+TEST_GROUP = "test.kubescale.io"
+
+
+def deployment(cluster: ClusterAPI, ns: str, name: str, replicas: int = 1) -> dict[str, Any]:
+    return cluster.create_deployment(ns, name, replicas)  # type: ignore[no-any-return]
+
+
+def workload(kind: str, name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]},
+        },
+    }
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def create_workload(cluster: ClusterAPI, ns: str, kind: str, name: str, replicas: int) -> None:
+    plural = kind.lower() + "s"
+    cluster.request("POST", f"/apis/apps/v1/namespaces/{ns}/{plural}", workload(kind, name, replicas))
+
+
+def spec_replicas(cluster: ClusterAPI, ns: str, path: str) -> int:
+    """spec.replicas of an object read with the test helper's own client (absent = 0)."""
+    return int(cluster.request("GET", f"{path.format(ns=ns)}")["spec"].get("replicas", 0))
+
+
+def crd_manifest(plural: str, kind: str, versions: list[tuple[str, bool, bool]], max_replicas: int = 1000) -> dict[str, Any]:
+    """A namespaced CRD of TEST_GROUP with a scale subresource; versions: (name, served, storage)."""
+    schema = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {"replicas": {"type": "integer", "minimum": 0, "maximum": max_replicas}},
+                },
+                "status": {
+                    "type": "object",
+                    "properties": {"replicas": {"type": "integer"}, "selector": {"type": "string"}},
+                },
+            },
+        }
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{TEST_GROUP}"},
+        "spec": {
+            "group": TEST_GROUP,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "shortNames": [kind.lower()[:3] + "x"]},
+            "versions": [
+                {
+                    "name": v,
+                    "served": served,
+                    "storage": storage,
+                    "schema": schema,
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                            "labelSelectorPath": ".status.selector",
+                        },
+                    },
+                }
+                for v, served, storage in versions
+            ],
+        },
+    }
+
+
+def install_crd(cluster: ClusterAPI, manifest: dict[str, Any]) -> None:
+    """Creates (or replaces) a CRD and waits until it is Established and served."""
+    name = manifest["metadata"]["name"]
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    try:
+        current = cluster.request("GET", path)
+        manifest = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
+        cluster.request("PUT", path, manifest)
+    except ClusterAPIError as e:
+        if e.status != 404:
+            raise
+        cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", manifest)
+
+    def established() -> bool:
+        status = cluster.request("GET", path).get("status", {})
+        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions", []))
+
+    cluster.wait_for(established, f"CRD {name} established")
+    group, served = manifest["spec"]["group"], [v["name"] for v in manifest["spec"]["versions"] if v["served"]]
+
+    def discoverable() -> bool:
+        try:
+            for v in served:
+                names = [r["name"] for r in cluster.request("GET", f"/apis/{group}/{v}")["resources"]]
+                if manifest["spec"]["names"]["plural"] not in names:
+                    return False
+            return True
+        except ClusterAPIError:
+            return False
+
+    cluster.wait_for(discoverable, f"CRD {name} in discovery")
+
+
+def create_widget(cluster: ClusterAPI, ns: str, name: str, replicas: int, version: str = "v1") -> None:
+    cluster.request(
+        "POST",
+        f"/apis/{TEST_GROUP}/{version}/namespaces/{ns}/widgets",
+        {"apiVersion": f"{TEST_GROUP}/{version}", "kind": "Widget", "metadata": {"name": name}, "spec": {"replicas": replicas}},
+    )
+
+
+def events_for(cluster: ClusterAPI, ns: str, name: str) -> list[dict[str, Any]]:
+    """kubescale's events.k8s.io/v1 Events regarding `name`, oldest first."""
+    items = cluster.request("GET", f"/apis/events.k8s.io/v1/namespaces/{ns}/events")["items"]
+    ours = [e for e in items if e.get("reportingController") == "kubescale" and e["regarding"]["name"] == name]
+    return sorted(ours, key=lambda e: (e.get("series") or {}).get("lastObservedTime") or e["eventTime"])
+
+
+def wait_until(check: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
