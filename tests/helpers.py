@@ -139,3 +139,17 @@ def wait_until(check: Any, what: str, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def assert_serialised(results: list[Any], start: int, final: int) -> None:
+    """Each call of a batch on one target started from the count the call before it left.
+
+    The (previous -> replicas) steps then form one path from ``start`` to ``final``: every count
+    is entered as often as it is left, except the two ends. A lost update breaks the path.
+    """
+    balance: dict[int, int] = {}
+    for r in results:
+        balance[r.previous] = balance.get(r.previous, 0) + 1
+        balance[r.replicas] = balance.get(r.replicas, 0) - 1
+    expected = {} if start == final else {start: 1, final: -1}
+    assert {k: v for k, v in balance.items() if v} == expected

@@ -194,33 +194,42 @@ impl Discovery {
     async fn lookup(&self, spec: &TypeSpec) -> Result<Resource> {
         let no_match = || Error::NoMatch(spec.to_string());
         let groups = self.groups().await?;
-        // Group versions to search, in priority order.
-        let candidates: Vec<(String, String)> = match (&spec.group, &spec.version) {
+        // Group versions to search, in priority order: preferred versions first, then the others
+        // (a kind may be served only by a group's non-preferred version).
+        let (first, then): (Vec<(String, String)>, Vec<(String, String)>) = match (&spec.group, &spec.version) {
             (Some(g), v) => {
                 let group = groups.iter().find(|x| x.name == *g).ok_or_else(no_match)?;
                 match v {
-                    Some(v) if group.versions.contains(v) => vec![(g.clone(), v.clone())],
+                    Some(v) if group.versions.contains(v) => (vec![(g.clone(), v.clone())], vec![]),
                     Some(_) => return Err(no_match()),
-                    None => std::iter::once(group.preferred.clone())
-                        .chain(group.versions.iter().filter(|v| **v != group.preferred).cloned())
-                        .map(|v| (g.clone(), v))
-                        .collect(),
+                    None => (
+                        vec![(g.clone(), group.preferred.clone())],
+                        group.versions.iter().filter(|v| **v != group.preferred).map(|v| (g.clone(), v.clone())).collect(),
+                    ),
                 }
             }
-            (None, _) => groups.iter().map(|g| (g.name.clone(), g.preferred.clone())).collect(),
+            (None, _) => (
+                groups.iter().map(|g| (g.name.clone(), g.preferred.clone())).collect(),
+                groups
+                    .iter()
+                    .flat_map(|g| g.versions.iter().filter(|v| **v != g.preferred).map(|v| (g.name.clone(), v.clone())))
+                    .collect(),
+            ),
         };
-        let lists = join_all(candidates.iter().map(|(g, v)| self.fetch_list(g, v))).await;
         let mut first_error = None;
-        for ((g, v), list) in candidates.iter().zip(lists) {
-            match list {
-                Ok(entries) => {
-                    if let Some(e) = entries.iter().find(|e| e.resource.matches(&spec.resource, &e.singular)) {
-                        return Ok(e.resource.clone());
+        for candidates in [first, then] {
+            let lists = join_all(candidates.iter().map(|(g, v)| self.fetch_list(g, v))).await;
+            for ((g, v), list) in candidates.iter().zip(lists) {
+                match list {
+                    Ok(entries) => {
+                        if let Some(e) = entries.iter().find(|e| e.resource.matches(&spec.resource, &e.singular)) {
+                            return Ok(e.resource.clone());
+                        }
                     }
-                }
-                Err(e) => {
-                    tracing::debug!(group = %g, version = %v, error = %e, "discovery of a group version failed");
-                    first_error.get_or_insert(e);
+                    Err(e) => {
+                        tracing::debug!(group = %g, version = %v, error = %e, "discovery of a group version failed");
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
         }

@@ -111,10 +111,11 @@ impl Error {
     }
 
     /// True when a 404 means the resource *type* is not served (as opposed to a missing object):
-    /// the server answers such paths with a Status that names no object.
+    /// the server answers such paths with a Status that names no object, or with a plain
+    /// "404 page not found" when the whole group version is gone.
     pub fn is_missing_resource_type(&self) -> bool {
         matches!(self, Error::Api { status: 404, message, .. }
-            if message.contains("could not find the requested resource"))
+            if message.contains("could not find the requested resource") || message.contains("page not found"))
     }
 }
 
@@ -161,6 +162,8 @@ mod tests {
         let t = Error::Api { status: 404, reason: "NotFound".into(), message: "the server could not find the requested resource".into() };
         let o = Error::Api { status: 404, reason: "NotFound".into(), message: "deployments.apps \"web\" not found".into() };
         assert!(t.is_missing_resource_type());
+        let gv = Error::Api { status: 404, reason: "Unknown".into(), message: "404 page not found".into() };
+        assert!(gv.is_missing_resource_type());
         assert!(!o.is_missing_resource_type());
         assert!(o.is_not_found());
     }

@@ -263,8 +263,8 @@ impl ScaleHandler {
                 self.record_quietly(EventType::Normal, "SuccessToScale", note, &regarding).await;
             }
             Ok(o) => tracing::debug!(namespace = ns, %target, reason = %o.reason, "no scale needed"),
-            // A missing object or type has nothing to attach an event to.
-            Err(e) if e.is_not_found() => {}
+            // A missing object or type has nothing to attach an event to; a dry run records nothing.
+            Err(e) if e.is_not_found() || opts.dry_run => {}
             Err(e) => {
                 let from = previous.map_or_else(|| "?".to_string(), |p| p.to_string());
                 let note = format!("Failed to scale {target} from {from} to {desired} replicas: {e}");

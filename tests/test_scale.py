@@ -1,0 +1,357 @@
+"""The ScaleHandler against the local cluster: targets, scale semantics, conflicts, events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from helpers import (
+    TEST_GROUP,
+    assert_serialised,
+    create_widget,
+    create_workload,
+    crd_manifest,
+    events_for,
+    install_crd,
+    spec_replicas,
+    wait_until,
+)
+
+import kubescale
+import kubescale.asyncio
+from kubescale.testing import ClusterAPI
+
+DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["deployment/web", "deploy/web", "deployments/web", "deployments.apps/web", "Deployment.v1.apps/web", "deployment.apps/web"],
+)
+def test_every_kubectl_spelling_reaches_the_deployment(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, target: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    result = handler.scale(target, 4, namespace=namespace)
+    assert (result.previous, result.replicas, result.changed) == (1, 4, True)
+    assert result.target == "deployment.apps/web"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 4
+
+
+def test_explicit_api_version_kind_name(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    result = handler.scale(api_version="apps/v1", kind="Deployment", name="web", replicas=2, namespace=namespace)
+    assert result.replicas == 2
+    scale = handler.get_scale(api_version="apps/v1", kind="Deployment", name="web", namespace=namespace)
+    assert scale.spec_replicas == 2 and scale.kind == "Deployment" and scale.api_version == "apps/v1"
+    with pytest.raises(TypeError, match="not both"):
+        handler.scale("deploy/web", 2, kind="Deployment", api_version="apps/v1", name="web", namespace=namespace)
+
+
+@pytest.mark.parametrize("kind,target", [("StatefulSet", "statefulset/db"), ("ReplicaSet", "rs/db")])
+def test_statefulset_and_replicaset(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, kind: str, target: str
+) -> None:
+    create_workload(kube_cluster, namespace, kind, "db", 1)
+    assert handler.scale(target, 3, namespace=namespace).changed
+    path = f"/apis/apps/v1/namespaces/{{ns}}/{kind.lower()}s/db"
+    assert spec_replicas(kube_cluster, namespace, path) == 3
+    scale = handler.get_scale(target, namespace=namespace)
+    assert scale.kind == kind and scale.spec_replicas == 3 and scale.selector == "app=db"
+
+
+def test_custom_resource_with_scale_subresource(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    create_widget(kube_cluster, namespace, "w", 1)
+    assert handler.resolve("widget").scalable
+    for target in ("widget/w", "widgets/w", f"widgets.{TEST_GROUP}/w", f"Widget.v1.{TEST_GROUP}/w", "widx/w"):
+        handler.scale(target, 2, namespace=namespace)
+    assert spec_replicas(kube_cluster, namespace, f"/apis/{TEST_GROUP}/v1/namespaces/{{ns}}/widgets/w") == 2
+
+
+def test_noop_and_previous(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    # A Widget has no controller, so its resourceVersion moves only when someone writes.
+    create_widget(kube_cluster, namespace, "w", 2)
+    rv = handler.get_scale("widget/w", namespace=namespace).resource_version
+    same = handler.scale("widget/w", 2, namespace=namespace)
+    assert (same.previous, same.replicas, same.changed) == (2, 2, False)
+    assert handler.get_scale("widget/w", namespace=namespace).resource_version == rv  # nothing written
+    moved = handler.scale("widget/w", 5, namespace=namespace)
+    assert (moved.previous, moved.replicas, moved.changed) == (2, 5, True)
+    assert handler.get_scale("widget/w", namespace=namespace).resource_version != rv
+
+
+def test_compares_spec_not_status(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    # A Widget's status is never filled (no controller): spec 3, status 0, like pods not there yet.
+    create_widget(kube_cluster, namespace, "w", 3)
+    scale = handler.get_scale("widget/w", namespace=namespace)
+    assert (scale.spec_replicas, scale.status_replicas) == (3, 0)
+    # The reference compared status (0) with 3 and wrote; with 0 it wrote nothing. Spec is right:
+    assert not handler.scale("widget/w", 3, namespace=namespace).changed
+    down = handler.scale("widget/w", 0, namespace=namespace)
+    assert down.changed and down.previous == 3
+    assert handler.get_scale("widget/w", namespace=namespace).spec_replicas == 0
+
+
+def test_at_least_keeps_a_larger_count(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 5)
+    kept = handler.scale("deploy/web", 3, namespace=namespace, at_least=True)
+    assert (kept.previous, kept.replicas, kept.changed) == (5, 5, False)
+    up = handler.scale("deploy/web", 7, namespace=namespace, at_least=True)
+    assert (up.replicas, up.changed) == (7, True)
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 7
+
+
+def test_dry_run_writes_nothing(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    create_widget(kube_cluster, namespace, "w", 1)
+    before = handler.get_scale("widget/w", namespace=namespace)
+    result = handler.scale("widget/w", 9, namespace=namespace, dry_run=True)
+    assert (result.previous, result.changed) == (1, False)
+    assert "dry run" in result.reason
+    after = handler.get_scale("widget/w", namespace=namespace)
+    assert (after.spec_replicas, after.resource_version) == (1, before.resource_version)
+    assert events_for(kube_cluster, namespace, "w") == []
+    # The server still validated the write: beyond the CRD's maximum it is refused.
+    with pytest.raises(kubescale.InvalidError):
+        handler.scale("widget/w", 50, namespace=namespace, dry_run=True)
+
+
+def test_conflicts_from_a_competing_writer_are_retried(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    stop = threading.Event()
+
+    def compete() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            kube_cluster.request(
+                "PATCH",
+                DEPLOY.format(ns=namespace),
+                {"metadata": {"annotations": {"competitor": str(i)}}},
+                content_type="application/merge-patch+json",
+            )
+
+    caplog.set_level(logging.DEBUG, logger="kubescale")
+    kubescale.reset_logging()
+    writers = [threading.Thread(target=compete) for _ in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        last = 0
+        for i in range(200):
+            last = 2 + i % 5
+            handler.scale("deploy/web", last, namespace=namespace)  # never raises ConflictError
+            if i >= 20 and any("conflict" in r.getMessage() for r in caplog.records):
+                break
+    finally:
+        stop.set()
+        for w in writers:
+            w.join()
+    assert any("conflict" in r.getMessage() for r in caplog.records), "the competitor caused no conflict"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == last
+
+
+def test_100_concurrent_calls_through_8_threads(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)
+    wanted = [1 + i % 10 for i in range(100)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda r: handler.scale("deploy/web", r, namespace=namespace), wanted))
+    final = spec_replicas(kube_cluster, namespace, DEPLOY)
+    assert final in wanted
+    assert_serialised(results, 0, final)
+    assert handler.lock_count == 0
+
+
+async def test_100_concurrent_calls_through_asyncio(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)
+    async with kubescale.asyncio.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
+        wanted = [1 + i % 10 for i in range(100)]
+        results = await asyncio.gather(*(h.scale("deploy/web", r, namespace=namespace) for r in wanted))
+        final = (await h.get_scale("deploy/web", namespace=namespace)).spec_replicas
+        assert h.lock_count == 0
+    assert final in wanted
+    assert_serialised(list(results), 0, final)
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == final
+
+
+def test_served_version_change_refreshes_discovery(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    # A kind of its own per run: a CRD's stored versions cannot go back.
+    kind = "Gadget" + namespace.split("-")[-1]
+    plural = kind.lower() + "s"
+    install_crd(kube_cluster, crd_manifest(plural, kind, [("v1", True, True)]))
+    kube_cluster.request(
+        "POST",
+        f"/apis/{TEST_GROUP}/v1/namespaces/{namespace}/{plural}",
+        {"apiVersion": f"{TEST_GROUP}/v1", "kind": kind, "metadata": {"name": "g"}, "spec": {"replicas": 1}},
+    )
+    assert handler.scale(f"{plural}/g", 2, namespace=namespace).changed  # discovery caches v1
+    # The CRD now serves only v2: the cached v1 path answers 404 for the resource type.
+    install_crd(kube_cluster, crd_manifest(plural, kind, [("v1", False, False), ("v2", True, True)]))
+    result = handler.scale(f"{plural}/g", 3, namespace=namespace)
+    assert (result.previous, result.replicas) == (2, 3)
+    assert handler.resolve(plural).version == "v2"
+
+
+def test_unknown_and_unscalable_kinds_and_missing_objects(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    with pytest.raises(kubescale.NoMatchError, match="frobnicator"):
+        handler.scale("frobnicator/x", 1, namespace=namespace)
+    with pytest.raises(kubescale.NotScalableError, match="ConfigMap"):
+        handler.scale("configmap/x", 1, namespace=namespace)
+    with pytest.raises(kubescale.NotFoundError) as err:
+        handler.scale("deploy/absent", 1, namespace=namespace)
+    assert err.value.status == 404 and err.value.reason == "NotFound"
+    # The handler is still usable.
+    kube_cluster.create_deployment(namespace, "web", 1)
+    assert handler.scale("deploy/web", 2, namespace=namespace).changed
+
+
+def test_watch_namespace_is_enforced(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        assert h.namespace == namespace
+        assert h.scale("deploy/web", 2).changed  # the watch namespace is the default
+        with pytest.raises(kubescale.NamespaceNotAllowedError, match="outside"):
+            h.scale("deploy/web", 2, namespace="kube-system")
+        assert isinstance(kubescale.NamespaceNotAllowedError("x"), PermissionError)
+
+
+def test_events_record_type_reason_object_and_latest_note(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    created = kube_cluster.create_deployment(namespace, "web", 1)
+    for r in (2, 1, 2, 1, 2):
+        handler.scale("deploy/web", r, namespace=namespace)
+    events = events_for(kube_cluster, namespace, "web")
+    assert {e["type"] for e in events} == {"Normal"}
+    assert {e["reason"] for e in events} == {"SuccessToScale"}
+    for e in events:
+        assert e["regarding"]["kind"] == "Deployment"
+        assert e["regarding"]["apiVersion"] == "apps/v1"
+        assert e["regarding"]["uid"] == created["metadata"]["uid"]
+    newest = events[-1]
+    assert newest["note"] == "Scaled deployment.apps/web from 1 to 2 replicas"
+    assert newest["series"]["count"] == 3  # 1->2 three times, aggregated without losing the count
+    assert sum((e.get("series") or {}).get("count", 1) for e in events) == 5
+
+
+def test_failed_scale_records_a_warning(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    create_widget(kube_cluster, namespace, "w", 1)
+    with pytest.raises(kubescale.InvalidError) as err:
+        handler.scale("widget/w", 50, namespace=namespace)  # the CRD allows at most 10
+    assert err.value.status == 422
+    wait_until(lambda: events_for(kube_cluster, namespace, "w"), "the warning event")
+    ev = events_for(kube_cluster, namespace, "w")[-1]
+    assert (ev["type"], ev["reason"]) == ("Warning", "FailedToScale")
+    assert "from 1 to 50" in ev["note"]
+    assert ev["regarding"]["kind"] == "Widget"
+
+
+def test_record_event(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    handler.record_event("deploy/web", "Warning", "ManualCheck", "looked at it", namespace=namespace, action="Check")
+    ev = events_for(kube_cluster, namespace, "web")[-1]
+    assert (ev["type"], ev["reason"], ev["action"], ev["note"]) == ("Warning", "ManualCheck", "Check", "looked at it")
+    with pytest.raises(kubescale.InvalidValueError, match="Normal"):
+        handler.record_event("deploy/web", "Error", "X", "y", namespace=namespace)  # type: ignore[arg-type]
+
+
+def test_scale_to_zero_and_back_restores_the_count(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 4)
+    down = handler.scale_to_zero("deploy/web", namespace=namespace)
+    assert (down.previous, down.replicas) == (4, 0)
+    obj = kube_cluster.request("GET", DEPLOY.format(ns=namespace))
+    assert obj["metadata"]["annotations"]["kubescale.io/previous-replicas"] == "4"
+    assert not handler.scale_to_zero("deploy/web", namespace=namespace).changed
+    up = handler.scale_from_zero("deploy/web", namespace=namespace)
+    assert (up.previous, up.replicas) == (0, 4)
+    handler.scale_to_zero("deploy/web", namespace=namespace)
+    assert handler.scale_from_zero("deploy/web", 6, namespace=namespace).replicas == 6  # at least min
+    handler.scale_to_zero("deploy/web", namespace=namespace)
+    assert handler.scale_from_zero("deploy/web", 2, namespace=namespace, restore=False).replicas == 2
+
+
+def test_scale_from_zero_without_memory_uses_min(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)
+    assert handler.scale_from_zero("deploy/web", namespace=namespace).replicas == 1
+
+
+def test_wait_for_replicas_with_ready_pods(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)
+    handler.scale("deploy/web", 3, namespace=namespace)
+    marker_done = threading.Event()
+
+    def kubelet() -> None:
+        while not marker_done.is_set():
+            if kube_cluster.mark_pods_ready(namespace, "app=web") >= 3:
+                return
+            marker_done.wait(0.2)
+
+    t = threading.Thread(target=kubelet)
+    t.start()
+    try:
+        scale = handler.wait_for_replicas("deploy/web", timeout=30, namespace=namespace)
+    finally:
+        marker_done.set()
+        t.join()
+    assert scale.spec_replicas == 3
+    ready = kube_cluster.request("GET", DEPLOY.format(ns=namespace))["status"]["readyReplicas"]
+    assert ready == 3
+
+
+def test_wait_for_replicas_times_out_with_wanted_and_seen(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)  # pods never become ready
+    with pytest.raises(kubescale.WaitTimeoutError) as err:
+        handler.wait_for_replicas("deploy/web", timeout=1.5, namespace=namespace)
+    assert isinstance(err.value, TimeoutError)
+    assert err.value.wanted == 2 and err.value.seen == 0
+    assert "wanted 2, seen 0" in str(err.value)
+    # Not ready-based: status replicas reach 2 once the pods exist.
+    assert handler.wait_for_replicas("deploy/web", ready=False, timeout=30, namespace=namespace).status_replicas == 2
+
+
+def test_keda_pause_and_resume(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+    manifest = crd_manifest("scaledobjects", "ScaledObject", [("v1alpha1", True, True)])
+    manifest["metadata"]["name"] = "scaledobjects.keda.sh"
+    manifest["spec"]["group"] = "keda.sh"
+    manifest["spec"]["names"]["shortNames"] = ["so"]
+    install_crd(kube_cluster, manifest)
+    path = f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects"
+    kube_cluster.request(
+        "POST",
+        path,
+        {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "so", "annotations": {"mine": "kept"}}},
+    )
+
+    def annotations() -> dict[str, str]:
+        return dict(kube_cluster.request("GET", f"{path}/so")["metadata"].get("annotations", {}))
+
+    assert handler.pause_keda("so", namespace=namespace) is True
+    assert annotations() == {"mine": "kept", "autoscaling.keda.sh/paused": "true", "autoscaling.keda.sh/paused-replicas": "0"}
+    assert handler.pause_keda("so", namespace=namespace) is False  # already paused: no write
+    assert handler.resume_keda("so", namespace=namespace) is True
+    assert annotations() == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
+    assert handler.resume_keda("so", namespace=namespace) is False
