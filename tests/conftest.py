@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import kubescale
 import pytest
 from helpers import crd_manifest, install_crd
-
-import kubescale
 from kubescale.testing import ClusterAPI
 
 
@@ -24,5 +23,3 @@ def widget_crd(kube_cluster: ClusterAPI) -> str:
     """A CRD `widgets.test.kubescale.io` (v1) with a scale subresource, max 10 replicas."""
     install_crd(kube_cluster, crd_manifest("widgets", "Widget", [("v1", True, True)], max_replicas=10))
     return "widgets.test.kubescale.io"
-
-

@@ -39,7 +39,9 @@ def spec_replicas(cluster: ClusterAPI, ns: str, path: str) -> int:
     return int(cluster.request("GET", f"{path.format(ns=ns)}")["spec"].get("replicas", 0))
 
 
-def crd_manifest(plural: str, kind: str, versions: list[tuple[str, bool, bool]], max_replicas: int = 1000) -> dict[str, Any]:
+def crd_manifest(
+    plural: str, kind: str, versions: list[tuple[str, bool, bool]], max_replicas: int = 1000
+) -> dict[str, Any]:
     """A namespaced CRD of TEST_GROUP with a scale subresource; versions: (name, served, storage)."""
     schema = {
         "openAPIV3Schema": {
@@ -63,7 +65,12 @@ def crd_manifest(plural: str, kind: str, versions: list[tuple[str, bool, bool]],
         "spec": {
             "group": TEST_GROUP,
             "scope": "Namespaced",
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "shortNames": [kind.lower()[:3] + "x"]},
+            "names": {
+                "plural": plural,
+                "singular": kind.lower(),
+                "kind": kind,
+                "shortNames": [kind.lower()[:3] + "x"],
+            },
             "versions": [
                 {
                     "name": v,
@@ -91,7 +98,10 @@ def install_crd(cluster: ClusterAPI, manifest: dict[str, Any]) -> None:
     path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
     try:
         current = cluster.request("GET", path)
-        manifest = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
+        manifest = {
+            **manifest,
+            "metadata": {**manifest["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
+        }
         cluster.request("PUT", path, manifest)
     except ClusterAPIError as e:
         if e.status != 404:
@@ -103,7 +113,10 @@ def install_crd(cluster: ClusterAPI, manifest: dict[str, Any]) -> None:
         return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions", []))
 
     cluster.wait_for(established, f"CRD {name} established")
-    group, served = manifest["spec"]["group"], [v["name"] for v in manifest["spec"]["versions"] if v["served"]]
+    group, served = (
+        manifest["spec"]["group"],
+        [v["name"] for v in manifest["spec"]["versions"] if v["served"]],
+    )
 
     def discoverable() -> bool:
         try:
@@ -122,14 +135,21 @@ def create_widget(cluster: ClusterAPI, ns: str, name: str, replicas: int, versio
     cluster.request(
         "POST",
         f"/apis/{TEST_GROUP}/{version}/namespaces/{ns}/widgets",
-        {"apiVersion": f"{TEST_GROUP}/{version}", "kind": "Widget", "metadata": {"name": name}, "spec": {"replicas": replicas}},
+        {
+            "apiVersion": f"{TEST_GROUP}/{version}",
+            "kind": "Widget",
+            "metadata": {"name": name},
+            "spec": {"replicas": replicas},
+        },
     )
 
 
 def events_for(cluster: ClusterAPI, ns: str, name: str) -> list[dict[str, Any]]:
     """kubescale's events.k8s.io/v1 Events regarding `name`, oldest first."""
     items = cluster.request("GET", f"/apis/events.k8s.io/v1/namespaces/{ns}/events")["items"]
-    ours = [e for e in items if e.get("reportingController") == "kubescale" and e["regarding"]["name"] == name]
+    ours = [
+        e for e in items if e.get("reportingController") == "kubescale" and e["regarding"]["name"] == name
+    ]
     return sorted(ours, key=lambda e: (e.get("series") or {}).get("lastObservedTime") or e["eventTime"])
 
 

@@ -9,12 +9,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 import kubescale
-from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster, MissingBinaryError
-
+import pytest
 from helpers import wait_until
+from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster, MissingBinaryError
 
 
 def alive(pid: int) -> bool:
@@ -49,14 +47,25 @@ def test_processes_stop_when_the_body_raises() -> None:
     assert pids and not any(alive(p) for p in pids.values())
 
 
-def test_kubectl_and_the_rust_client_connect_with_tls_verification(kube_cluster: ClusterAPI, tmp_path: Path) -> None:
+def test_kubectl_and_the_rust_client_connect_with_tls_verification(
+    kube_cluster: ClusterAPI, tmp_path: Path
+) -> None:
     cfg = json.loads(Path(kube_cluster.kubeconfig_path).read_text())
     cluster_entry = cfg["clusters"][0]["cluster"]
     assert "insecure-skip-tls-verify" not in cluster_entry
     assert cluster_entry["certificate-authority-data"]
 
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", kube_cluster.kubeconfig_path, "get", "namespace", "default", "-o", "name"],
+        [
+            "kubectl",
+            "--kubeconfig",
+            kube_cluster.kubeconfig_path,
+            "get",
+            "namespace",
+            "default",
+            "-o",
+            "name",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -83,11 +92,13 @@ def test_kubectl_and_the_rust_client_connect_with_tls_verification(kube_cluster:
     )
     assert out.returncode != 0
     assert "certificate" in out.stderr.lower()
-    with pytest.raises(kubescale.ApiUnavailableError, match="(?i)certificate"):
+    with pytest.raises(kubescale.ApiUnavailableError, match=r"(?i)certificate"):
         kubescale.ScaleHandler(kubeconfig=bad).resolve("deploy")
 
 
-def test_missing_binary_names_it_and_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_binary_names_it_and_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "assets"))
     monkeypatch.setenv("KUBESCALE_CACHE", str(tmp_path / "cache"))
     with pytest.raises(MissingBinaryError) as err:
@@ -119,7 +130,9 @@ def test_port_collision_reports_the_components_log() -> None:
     assert "address already in use" in str(err.value)
 
 
-def test_a_component_that_dies_at_start_reports_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_component_that_dies_at_start_reports_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kubescale.testing.cluster import find_binary
 
     assets = tmp_path / "assets"
@@ -149,7 +162,9 @@ def test_mark_pods_ready_moves_ready_replicas(kube_cluster: ClusterAPI, namespac
     kube_cluster.create_deployment(namespace, "web", 2)
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
     wait_until(lambda: kube_cluster.mark_pods_ready(namespace, "app=web") == 2, "two pods marked")
-    wait_until(lambda: kube_cluster.request("GET", path)["status"].get("readyReplicas") == 2, "readyReplicas == 2")
+    wait_until(
+        lambda: kube_cluster.request("GET", path)["status"].get("readyReplicas") == 2, "readyReplicas == 2"
+    )
 
 
 def test_handler_survives_an_apiserver_restart(tmp_path: Path) -> None:

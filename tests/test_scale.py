@@ -7,21 +7,20 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import kubescale
+import kubescale.asyncio
 import pytest
 from helpers import (
     TEST_GROUP,
     assert_serialised,
+    crd_manifest,
     create_widget,
     create_workload,
-    crd_manifest,
     events_for,
     install_crd,
     spec_replicas,
     wait_until,
 )
-
-import kubescale
-import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
@@ -29,7 +28,14 @@ DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
 
 @pytest.mark.parametrize(
     "target",
-    ["deployment/web", "deploy/web", "deployments/web", "deployments.apps/web", "Deployment.v1.apps/web", "deployment.apps/web"],
+    [
+        "deployment/web",
+        "deploy/web",
+        "deployments/web",
+        "deployments.apps/web",
+        "Deployment.v1.apps/web",
+        "deployment.apps/web",
+    ],
 )
 def test_every_kubectl_spelling_reaches_the_deployment(
     handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, target: str
@@ -41,14 +47,20 @@ def test_every_kubectl_spelling_reaches_the_deployment(
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 4
 
 
-def test_explicit_api_version_kind_name(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+def test_explicit_api_version_kind_name(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
-    result = handler.scale(api_version="apps/v1", kind="Deployment", name="web", replicas=2, namespace=namespace)
+    result = handler.scale(
+        api_version="apps/v1", kind="Deployment", name="web", replicas=2, namespace=namespace
+    )
     assert result.replicas == 2
     scale = handler.get_scale(api_version="apps/v1", kind="Deployment", name="web", namespace=namespace)
     assert scale.spec_replicas == 2 and scale.kind == "Deployment" and scale.api_version == "apps/v1"
     with pytest.raises(TypeError, match="not both"):
-        handler.scale("deploy/web", 2, kind="Deployment", api_version="apps/v1", name="web", namespace=namespace)
+        handler.scale(
+            "deploy/web", 2, kind="Deployment", api_version="apps/v1", name="web", namespace=namespace
+        )
 
 
 @pytest.mark.parametrize("kind,target", [("StatefulSet", "statefulset/db"), ("ReplicaSet", "rs/db")])
@@ -101,7 +113,9 @@ def test_compares_spec_not_status(
     assert handler.get_scale("widget/w", namespace=namespace).spec_replicas == 0
 
 
-def test_at_least_keeps_a_larger_count(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+def test_at_least_keeps_a_larger_count(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
     kube_cluster.create_deployment(namespace, "web", 5)
     kept = handler.scale("deploy/web", 3, namespace=namespace, at_least=True)
     assert (kept.previous, kept.replicas, kept.changed) == (5, 5, False)
@@ -127,7 +141,10 @@ def test_dry_run_writes_nothing(
 
 
 def test_conflicts_from_a_competing_writer_are_retried(
-    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, caplog: pytest.LogCaptureFixture
+    handler: kubescale.ScaleHandler,
+    kube_cluster: ClusterAPI,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
     stop = threading.Event()
@@ -163,7 +180,9 @@ def test_conflicts_from_a_competing_writer_are_retried(
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == last
 
 
-def test_100_concurrent_calls_through_8_threads(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+def test_100_concurrent_calls_through_8_threads(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
     kube_cluster.create_deployment(namespace, "web", 0)
     wanted = [1 + i % 10 for i in range(100)]
     with ThreadPoolExecutor(8) as pool:
@@ -266,9 +285,16 @@ def test_failed_scale_records_a_warning(
 
 def test_record_event(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
-    handler.record_event("deploy/web", "Warning", "ManualCheck", "looked at it", namespace=namespace, action="Check")
+    handler.record_event(
+        "deploy/web", "Warning", "ManualCheck", "looked at it", namespace=namespace, action="Check"
+    )
     ev = events_for(kube_cluster, namespace, "web")[-1]
-    assert (ev["type"], ev["reason"], ev["action"], ev["note"]) == ("Warning", "ManualCheck", "Check", "looked at it")
+    assert (ev["type"], ev["reason"], ev["action"], ev["note"]) == (
+        "Warning",
+        "ManualCheck",
+        "Check",
+        "looked at it",
+    )
     with pytest.raises(kubescale.InvalidValueError, match="Normal"):
         handler.record_event("deploy/web", "Error", "X", "y", namespace=namespace)  # type: ignore[arg-type]
 
@@ -297,7 +323,9 @@ def test_scale_from_zero_without_memory_uses_min(
     assert handler.scale_from_zero("deploy/web", namespace=namespace).replicas == 1
 
 
-def test_wait_for_replicas_with_ready_pods(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+def test_wait_for_replicas_with_ready_pods(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
     kube_cluster.create_deployment(namespace, "web", 0)
     handler.scale("deploy/web", 3, namespace=namespace)
     marker_done = threading.Event()
@@ -330,10 +358,15 @@ def test_wait_for_replicas_times_out_with_wanted_and_seen(
     assert err.value.wanted == 2 and err.value.seen == 0
     assert "wanted 2, seen 0" in str(err.value)
     # Not ready-based: status replicas reach 2 once the pods exist.
-    assert handler.wait_for_replicas("deploy/web", ready=False, timeout=30, namespace=namespace).status_replicas == 2
+    assert (
+        handler.wait_for_replicas("deploy/web", ready=False, timeout=30, namespace=namespace).status_replicas
+        == 2
+    )
 
 
-def test_keda_pause_and_resume(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
+def test_keda_pause_and_resume(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
     manifest = crd_manifest("scaledobjects", "ScaledObject", [("v1alpha1", True, True)])
     manifest["metadata"]["name"] = "scaledobjects.keda.sh"
     manifest["spec"]["group"] = "keda.sh"
@@ -343,14 +376,22 @@ def test_keda_pause_and_resume(handler: kubescale.ScaleHandler, kube_cluster: Cl
     kube_cluster.request(
         "POST",
         path,
-        {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "so", "annotations": {"mine": "kept"}}},
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": "so", "annotations": {"mine": "kept"}},
+        },
     )
 
     def annotations() -> dict[str, str]:
         return dict(kube_cluster.request("GET", f"{path}/so")["metadata"].get("annotations", {}))
 
     assert handler.pause_keda("so", namespace=namespace) is True
-    assert annotations() == {"mine": "kept", "autoscaling.keda.sh/paused": "true", "autoscaling.keda.sh/paused-replicas": "0"}
+    assert annotations() == {
+        "mine": "kept",
+        "autoscaling.keda.sh/paused": "true",
+        "autoscaling.keda.sh/paused-replicas": "0",
+    }
     assert handler.pause_keda("so", namespace=namespace) is False  # already paused: no write
     assert handler.resume_keda("so", namespace=namespace) is True
     assert annotations() == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}

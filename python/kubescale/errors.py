@@ -8,25 +8,23 @@ catch for that kind of failure (``ValueError``, ``PermissionError``, ``Connectio
 
 from __future__ import annotations
 
-from typing import Optional
-
 __all__ = [
-    "KubeScaleError",
-    "ConfigError",
-    "InvalidTargetError",
-    "InvalidValueError",
-    "NoMatchError",
-    "NotScalableError",
-    "NamespaceNotAllowedError",
     "ApiError",
-    "NotFoundError",
+    "ApiUnavailableError",
+    "ConfigError",
     "ConflictError",
     "ForbiddenError",
-    "UnauthorizedError",
-    "InvalidError",
-    "ApiUnavailableError",
-    "WaitTimeoutError",
     "HandlerClosedError",
+    "InvalidError",
+    "InvalidTargetError",
+    "InvalidValueError",
+    "KubeScaleError",
+    "NamespaceNotAllowedError",
+    "NoMatchError",
+    "NotFoundError",
+    "NotScalableError",
+    "UnauthorizedError",
+    "WaitTimeoutError",
 ]
 
 

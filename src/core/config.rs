@@ -41,11 +41,11 @@ fn home_kubeconfig() -> Option<PathBuf> {
 }
 
 async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) -> Result<(Config, Option<String>)> {
-    if let Some(ctx) = &context {
-        if !kc.contexts.iter().any(|c| c.name == *ctx) {
-            let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-            return Err(Error::Config(format!("context {ctx:?} is not in {source} (contexts: {})", known.join(", "))));
-        }
+    if let Some(ctx) = &context
+        && !kc.contexts.iter().any(|c| c.name == *ctx)
+    {
+        let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(Error::Config(format!("context {ctx:?} is not in {source} (contexts: {})", known.join(", "))));
     }
     let used = context.clone().or_else(|| kc.current_context.clone());
     let opts = KubeConfigOptions { context, ..Default::default() };
@@ -58,7 +58,8 @@ async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) 
 /// Loads configuration in kubectl's order and builds a client. Must run inside the runtime.
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     let (mut config, context) = if let Some(path) = &opts.kubeconfig {
-        let kc = Kubeconfig::read_from(path).map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+        let kc = Kubeconfig::read_from(path)
+            .map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
         from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
     } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
         let kc = Kubeconfig::from_env()
@@ -66,7 +67,8 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
             .ok_or_else(|| Error::Config("$KUBECONFIG names no readable file".into()))?;
         from_kubeconfig(kc, opts.context.clone(), "$KUBECONFIG").await?
     } else if let Some(path) = home_kubeconfig() {
-        let kc = Kubeconfig::read_from(&path).map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+        let kc = Kubeconfig::read_from(&path)
+            .map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
         from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
     } else {
         if let Some(ctx) = &opts.context {

@@ -57,12 +57,12 @@ impl Resource {
 
     fn matches(&self, token: &str, singular: &str) -> bool {
         let t = token.to_ascii_lowercase();
-        self.plural == t
-            || singular == t
-            || self.kind.eq_ignore_ascii_case(&t)
-            || self.short_names.iter().any(|s| *s == t)
+        self.plural == t || singular == t || self.kind.eq_ignore_ascii_case(&t) || self.short_names.contains(&t)
     }
 }
+
+/// `(group, version)`.
+type GroupVersion = (String, String);
 
 #[derive(Debug, Clone)]
 struct Group {
@@ -80,7 +80,7 @@ struct Entry {
 #[derive(Default)]
 struct State {
     groups: Option<Arc<Vec<Group>>>,
-    lists: HashMap<(String, String), Arc<Vec<Entry>>>,
+    lists: HashMap<GroupVersion, Arc<Vec<Entry>>>,
     resolved: HashMap<TypeSpec, Resource>,
 }
 
@@ -168,13 +168,18 @@ impl Discovery {
         } else {
             self.client.list_api_group_resources(&format!("{group}/{version}")).await?
         };
-        let subresources: Vec<&str> = list.resources.iter().map(|r| r.name.as_str()).filter(|n| n.contains('/')).collect();
+        let subresources: Vec<&str> =
+            list.resources.iter().map(|r| r.name.as_str()).filter(|n| n.contains('/')).collect();
         let entries: Vec<Entry> = list
             .resources
             .iter()
             .filter(|r| !r.name.contains('/'))
             .map(|r| Entry {
-                singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name.clone() },
+                singular: if r.singular_name.is_empty() {
+                    r.kind.to_ascii_lowercase()
+                } else {
+                    r.singular_name.clone()
+                },
                 resource: Resource {
                     group: r.group.clone().unwrap_or_else(|| group.to_string()),
                     version: r.version.clone().unwrap_or_else(|| version.to_string()),
@@ -196,7 +201,7 @@ impl Discovery {
         let groups = self.groups().await?;
         // Group versions to search, in priority order: preferred versions first, then the others
         // (a kind may be served only by a group's non-preferred version).
-        let (first, then): (Vec<(String, String)>, Vec<(String, String)>) = match (&spec.group, &spec.version) {
+        let (first, then): (Vec<GroupVersion>, Vec<GroupVersion>) = match (&spec.group, &spec.version) {
             (Some(g), v) => {
                 let group = groups.iter().find(|x| x.name == *g).ok_or_else(no_match)?;
                 match v {
@@ -204,7 +209,12 @@ impl Discovery {
                     Some(_) => return Err(no_match()),
                     None => (
                         vec![(g.clone(), group.preferred.clone())],
-                        group.versions.iter().filter(|v| **v != group.preferred).map(|v| (g.clone(), v.clone())).collect(),
+                        group
+                            .versions
+                            .iter()
+                            .filter(|v| **v != group.preferred)
+                            .map(|v| (g.clone(), v.clone()))
+                            .collect(),
                     ),
                 }
             }

@@ -159,8 +159,13 @@ mod tests {
 
     #[test]
     fn missing_type_vs_missing_object() {
-        let t = Error::Api { status: 404, reason: "NotFound".into(), message: "the server could not find the requested resource".into() };
-        let o = Error::Api { status: 404, reason: "NotFound".into(), message: "deployments.apps \"web\" not found".into() };
+        let t = Error::Api {
+            status: 404,
+            reason: "NotFound".into(),
+            message: "the server could not find the requested resource".into(),
+        };
+        let o =
+            Error::Api { status: 404, reason: "NotFound".into(), message: "deployments.apps \"web\" not found".into() };
         assert!(t.is_missing_resource_type());
         let gv = Error::Api { status: 404, reason: "Unknown".into(), message: "404 page not found".into() };
         assert!(gv.is_missing_resource_type());

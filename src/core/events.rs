@@ -68,13 +68,16 @@ pub struct EventSpec {
     pub note: String,
 }
 
+/// apiVersion, kind, namespace, name and uid of the regarded object.
+type RegardingKey = [Option<String>; 5];
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     type_: EventType,
     reason: String,
     action: String,
     note: String,
-    regarding: (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>),
+    regarding: RegardingKey,
 }
 
 #[derive(Debug, Clone)]
@@ -136,13 +139,13 @@ impl EventRecorder {
             reason: ev.reason.clone(),
             action: ev.action.clone(),
             note: note.clone(),
-            regarding: (
+            regarding: [
                 regarding.api_version.clone(),
                 regarding.kind.clone(),
                 regarding.namespace.clone(),
                 regarding.name.clone(),
                 regarding.uid.clone(),
-            ),
+            ],
         };
         let previous = {
             let mut cache = self.cache.lock().expect("event cache poisoned");

@@ -51,9 +51,8 @@ impl ScaleHandler {
             validate_namespace(ns)?;
         }
         let conn = connect(&opts.connect).await?;
-        let instance = std::env::var("POD_NAME")
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| opts.reporter.clone());
+        let instance =
+            std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| opts.reporter.clone());
         Ok(ScaleHandler {
             discovery: Discovery::new(conn.client.clone()),
             recorder: EventRecorder::new(conn.client.clone(), opts.reporter, instance),
@@ -173,7 +172,13 @@ impl ScaleHandler {
     }
 
     /// Records an Event and logs (never returns) a failure to do so.
-    pub(crate) async fn record_quietly(&self, type_: EventType, reason: &str, note: String, regarding: &ObjectReference) {
+    pub(crate) async fn record_quietly(
+        &self,
+        type_: EventType,
+        reason: &str,
+        note: String,
+        regarding: &ObjectReference,
+    ) {
         let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
         if let Err(e) = self.recorder.publish(&ev, regarding).await {
             tracing::warn!(error = %e, reason, "could not record an event");

@@ -28,7 +28,9 @@ impl ScaleHandler {
         let current = api.get_metadata(name).await?;
         let ann = current.metadata.annotations.unwrap_or_default();
         let (want_paused, want_replicas) = if paused { ("true", Some("0")) } else { ("false", None) };
-        if ann.get(PAUSED).map(String::as_str) == Some(want_paused) && ann.get(PAUSED_REPLICAS).map(String::as_str) == want_replicas {
+        if ann.get(PAUSED).map(String::as_str) == Some(want_paused)
+            && ann.get(PAUSED_REPLICAS).map(String::as_str) == want_replicas
+        {
             return Ok(false);
         }
         let patch = serde_json::json!({

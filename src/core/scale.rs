@@ -124,7 +124,13 @@ impl ScaleHandler {
 
     /// Sets the desired replicas of `target`, serialised per target, retried on conflicts,
     /// recorded as an Event.
-    pub async fn scale(&self, target: &TargetRef, replicas: i32, namespace: Option<&str>, opts: ScaleOptions) -> Result<ScaleOutcome> {
+    pub async fn scale(
+        &self,
+        target: &TargetRef,
+        replicas: i32,
+        namespace: Option<&str>,
+        opts: ScaleOptions,
+    ) -> Result<ScaleOutcome> {
         self.check_open()?;
         check_replicas(replicas.into())?;
         let ns = self.namespace_for(namespace)?;
@@ -157,7 +163,13 @@ impl ScaleHandler {
 
     /// Scales up from zero: to the remembered count when `restore` (but at least `min_replicas`),
     /// else to `min_replicas`. A target already above that count is left alone.
-    pub async fn scale_from_zero(&self, target: &TargetRef, min_replicas: i32, namespace: Option<&str>, restore: bool) -> Result<ScaleOutcome> {
+    pub async fn scale_from_zero(
+        &self,
+        target: &TargetRef,
+        min_replicas: i32,
+        namespace: Option<&str>,
+        restore: bool,
+    ) -> Result<ScaleOutcome> {
         self.check_open()?;
         check_replicas(min_replicas.into())?;
         let ns = self.namespace_for(namespace)?;
@@ -226,7 +238,11 @@ impl ScaleHandler {
                     return Ok(outcome(current, false, format!("already at {desired} replicas")));
                 }
                 if opts.at_least && current > desired {
-                    return Ok(outcome(current, false, format!("kept {current} replicas: more than the {desired} asked for")));
+                    return Ok(outcome(
+                        current,
+                        false,
+                        format!("kept {current} replicas: more than the {desired} asked for"),
+                    ));
                 }
                 if opts.dry_run {
                     let pp = PostParams { dry_run: true, ..Default::default() };

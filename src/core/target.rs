@@ -38,9 +38,9 @@ pub fn is_version(s: &str) -> bool {
     if tail.is_empty() {
         return true;
     }
-    ["alpha", "beta"].iter().any(|p| {
-        tail.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+    ["alpha", "beta"]
+        .iter()
+        .any(|p| tail.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
 impl TypeSpec {
@@ -71,10 +71,11 @@ impl TypeSpec {
                 }
             }
         };
-        if let Some(g) = &group {
-            if g.split('.').any(str::is_empty) && !g.is_empty() {
-                return Err(invalid(s, format!("the group {g:?} has an empty segment")));
-            }
+        if let Some(g) = &group
+            && !g.is_empty()
+            && g.split('.').any(str::is_empty)
+        {
+            return Err(invalid(s, format!("the group {g:?} has an empty segment")));
         }
         Ok(TypeSpec { resource, version, group })
     }
@@ -118,11 +119,14 @@ pub fn validate_name(target: &str, name: &str) -> Result<()> {
         return Err(invalid(target, format!("the name is {} characters long; at most 253 are allowed", name.len())));
     }
     let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ok_ends =
+        name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if !ok_chars || !ok_ends || name.contains("..") {
         return Err(invalid(
             target,
-            format!("{name:?} is not a valid object name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"),
+            format!(
+                "{name:?} is not a valid object name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+            ),
         ));
     }
     Ok(())
@@ -190,8 +194,14 @@ mod tests {
     #[test]
     fn parses_kubectl_spellings() {
         assert_eq!(TargetRef::parse("deploy/web").unwrap().type_spec, spec("deploy", None, None));
-        assert_eq!(TargetRef::parse("deployments.apps/web").unwrap().type_spec, spec("deployments", None, Some("apps")));
-        assert_eq!(TargetRef::parse("Deployment.v1.apps/web").unwrap().type_spec, spec("Deployment", Some("v1"), Some("apps")));
+        assert_eq!(
+            TargetRef::parse("deployments.apps/web").unwrap().type_spec,
+            spec("deployments", None, Some("apps"))
+        );
+        assert_eq!(
+            TargetRef::parse("Deployment.v1.apps/web").unwrap().type_spec,
+            spec("Deployment", Some("v1"), Some("apps"))
+        );
         assert_eq!(
             TargetRef::parse("rollouts.argoproj.io/canary").unwrap().type_spec,
             spec("rollouts", None, Some("argoproj.io"))
@@ -202,7 +212,21 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "/", "deployment/", "/web", "a/b/c", "deploy/we b", "deploy/Web", "deploy/ünï", "deploy/..", "deploy/../x", "de ploy/x", "deployments./x", "deployment"] {
+        for bad in [
+            "",
+            "/",
+            "deployment/",
+            "/web",
+            "a/b/c",
+            "deploy/we b",
+            "deploy/Web",
+            "deploy/ünï",
+            "deploy/..",
+            "deploy/../x",
+            "de ploy/x",
+            "deployments./x",
+            "deployment",
+        ] {
             let err = TargetRef::parse(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidTarget { .. }), "{bad:?} -> {err:?}");
         }
@@ -214,7 +238,10 @@ mod tests {
     fn explicit_parts() {
         let t = TargetRef::from_parts("apps/v1", "Deployment", "web").unwrap();
         assert_eq!(t.type_spec, spec("Deployment", Some("v1"), Some("apps")));
-        assert_eq!(TargetRef::from_parts("v1", "ReplicationController", "x").unwrap().type_spec.group.as_deref(), Some(""));
+        assert_eq!(
+            TargetRef::from_parts("v1", "ReplicationController", "x").unwrap().type_spec.group.as_deref(),
+            Some("")
+        );
         assert!(TargetRef::from_parts("apps", "Deployment", "web").is_err());
         assert!(TargetRef::from_parts("apps/v1", "", "web").is_err());
     }

@@ -27,10 +27,11 @@ fn int_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
 /// The count a wait compares: ready replicas when asked for and reported, else status replicas.
 /// `None` while the controller has not yet observed the latest spec.
 fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) -> Option<i32> {
-    if let (Some(observed), Some(generation)) = (int_at(obj, &["status", "observedGeneration"]), obj.metadata.generation) {
-        if observed < generation {
-            return None;
-        }
+    if let (Some(observed), Some(generation)) =
+        (int_at(obj, &["status", "observedGeneration"]), obj.metadata.generation)
+        && observed < generation
+    {
+        return None;
     }
     let replicas = int_at(obj, &["status", "replicas"]).unwrap_or(0);
     let ready_count = int_at(obj, &["status", "readyReplicas"]);
@@ -87,7 +88,11 @@ impl ScaleHandler {
                             }
                         }
                         WatchEvent::Deleted(_) => {
-                            return Err(Error::Api { status: 404, reason: "NotFound".into(), message: format!("{target} was deleted while waiting") });
+                            return Err(Error::Api {
+                                status: 404,
+                                reason: "NotFound".into(),
+                                message: format!("{target} was deleted while waiting"),
+                            });
                         }
                         // An expired resourceVersion or a bookmark: start again from a fresh read.
                         WatchEvent::Bookmark(_) | WatchEvent::Error(_) => break,
@@ -97,7 +102,9 @@ impl ScaleHandler {
         };
         let remaining = timeout.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, work).await {
-            Ok(Ok(())) => self.get_scale(target, Some(&info.namespace).filter(|n| !n.is_empty()).map(String::as_str)).await,
+            Ok(Ok(())) => {
+                self.get_scale(target, Some(&info.namespace).filter(|n| !n.is_empty()).map(String::as_str)).await
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::WaitTimeout { what, wanted, seen: seen.max(0), waited: started.elapsed() }),
         }

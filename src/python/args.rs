@@ -10,7 +10,12 @@ use crate::core::scale::check_replicas;
 use crate::core::{Error, TargetRef};
 
 /// A target from `"TYPE/NAME"` or from the keywords `api_version`, `kind`, `name`.
-pub fn target(target: Option<&str>, api_version: Option<&str>, kind: Option<&str>, name: Option<&str>) -> PyResult<TargetRef> {
+pub fn target(
+    target: Option<&str>,
+    api_version: Option<&str>,
+    kind: Option<&str>,
+    name: Option<&str>,
+) -> PyResult<TargetRef> {
     match (target, api_version, kind, name) {
         (Some(t), None, None, None) => Ok(TargetRef::parse(t)?),
         (None, Some(av), Some(k), Some(n)) => Ok(TargetRef::from_parts(av, k, n)?),
@@ -34,8 +39,9 @@ pub fn replicas(field: &'static str, value: Option<&Bound<'_, PyAny>>) -> PyResu
             v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
         )));
     }
-    let n: i64 = v.extract().map_err(|_| {
-        Error::InvalidValue { field, problem: format!("{v} is out of range: use an integer from 0 to {}", i32::MAX) }
+    let n: i64 = v.extract().map_err(|_| Error::InvalidValue {
+        field,
+        problem: format!("{v} is out of range: use an integer from 0 to {}", i32::MAX),
     })?;
     check_replicas(n).map_err(|e| match e {
         Error::InvalidValue { problem, .. } => Error::InvalidValue { field, problem }.into(),

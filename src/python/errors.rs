@@ -1,15 +1,12 @@
 //! The one place where core errors become Python exceptions (classes of `kubescale.errors`).
 
-use pyo3::prelude::*;
 use pyo3::call::PyCallArgs;
+use pyo3::prelude::*;
 
 use crate::core::Error;
 
 fn exception<'py>(py: Python<'py>, class: &str, args: impl PyCallArgs<'py>) -> PyErr {
-    let made = py
-        .import("kubescale.errors")
-        .and_then(|m| m.getattr(class))
-        .and_then(|cls| cls.call1(args));
+    let made = py.import("kubescale.errors").and_then(|m| m.getattr(class)).and_then(|cls| cls.call1(args));
     match made {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,

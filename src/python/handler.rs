@@ -21,11 +21,8 @@ fn connect(
     timeout: Option<f64>,
 ) -> PyResult<Arc<core::ScaleHandler>> {
     let timeout = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
-    let opts = HandlerOptions {
-        connect: core::config::ConnectOptions { kubeconfig, context, timeout },
-        namespace,
-        reporter,
-    };
+    let opts =
+        HandlerOptions { connect: core::config::ConnectOptions { kubeconfig, context, timeout }, namespace, reporter };
     let handler = py.detach(|| runtime().block_on(core::ScaleHandler::connect(opts)))?;
     Ok(Arc::new(handler))
 }
@@ -410,10 +407,13 @@ handler_class!(
         }
 
         #[pyo3(signature = (*_exc))]
-        fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        fn __aexit__<'py>(
+            &self,
+            py: Python<'py>,
+            _exc: &Bound<'py, pyo3::types::PyTuple>,
+        ) -> PyResult<Bound<'py, PyAny>> {
             self.inner.close();
             pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(false) })
         }
     }
 );
-

@@ -38,7 +38,9 @@ where
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err("kubescale: the operation's task ended without a result"));
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "kubescale: the operation's task ended without a result",
+                ));
             }
         }
     }

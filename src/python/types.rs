@@ -6,7 +6,10 @@ use crate::core;
 
 fn html_table(title: &str, rows: &[(&str, String)]) -> String {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let body: String = rows.iter().map(|(k, v)| format!("<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>", esc(v))).collect();
+    let body: String = rows
+        .iter()
+        .map(|(k, v)| format!("<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>", esc(v)))
+        .collect();
     format!("<table><caption>{}</caption>{body}</table>", esc(title))
 }
 
@@ -66,14 +69,17 @@ impl Resource {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table("Resource", &[
-            ("kind", self.kind.clone()),
-            ("apiVersion", self.api_version()),
-            ("plural", self.plural.clone()),
-            ("namespaced", self.namespaced.to_string()),
-            ("scalable", self.scalable.to_string()),
-            ("short names", self.short.join(", ")),
-        ])
+        html_table(
+            "Resource",
+            &[
+                ("kind", self.kind.clone()),
+                ("apiVersion", self.api_version()),
+                ("plural", self.plural.clone()),
+                ("namespaced", self.namespaced.to_string()),
+                ("scalable", self.scalable.to_string()),
+                ("short names", self.short.join(", ")),
+            ],
+        )
     }
 }
 
@@ -140,12 +146,15 @@ impl Scale {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(&format!("{}/{}", self.kind, self.name), &[
-            ("namespace", self.namespace.clone()),
-            ("spec replicas", self.spec_replicas.to_string()),
-            ("status replicas", self.status_replicas.to_string()),
-            ("selector", self.selector.clone().unwrap_or_default()),
-        ])
+        html_table(
+            &format!("{}/{}", self.kind, self.name),
+            &[
+                ("namespace", self.namespace.clone()),
+                ("spec replicas", self.spec_replicas.to_string()),
+                ("status replicas", self.status_replicas.to_string()),
+                ("selector", self.selector.clone().unwrap_or_default()),
+            ],
+        )
     }
 }
 
@@ -201,17 +210,26 @@ impl ScaleResult {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(&self.target, &[
-            ("previous", self.previous.to_string()),
-            ("replicas", self.replicas.to_string()),
-            ("changed", self.changed.to_string()),
-            ("reason", self.reason.clone()),
-        ])
+        html_table(
+            &self.target,
+            &[
+                ("previous", self.previous.to_string()),
+                ("replicas", self.replicas.to_string()),
+                ("changed", self.changed.to_string()),
+                ("reason", self.reason.clone()),
+            ],
+        )
     }
 }
 
 impl From<core::ScaleOutcome> for ScaleResult {
     fn from(o: core::ScaleOutcome) -> Self {
-        ScaleResult { target: o.target, previous: o.previous, replicas: o.replicas, changed: o.changed, reason: o.reason }
+        ScaleResult {
+            target: o.target,
+            previous: o.previous,
+            replicas: o.replicas,
+            changed: o.changed,
+            reason: o.reason,
+        }
     }
 }

@@ -89,7 +89,11 @@ class ClusterAPI:
         Waits until its ``default`` ServiceAccount exists, so pods can be created at once.
         """
         name = name or f"ks-{uuid.uuid4().hex[:10]}"
-        self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        self.request(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        )
         if wait_for_service_account:
             self.wait_for(
                 lambda: self._exists(f"/api/v1/namespaces/{name}/serviceaccounts/default"),
@@ -209,7 +213,9 @@ class ClusterAPI:
         )
 
 
-def kubeconfig_dict(name: str, server: str, ca_pem: bytes, token: str, namespace: str = "default") -> dict[str, Any]:
+def kubeconfig_dict(
+    name: str, server: str, ca_pem: bytes, token: str, namespace: str = "default"
+) -> dict[str, Any]:
     """A kubeconfig (as a dict, written as JSON, which is valid YAML) with TLS verification on."""
     return {
         "apiVersion": "v1",

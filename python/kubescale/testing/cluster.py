@@ -43,7 +43,9 @@ class ControlPlaneError(RuntimeError):
     """
 
     def __init__(self, message: str, component: str = "", log_tail: str = "") -> None:
-        full = message if not log_tail else f"{message}\n--- last lines of the {component} log ---\n{log_tail}"
+        full = (
+            message if not log_tail else f"{message}\n--- last lines of the {component} log ---\n{log_tail}"
+        )
         super().__init__(full)
         self.component = component
         self.log_tail = log_tail

@@ -1,0 +1,251 @@
+"""The Python surface: argument checks, configuration, errors, logging, reprs, sync-in-a-loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from pathlib import Path
+
+import kubescale
+import kubescale.asyncio
+import pytest
+from kubescale.testing import ClusterAPI
+
+
+def unreachable_kubeconfig(tmp_path: Path, kube_cluster: ClusterAPI) -> Path:
+    """The session cluster's kubeconfig pointed at a closed port: any request would fail."""
+    cfg = json.loads(Path(kube_cluster.kubeconfig_path).read_text())
+    cfg["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    path = tmp_path / "unreachable.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize(
+    "replicas,exc",
+    [
+        (-1, ValueError),
+        (2**31, ValueError),
+        (2**80, ValueError),
+        (True, TypeError),
+        (1.5, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+    ],
+)
+def test_bad_replicas_fail_before_any_request(
+    tmp_path: Path, kube_cluster: ClusterAPI, replicas: object, exc: type[Exception]
+) -> None:
+    # The handler points at a closed port: a request would raise ApiUnavailableError instead.
+    h = kubescale.ScaleHandler(kubeconfig=unreachable_kubeconfig(tmp_path, kube_cluster))
+    with pytest.raises(exc, match="replicas"):
+        h.scale("deploy/web", replicas)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "",
+        "/",
+        "deployment/",
+        "/web",
+        "a/b/c",
+        "deploy/we b",
+        "deploy/Web",
+        "deploy/" + "a" * 300,
+        "deploy/ünï",
+        "deploy/../x",
+        "dep loy/x",
+    ],
+)
+def test_malformed_targets(handler: kubescale.ScaleHandler, target: str) -> None:
+    with pytest.raises(kubescale.InvalidTargetError) as err:
+        handler.scale(target, 1)
+    assert isinstance(err.value, ValueError)
+    assert f'"{target}"' in str(err.value)
+    assert handler.resolve("deploy").kind == "Deployment"  # still usable
+
+
+def test_target_is_required(handler: kubescale.ScaleHandler) -> None:
+    with pytest.raises(TypeError, match="target is required"):
+        handler.scale(replicas=1)
+
+
+def test_bad_namespace_name(handler: kubescale.ScaleHandler) -> None:
+    with pytest.raises(kubescale.InvalidValueError, match="namespace"):
+        handler.scale("deploy/web", 1, namespace="Not_A_Namespace")
+
+
+def test_missing_kubeconfig_and_unknown_context(tmp_path: Path, kube_cluster: ClusterAPI) -> None:
+    with pytest.raises(kubescale.ConfigError, match="cannot read kubeconfig"):
+        kubescale.ScaleHandler(kubeconfig=tmp_path / "nope")
+    with pytest.raises(kubescale.ConfigError, match="no-such-context"):
+        kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path, context="no-such-context")
+
+
+def test_kubeconfig_env_paths_are_merged(
+    tmp_path: Path, kube_cluster: ClusterAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = json.loads(Path(kube_cluster.kubeconfig_path).read_text())
+    # A second file adds a context with another default namespace, on the same cluster and user.
+    extra = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "contexts": [{"name": "team-a", "context": {**cfg["contexts"][0]["context"], "namespace": "team-a"}}],
+    }
+    (tmp_path / "extra").write_text(json.dumps(extra))
+    monkeypatch.setenv("KUBECONFIG", f"{kube_cluster.kubeconfig_path}:{tmp_path / 'extra'}")
+    h = kubescale.ScaleHandler(context="team-a")
+    assert (h.context, h.default_namespace, h.namespace) == ("team-a", "team-a", None)
+    assert h.resolve("deploy").plural == "deployments"
+    assert kubescale.ScaleHandler().default_namespace == "default"
+
+
+def test_repr_and_logs_never_show_the_token(
+    kube_cluster: ClusterAPI, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    kubescale.reset_logging()
+    kube_cluster.create_deployment(namespace, "web", 1)
+    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
+        text = repr(h)
+        assert kube_cluster.server in text and "kubescale-local" in text
+        h.scale("deploy/web", 2, namespace=namespace)
+        with pytest.raises(kubescale.NotFoundError) as err:
+            h.scale("deploy/absent", 2, namespace=namespace)
+    token = kube_cluster.token
+    assert token not in text and token not in str(err.value)
+    assert any(r.name.startswith("kubescale") and "scaled" in r.getMessage() for r in caplog.records)
+    assert all(token not in r.getMessage() for r in caplog.records)
+
+
+def test_python_logging_level_is_honoured(
+    handler: kubescale.ScaleHandler,
+    kube_cluster: ClusterAPI,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    caplog.set_level(logging.WARNING, logger="kubescale")
+    kubescale.reset_logging()
+    handler.scale("deploy/web", 2, namespace=namespace)
+    assert not [r for r in caplog.records if r.name.startswith("kubescale") and r.levelno < logging.WARNING]
+    caplog.set_level(logging.INFO, logger="kubescale")
+    kubescale.reset_logging()
+    handler.scale("deploy/web", 3, namespace=namespace)
+    assert [r for r in caplog.records if r.name.startswith("kubescale") and r.levelno == logging.INFO]
+
+
+def test_values_are_immutable_with_readable_reprs(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    result = handler.scale("deploy/web", 2, namespace=namespace)
+    scale = handler.get_scale("deploy/web", namespace=namespace)
+    resource = handler.resolve("deploy")
+    for value, attr in ((result, "replicas"), (scale, "spec_replicas"), (resource, "kind")):
+        with pytest.raises(AttributeError):
+            setattr(value, attr, 0)
+    assert repr(result).startswith(
+        'ScaleResult(target="deployment.apps/web", previous=1, replicas=2, changed=True'
+    )
+    assert "spec_replicas=2" in repr(scale)
+    assert resource.short_names == ["deploy"] and resource.api_version == "apps/v1"
+    assert "<table>" in result._repr_html_()
+
+
+def test_closed_handler_refuses_calls(kube_cluster: ClusterAPI) -> None:
+    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
+        pass
+    with pytest.raises(kubescale.HandlerClosedError):
+        h.resolve("deploy")
+
+
+async def test_sync_api_works_inside_a_running_event_loop(kube_cluster: ClusterAPI, namespace: str) -> None:
+    # As in Jupyter or a kopf handler: a loop is running in this thread.
+    assert asyncio.get_running_loop().is_running()
+    kube_cluster.create_deployment(namespace, "web", 1)
+    h = kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path)
+    assert h.scale("deploy/web", 2, namespace=namespace).replicas == 2
+
+
+async def test_async_api_has_the_same_methods(kube_cluster: ClusterAPI, namespace: str) -> None:
+    sync_methods = {m for m in dir(kubescale.ScaleHandler) if not m.startswith("_")}
+    async_methods = {m for m in dir(kubescale.asyncio.ScaleHandler) if not m.startswith("_")}
+    assert sync_methods == async_methods
+    kube_cluster.create_deployment(namespace, "web", 1)
+    async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        assert (await h.resolve("deploy")).kind == "Deployment"
+        assert (await h.scale("deploy/web", 3)).changed
+        assert (await h.scale_to_zero("deploy/web")).previous == 3
+        assert (await h.scale_from_zero("deploy/web")).replicas == 3
+        assert (await h.get_scale("deploy/web")).spec_replicas == 3
+        with pytest.raises(kubescale.NotFoundError):
+            await h.scale("deploy/absent", 1)
+        with pytest.raises(kubescale.WaitTimeoutError):
+            await h.wait_for_replicas("deploy/web", timeout=0.5)
+
+
+def test_sync_calls_from_threads_run_in_parallel(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    for i in range(8):
+        kube_cluster.create_deployment(namespace, f"web{i}", 0)
+
+    # A wait that cannot finish holds one thread; the others still complete meanwhile.
+    def wait_in_vain() -> None:
+        with pytest.raises(kubescale.WaitTimeoutError):
+            handler.wait_for_replicas("deploy/web0", 5, timeout=3, namespace=namespace)
+
+    blocker = threading.Thread(target=wait_in_vain)
+    blocker.start()
+    results: list[kubescale.ScaleResult] = []
+    threads = [
+        threading.Thread(
+            target=lambda i=i: results.append(handler.scale(f"deploy/web{i}", 2, namespace=namespace))
+        )
+        for i in range(1, 8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=2.5)
+    assert blocker.is_alive(), "the blocking wait should still be running"
+    assert len(results) == 7
+    blocker.join()
+
+
+def test_exception_hierarchy() -> None:
+    assert issubclass(kubescale.ForbiddenError, PermissionError)
+    assert issubclass(kubescale.ApiUnavailableError, ConnectionError)
+    assert issubclass(kubescale.WaitTimeoutError, TimeoutError)
+    assert issubclass(kubescale.InvalidTargetError, ValueError)
+    for cls in (
+        kubescale.NotFoundError,
+        kubescale.ConflictError,
+        kubescale.UnauthorizedError,
+        kubescale.InvalidError,
+    ):
+        assert issubclass(cls, kubescale.ApiError) and issubclass(cls, kubescale.KubeScaleError)
+    e = kubescale.NotFoundError("gone", 404, "NotFound")
+    assert (e.status, e.reason, e.message) == (404, "NotFound", "gone")
+
+
+def test_unreachable_server_is_api_unavailable(tmp_path: Path, kube_cluster: ClusterAPI) -> None:
+    h = kubescale.ScaleHandler(kubeconfig=unreachable_kubeconfig(tmp_path, kube_cluster), timeout=2)
+    with pytest.raises(kubescale.ApiUnavailableError) as err:
+        h.get_scale("deploy/web")
+    assert isinstance(err.value, ConnectionError)
+
+
+def test_wrong_token_is_unauthorized(tmp_path: Path, kube_cluster: ClusterAPI) -> None:
+    cfg = json.loads(Path(kube_cluster.kubeconfig_path).read_text())
+    cfg["users"][0]["user"]["token"] = "not-the-token"
+    path = tmp_path / "bad-token"
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(kubescale.UnauthorizedError) as err:
+        kubescale.ScaleHandler(kubeconfig=path).resolve("deploy")
+    assert err.value.status == 401
+    assert "not-the-token" not in str(err.value)
