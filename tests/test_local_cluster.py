@@ -183,3 +183,30 @@ def test_handler_survives_an_apiserver_restart(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         assert handler.get_scale("deploy/web", namespace=ns).spec_replicas == 3
+
+
+def test_up_command_prints_the_kubeconfig_and_stops_on_ctrl_c() -> None:
+    import signal
+    import sys
+
+    from kubescale.testing import KubeconfigCluster
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubescale.testing", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("export KUBECONFIG="), line
+        path = line.split("=", 1)[1]
+        assert (
+            KubeconfigCluster(path).request("GET", "/api/v1/namespaces/default")["metadata"]["name"]
+            == "default"
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    assert not Path(path).exists()

@@ -249,3 +249,11 @@ def test_wrong_token_is_unauthorized(tmp_path: Path, kube_cluster: ClusterAPI) -
         kubescale.ScaleHandler(kubeconfig=path).resolve("deploy")
     assert err.value.status == 401
     assert "not-the-token" not in str(err.value)
+
+
+def test_version_matches_cargo_toml() -> None:
+    import re
+
+    cargo = (Path(__file__).parent.parent / "Cargo.toml").read_text()
+    match = re.search(r'^version = "([^"]+)"', cargo, re.M)
+    assert match and kubescale.__version__ == match.group(1)

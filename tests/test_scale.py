@@ -85,6 +85,31 @@ def test_custom_resource_with_scale_subresource(
     assert spec_replicas(kube_cluster, namespace, f"/apis/{TEST_GROUP}/v1/namespaces/{{ns}}/widgets/w") == 2
 
 
+def test_argo_rollout_spelling(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    manifest = crd_manifest("rollouts", "Rollout", [("v1alpha1", True, True)])
+    manifest["metadata"]["name"] = "rollouts.argoproj.io"
+    manifest["spec"]["group"] = "argoproj.io"
+    manifest["spec"]["names"]["shortNames"] = ["ro"]
+    install_crd(kube_cluster, manifest)
+    kube_cluster.request(
+        "POST",
+        f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/rollouts",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "canary"},
+            "spec": {"replicas": 1},
+        },
+    )
+    assert (
+        handler.scale("rollouts.argoproj.io/canary", 2, namespace=namespace).target
+        == "rollout.argoproj.io/canary"
+    )
+    assert handler.scale("ro/canary", 3, namespace=namespace).previous == 2
+
+
 def test_noop_and_previous(
     handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
 ) -> None:
