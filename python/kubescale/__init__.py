@@ -11,7 +11,17 @@ The blocking API::
 The same methods as coroutines live in :mod:`kubescale.asyncio`.
 """
 
-from kubescale._native import Resource, Scale, ScaleHandler, ScaleResult, __version__, reset_logging
+from kubescale._native import (
+    Decision,
+    Resource,
+    Scale,
+    ScaleHandler,
+    ScaleResult,
+    __version__,
+    elastiservice_crd,
+    reset_logging,
+)
+from kubescale._scalers import Scaler
 from kubescale.errors import (
     ApiError,
     ApiUnavailableError,
@@ -27,6 +37,7 @@ from kubescale.errors import (
     NoMatchError,
     NotFoundError,
     NotScalableError,
+    ScalerError,
     UnauthorizedError,
     WaitTimeoutError,
 )
@@ -36,6 +47,7 @@ __all__ = [
     "ApiUnavailableError",
     "ConfigError",
     "ConflictError",
+    "Decision",
     "ForbiddenError",
     "HandlerClosedError",
     "InvalidError",
@@ -50,8 +62,11 @@ __all__ = [
     "Scale",
     "ScaleHandler",
     "ScaleResult",
+    "Scaler",
+    "ScalerError",
     "UnauthorizedError",
     "WaitTimeoutError",
     "__version__",
+    "elastiservice_crd",
     "reset_logging",
 ]

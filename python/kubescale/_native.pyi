@@ -1,23 +1,30 @@
 """Type stubs of the native module (hand-written; checked by mypy.stubtest in `make lint`)."""
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from kubescale._scalers import Scaler
 from os import PathLike
 from types import TracebackType
 from typing import Literal, Optional, Union, final
 
 __all__ = [
     "AsyncScaleHandler",
+    "Decision",
     "Resource",
     "Scale",
     "ScaleHandler",
     "ScaleResult",
     "__version__",
+    "elastiservice_crd",
     "reset_logging",
 ]
 
 __version__: str
 
 def reset_logging() -> None: ...
+def elastiservice_crd() -> str: ...
 
 _Path = Union[str, PathLike[str]]
 
@@ -77,6 +84,25 @@ class ScaleResult:
     def reason(self) -> str: ...
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Decision:
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def direction(self) -> Literal["scale_up", "scale_down", "no_scale"]: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def error(self) -> Optional[str]: ...
+    def _repr_html_(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+_ScalerFactory = Callable[[dict[str, Any], timedelta], Scaler]
 
 @final
 class ScaleHandler:
@@ -172,6 +198,18 @@ class ScaleHandler:
         namespace: Optional[str] = None,
         action: str = "Scale",
     ) -> None: ...
+    def register_scaler(self, type: str, factory: _ScalerFactory, *, timeout: float = 10.0) -> None: ...
+    def install_crds(self) -> list[str]: ...
+    def check_and_scale(self) -> list[Decision]: ...
+    def run(
+        self,
+        polling_interval: Optional[float] = None,
+        *,
+        leader_election: bool = False,
+        lease_name: str = "kubescale-scale-to-zero",
+        lease_namespace: Optional[str] = None,
+        lease_duration: float = 15.0,
+    ) -> None: ...
 
 @final
 class AsyncScaleHandler:
@@ -266,4 +304,16 @@ class AsyncScaleHandler:
         *,
         namespace: Optional[str] = None,
         action: str = "Scale",
+    ) -> Awaitable[None]: ...
+    def register_scaler(self, type: str, factory: _ScalerFactory, *, timeout: float = 10.0) -> None: ...
+    def install_crds(self) -> Awaitable[list[str]]: ...
+    def check_and_scale(self) -> Awaitable[list[Decision]]: ...
+    def run(
+        self,
+        polling_interval: Optional[float] = None,
+        *,
+        leader_election: bool = False,
+        lease_name: str = "kubescale-scale-to-zero",
+        lease_namespace: Optional[str] = None,
+        lease_duration: float = 15.0,
     ) -> Awaitable[None]: ...

@@ -9,6 +9,6 @@ Example::
 """
 
 from kubescale._native import AsyncScaleHandler as ScaleHandler
-from kubescale._native import Resource, Scale, ScaleResult
+from kubescale._native import Decision, Resource, Scale, ScaleResult
 
-__all__ = ["Resource", "Scale", "ScaleHandler", "ScaleResult"]
+__all__ = ["Decision", "Resource", "Scale", "ScaleHandler", "ScaleResult"]

@@ -116,3 +116,7 @@ class WaitTimeoutError(KubeScaleError, TimeoutError):
 
 class HandlerClosedError(KubeScaleError, RuntimeError):
     """The handler was closed."""
+
+
+class ScalerError(KubeScaleError):
+    """A trigger's scaler failed, timed out or gave no usable answer."""

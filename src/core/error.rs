@@ -79,6 +79,15 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A trigger's scaler failed or gave no usable answer.
+    #[error("trigger {trigger:?}: {message}")]
+    Trigger {
+        /// The trigger type, e.g. `prometheus`.
+        trigger: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The handler was closed.
     #[error("the handler is closed")]
     Closed,

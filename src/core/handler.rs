@@ -1,7 +1,12 @@
 //! The ScaleHandler: one client, one discovery cache, one lock map and one event recorder,
 //! shared by every call.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use jiff::Timestamp;
+use tokio::sync::Notify;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::DynamicObject;
@@ -12,6 +17,7 @@ use crate::core::discovery::{Discovery, Resource};
 use crate::core::error::{Error, Result};
 use crate::core::events::{EventRecorder, EventSpec, EventType};
 use crate::core::locks::KeyedLocks;
+use crate::core::scalers::ScalerRegistry;
 use crate::core::target::{TargetRef, TypeSpec, validate_namespace};
 
 /// How to build a [`ScaleHandler`].
@@ -37,6 +43,10 @@ pub struct ScaleHandler {
     pub(crate) discovery: Discovery,
     pub(crate) locks: KeyedLocks,
     pub(crate) recorder: EventRecorder,
+    pub(crate) scalers: ScalerRegistry,
+    /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
+    pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
+    pub(crate) closed_notify: Notify,
     watch_namespace: Option<String>,
     default_namespace: String,
     server: String,
@@ -63,6 +73,9 @@ impl ScaleHandler {
             server: conn.server,
             context: conn.context,
             closed: AtomicBool::new(false),
+            scalers: ScalerRegistry::default(),
+            last_up: Mutex::new(HashMap::new()),
+            closed_notify: Notify::new(),
         })
     }
 
@@ -99,6 +112,12 @@ impl ScaleHandler {
     /// Marks the handler closed: later calls fail with [`Error::Closed`].
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.closed_notify.notify_waiters();
+    }
+
+    /// The scaler registry of the scale-to-zero loop.
+    pub fn scalers(&self) -> &ScalerRegistry {
+        &self.scalers
     }
 
     /// True after [`close`](Self::close).

@@ -139,7 +139,7 @@ impl ScaleHandler {
             async move {
                 let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
                 let _guard = self.locks.lock(&key).await;
-                self.scale_locked(&resource, &ns, &target.name, replicas, opts, false).await
+                self.scale_locked(&resource, &ns, &target.name, replicas, opts, false, None).await
             }
         })
         .await
@@ -148,6 +148,17 @@ impl ScaleHandler {
     /// Remembers the current desired count in the `kubescale.io/previous-replicas` annotation,
     /// then scales to 0.
     pub async fn scale_to_zero(&self, target: &TargetRef, namespace: Option<&str>) -> Result<ScaleOutcome> {
+        self.scale_to_zero_for(target, namespace, None).await
+    }
+
+    /// [`scale_to_zero`](Self::scale_to_zero), recording its Event regarding `regarding` (the
+    /// ElastiService, when the loop scales) instead of the target.
+    pub(crate) async fn scale_to_zero_for(
+        &self,
+        target: &TargetRef,
+        namespace: Option<&str>,
+        regarding: Option<&ObjectReference>,
+    ) -> Result<ScaleOutcome> {
         self.check_open()?;
         let ns = self.namespace_for(namespace)?;
         self.with_resource(target, |resource| {
@@ -155,7 +166,7 @@ impl ScaleHandler {
             async move {
                 let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
                 let _guard = self.locks.lock(&key).await;
-                self.scale_locked(&resource, &ns, &target.name, 0, ScaleOptions::default(), true).await
+                self.scale_locked(&resource, &ns, &target.name, 0, ScaleOptions::default(), true, regarding).await
             }
         })
         .await
@@ -169,6 +180,18 @@ impl ScaleHandler {
         min_replicas: i32,
         namespace: Option<&str>,
         restore: bool,
+    ) -> Result<ScaleOutcome> {
+        self.scale_from_zero_for(target, min_replicas, namespace, restore, None).await
+    }
+
+    /// [`scale_from_zero`](Self::scale_from_zero), recording its Event regarding `regarding`.
+    pub(crate) async fn scale_from_zero_for(
+        &self,
+        target: &TargetRef,
+        min_replicas: i32,
+        namespace: Option<&str>,
+        restore: bool,
+        regarding: Option<&ObjectReference>,
     ) -> Result<ScaleOutcome> {
         self.check_open()?;
         check_replicas(min_replicas.into())?;
@@ -193,7 +216,7 @@ impl ScaleHandler {
                     }
                 }
                 let opts = ScaleOptions { at_least: true, dry_run: false };
-                self.scale_locked(&resource, &ns, &target.name, desired, opts, false).await
+                self.scale_locked(&resource, &ns, &target.name, desired, opts, false, regarding).await
             }
         })
         .await
@@ -201,6 +224,8 @@ impl ScaleHandler {
 
     /// The read-compare-write loop, under the target's lock. With `remember`, the current desired
     /// count is written to the `kubescale.io/previous-replicas` annotation before the first write.
+    /// Events regard the target, or `event_regarding` when given.
+    #[allow(clippy::too_many_arguments)]
     async fn scale_locked(
         &self,
         resource: &Resource,
@@ -209,6 +234,7 @@ impl ScaleHandler {
         desired: i32,
         opts: ScaleOptions,
         remember: bool,
+        event_regarding: Option<&ObjectReference>,
     ) -> Result<ScaleOutcome> {
         let api = self.dynamic_api(resource, ns);
         let target = display_target(resource, name);
@@ -272,11 +298,12 @@ impl ScaleHandler {
             unreachable!("the last attempt returns")
         }
         .await;
+        let regarding = event_regarding.unwrap_or(&regarding);
         match &result {
             Ok(o) if o.changed => {
                 let note = format!("Scaled {} from {} to {} replicas", target, o.previous, o.replicas);
                 tracing::info!(namespace = ns, %target, from = o.previous, to = o.replicas, "scaled");
-                self.record_quietly(EventType::Normal, "SuccessToScale", note, &regarding).await;
+                self.record_quietly(EventType::Normal, "SuccessToScale", note, regarding).await;
             }
             Ok(o) => tracing::debug!(namespace = ns, %target, reason = %o.reason, "no scale needed"),
             // A missing object or type has nothing to attach an event to; a dry run records nothing.
@@ -285,7 +312,7 @@ impl ScaleHandler {
                 let from = previous.map_or_else(|| "?".to_string(), |p| p.to_string());
                 let note = format!("Failed to scale {target} from {from} to {desired} replicas: {e}");
                 tracing::warn!(namespace = ns, %target, error = %e, "scale failed");
-                self.record_quietly(EventType::Warning, "FailedToScale", note, &regarding).await;
+                self.record_quietly(EventType::Warning, "FailedToScale", note, regarding).await;
             }
         }
         result

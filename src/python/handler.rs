@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 
-use crate::core::{self, EventSpec, EventType, HandlerOptions, ScaleOptions};
+use crate::core::{self, EventSpec, EventType, HandlerOptions, RunOptions, ScaleOptions};
 use crate::python::args;
 use crate::python::runtime::{run_async, run_sync, runtime};
-use crate::python::types::{Resource, Scale, ScaleResult};
+use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
+use crate::python::types::{Decision, Resource, Scale, ScaleResult};
 
 /// Builds the core handler (reads config; no request is made).
 fn connect(
@@ -37,11 +38,12 @@ fn repr(name: &str, h: &core::ScaleHandler) -> String {
 }
 
 macro_rules! handler_class {
-    ($cls:ident, $pyname:literal, $run:ident, $doc:literal, { $($extra:tt)* }) => {
+    ($cls:ident, $pyname:literal, $run:ident, $capture_loop:ident, $doc:literal, { $($extra:tt)* }) => {
         #[doc = $doc]
         #[pyclass(frozen, name = $pyname, module = "kubescale")]
         pub struct $cls {
             inner: Arc<core::ScaleHandler>,
+            loop_cell: LoopCell,
         }
 
         #[pymethods]
@@ -70,7 +72,10 @@ macro_rules! handler_class {
                 reporter: &str,
                 timeout: Option<f64>,
             ) -> PyResult<Self> {
-                Ok(Self { inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout)? })
+                Ok(Self {
+                    inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout)?,
+                    loop_cell: LoopCell::default(),
+                })
             }
 
             fn __repr__(&self) -> String {
@@ -374,15 +379,138 @@ macro_rules! handler_class {
                 $run(py, async move { h.record_event(&t, namespace.as_deref(), &ev).await })
             }
 
+            /// Registers a Python scaler for a trigger type (overriding a built-in one).
+            ///
+            /// Args:
+            ///     type: The trigger ``type`` in ElastiService objects, e.g. "queue-depth".
+            ///     factory: ``factory(metadata: dict, cooldown: datetime.timedelta) -> Scaler``;
+            ///         the scaler's methods may be plain or ``async``.
+            ///     timeout: Seconds each factory or scaler call may take; a slower one makes that
+            ///         service's decision an error.
+            ///
+            /// Raises:
+            ///     TypeError: ``factory`` is not callable.
+            ///     InvalidValueError: ``type`` is empty or ``timeout`` is not positive.
+            #[pyo3(signature = (r#type, factory, *, timeout=10.0))]
+            fn register_scaler(&self, r#type: &str, factory: Bound<'_, PyAny>, timeout: f64) -> PyResult<()> {
+                if !factory.is_callable() {
+                    return Err(pyo3::exceptions::PyTypeError::new_err("factory must be callable"));
+                }
+                let timeout = args::seconds("timeout", timeout)?;
+                if timeout.is_zero() {
+                    return Err(core::Error::InvalidValue { field: "timeout", problem: "must be positive".into() }.into());
+                }
+                let f = PyScalerFactory {
+                    type_: r#type.to_string(),
+                    factory: factory.unbind(),
+                    timeout,
+                    loop_cell: self.loop_cell.clone(),
+                };
+                Ok(self.inner.scalers().register(r#type, Arc::new(f))?)
+            }
+
+            /// Applies the ElastiService CRD (server-side apply; idempotent) and waits until it
+            /// is established.
+            ///
+            /// Returns:
+            ///     list[str]: The names of the CRDs applied.
+            ///
+            /// Raises:
+            ///     ForbiddenError: No permission to manage CRDs. ApiUnavailableError.
+            fn install_crds(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                let h = self.inner.clone();
+                $run(py, async move { h.install_crds().await })
+            }
+
+            /// One scale-to-zero pass over the ElastiServices of the watch namespace (all
+            /// namespaces when the handler has none).
+            ///
+            /// Returns:
+            ///     list[Decision]: One per service; a failing service has ``error`` set while
+            ///     the others proceed.
+            ///
+            /// Raises:
+            ///     NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
+            ///     ApiUnavailableError.
+            fn check_and_scale(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                $capture_loop(py, &self.loop_cell)?;
+                let h = self.inner.clone();
+                $run(py, async move {
+                    h.check_and_scale().await.map(|ds| ds.into_iter().map(Decision::from).collect::<Vec<_>>())
+                })
+            }
+
+            /// Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
+            ///
+            /// Args:
+            ///     polling_interval: Seconds between passes. Default: ``$POLLING_INTERVAL``
+            ///         (a Go duration such as "30s"), else 30.
+            ///     leader_election: Act only while holding a Lease, so that of several
+            ///         processes exactly one acts.
+            ///     lease_name: Name of the Lease.
+            ///     lease_namespace: Namespace of the Lease. Default: the handler's namespace.
+            ///     lease_duration: Seconds a Lease holds without renewal.
+            ///
+            /// Raises:
+            ///     InvalidValueError: A non-positive interval or duration.
+            #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name="kubescale-scale-to-zero", lease_namespace=None, lease_duration=15.0))]
+            fn run(
+                &self,
+                py: Python<'_>,
+                polling_interval: Option<f64>,
+                leader_election: bool,
+                lease_name: &str,
+                lease_namespace: Option<String>,
+                lease_duration: f64,
+            ) -> PyResult<Py<PyAny>> {
+                let polling_interval = match polling_interval {
+                    Some(s) => args::seconds("polling_interval", s)?,
+                    None => core::reconcile::polling_interval_from_env(),
+                };
+                let lease_duration = args::seconds("lease_duration", lease_duration)?;
+                if polling_interval.is_zero() || lease_duration.is_zero() {
+                    return Err(core::Error::InvalidValue {
+                        field: "polling_interval",
+                        problem: "polling_interval and lease_duration must be positive".into(),
+                    }
+                    .into());
+                }
+                let opts = RunOptions {
+                    polling_interval,
+                    leader_election,
+                    lease_name: lease_name.to_string(),
+                    lease_namespace,
+                    lease_duration,
+                    identity: None,
+                };
+                $capture_loop(py, &self.loop_cell)?;
+                let h = self.inner.clone();
+                $run(py, async move { h.run(opts).await })
+            }
+
             $($extra)*
         }
     };
+}
+
+/// Blocking calls run Python scaler coroutines on the background loop.
+fn no_loop(_py: Python<'_>, cell: &LoopCell) -> PyResult<()> {
+    *cell.lock().expect("loop cell poisoned") = None;
+    Ok(())
+}
+
+/// Async calls run Python scaler coroutines on the caller's running loop.
+fn running_loop(py: Python<'_>, cell: &LoopCell) -> PyResult<()> {
+    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    *cell.lock().expect("loop cell poisoned") = Some(event_loop.unbind());
+    Ok(())
 }
 
 handler_class!(
     ScaleHandler,
     "ScaleHandler",
     run_sync,
+    no_loop,
     "Scales Kubernetes workloads; every method blocks (with the GIL released) until done.\n\nUse it as a context manager or call ``close()``. ``kubescale.asyncio.ScaleHandler`` has the same methods as coroutines.",
     {
         fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -400,6 +528,7 @@ handler_class!(
     AsyncScaleHandler,
     "AsyncScaleHandler",
     run_async,
+    running_loop,
     "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.",
     {
         fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

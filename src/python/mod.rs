@@ -4,6 +4,7 @@ mod args;
 mod errors;
 mod handler;
 mod runtime;
+mod scaler_bridge;
 mod types;
 
 use pyo3::prelude::*;
@@ -36,6 +37,13 @@ fn reset_logging() {
     }
 }
 
+/// The ElastiService CustomResourceDefinition, as JSON (valid YAML), generated from the types
+/// the loop reads.
+#[pyfunction]
+fn elastiservice_crd() -> String {
+    serde_json::to_string_pretty(&crate::core::elastiservice::crd()).expect("the CRD serialises")
+}
+
 /// Registers the native module's contents.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     install_logging(m.py())?;
@@ -45,6 +53,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Resource>()?;
     m.add_class::<types::Scale>()?;
     m.add_class::<types::ScaleResult>()?;
+    m.add_class::<types::Decision>()?;
+    m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
     Ok(())
 }

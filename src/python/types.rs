@@ -233,3 +233,59 @@ impl From<core::ScaleOutcome> for ScaleResult {
         }
     }
 }
+
+/// The outcome of one scale-to-zero pass for one ElastiService.
+///
+/// Attributes:
+///     namespace: The service's namespace.
+///     name: The service's name.
+///     direction: "scale_up", "scale_down" or "no_scale".
+///     reason: Why, in words.
+///     error: What went wrong (then nothing was scaled), or None.
+#[pyclass(frozen, eq, module = "kubescale")]
+#[derive(Clone, PartialEq)]
+pub struct Decision {
+    #[pyo3(get)]
+    namespace: String,
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    direction: &'static str,
+    #[pyo3(get)]
+    reason: String,
+    #[pyo3(get)]
+    error: Option<String>,
+}
+
+#[pymethods]
+impl Decision {
+    /// ``namespace/name`` of the ElastiService.
+    #[getter]
+    fn service(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision(service={:?}, direction={:?}, reason={:?}, error={})",
+            self.service(),
+            self.direction,
+            self.reason,
+            self.error.as_ref().map_or_else(|| "None".to_string(), |e| format!("{e:?}"))
+        )
+    }
+
+    fn _repr_html_(&self) -> String {
+        html_table(&self.service(), &[
+            ("direction", self.direction.to_string()),
+            ("reason", self.reason.clone()),
+            ("error", self.error.clone().unwrap_or_default()),
+        ])
+    }
+}
+
+impl From<core::Decision> for Decision {
+    fn from(d: core::Decision) -> Self {
+        Decision { namespace: d.namespace, name: d.name, direction: d.direction.as_str(), reason: d.reason, error: d.error }
+    }
+}

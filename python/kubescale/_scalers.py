@@ -1,0 +1,86 @@
+"""Support for Python scalers: the ``Scaler`` protocol and the call helper the Rust bridge uses.
+
+A scaler method may be a plain function or a coroutine function. Coroutines run on the event
+loop of the async handler that asked (when it is running), else on one background loop thread
+shared by the process, so a scaler may keep loop-bound resources (sessions) between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+from collections.abc import Awaitable
+from typing import Any, Optional, Protocol, Union, runtime_checkable
+
+__all__ = ["Scaler", "call"]
+
+
+@runtime_checkable
+class Scaler(Protocol):
+    """What a trigger type's factory returns. Each method may be ``async``.
+
+    ``close()`` is optional.
+    """
+
+    def is_healthy(self) -> Union[bool, Awaitable[bool]]:
+        """Whether the data source can be trusted now (False: no scaling this pass)."""
+        ...
+
+    def should_scale_to_zero(self) -> Union[bool, Awaitable[bool]]:
+        """Whether the target may be (or stay) at zero."""
+        ...
+
+    def should_scale_from_zero(self) -> Union[bool, Awaitable[bool]]:
+        """Whether the target should come back from zero."""
+        ...
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="kubescale-scalers", daemon=True)
+        self.thread.start()
+
+
+_background: Optional[_LoopThread] = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = _LoopThread()
+        return _background.loop
+
+
+async def _await(aw: Awaitable[Any]) -> Any:
+    return await aw
+
+
+def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeout: float) -> Any:
+    """Calls ``obj.method()``; runs a returned awaitable to completion within ``timeout`` seconds.
+
+    Raises:
+        TypeError: ``obj`` has no such method (``close`` may be missing).
+        TimeoutError: the awaitable did not finish in time (it is cancelled).
+    """
+    fn = getattr(obj, method, None)
+    if fn is None:
+        if method == "close":
+            return None
+        raise TypeError(f"{type(obj).__name__} has no method {method}()")
+    result = fn()
+    if inspect.isawaitable(result):
+        target = loop if loop is not None and loop.is_running() else _background_loop()
+        future = asyncio.run_coroutine_threadsafe(_await(result), target)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"{type(obj).__name__}.{method}() took longer than {timeout:g}s") from None
+    return result

@@ -1,0 +1,132 @@
+//! The scale-to-zero decision table of one ElastiService, as pure logic.
+
+use std::time::Duration;
+
+/// Which way a service's target should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Bring the target up (to at least `minTargetReplicas`).
+    ScaleUp,
+    /// Take the target to zero.
+    ScaleDown,
+    /// Leave it.
+    NoScale,
+}
+
+impl Direction {
+    /// `scale_up`, `scale_down` or `no_scale`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ScaleUp => "scale_up",
+            Direction::ScaleDown => "scale_down",
+            Direction::NoScale => "no_scale",
+        }
+    }
+}
+
+/// What a pass knows about a service when it decides; trigger answers are asked only when the
+/// earlier rules did not settle it (`None` = not asked).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Number of triggers.
+    pub triggers: usize,
+    /// Time since the ElastiService was created.
+    pub age: Duration,
+    /// The service's cooldown.
+    pub cooldown: Duration,
+    /// Whether now is inside the enabled period (`None` = not yet known).
+    pub enabled: Option<bool>,
+    /// Whether every trigger is healthy (`None` = not yet asked).
+    pub all_healthy: Option<bool>,
+    /// Whether every trigger allows zero (`None` = not yet asked).
+    pub all_ready_for_zero: Option<bool>,
+    /// Time since the last tick that decided to scale up, if known.
+    pub since_last_up: Option<Duration>,
+}
+
+/// The next step of the decision: a result, or the fact it needs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Decided, with the reason.
+    Decided(Direction, &'static str),
+    /// Ask whether now is in the enabled period.
+    NeedEnabled,
+    /// Ask every trigger whether it is healthy.
+    NeedHealth,
+    /// Ask every trigger whether the target may be at zero.
+    NeedReadiness,
+}
+
+/// The decision order of the reference: no triggers (an error, reported by the caller) → too
+/// young → outside the enabled period → unhealthy trigger → a trigger wants the target up →
+/// down, unless the last scale-up is less than one cooldown ago.
+pub fn decide(f: &Facts) -> Step {
+    use Direction::*;
+    if f.triggers == 0 {
+        return Step::Decided(NoScale, "the service has no triggers");
+    }
+    if f.age < f.cooldown {
+        return Step::Decided(NoScale, "created less than one cooldown period ago");
+    }
+    match f.enabled {
+        None => return Step::NeedEnabled,
+        Some(false) => return Step::Decided(ScaleUp, "outside the enabled period"),
+        Some(true) => {}
+    }
+    match f.all_healthy {
+        None => return Step::NeedHealth,
+        Some(false) => return Step::Decided(NoScale, "a trigger is unhealthy"),
+        Some(true) => {}
+    }
+    match f.all_ready_for_zero {
+        None => Step::NeedReadiness,
+        Some(false) => Step::Decided(ScaleUp, "a trigger wants the target up"),
+        Some(true) => match f.since_last_up {
+            Some(since) if since < f.cooldown => {
+                Step::Decided(NoScale, "less than one cooldown period since the last scale-up")
+            }
+            _ => Step::Decided(ScaleDown, "every trigger allows zero"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Direction::*;
+
+    fn base() -> Facts {
+        Facts {
+            triggers: 1,
+            age: Duration::from_secs(3600),
+            cooldown: Duration::from_secs(60),
+            enabled: Some(true),
+            all_healthy: Some(true),
+            all_ready_for_zero: Some(true),
+            since_last_up: None,
+        }
+    }
+
+    #[test]
+    fn table() {
+        assert_eq!(decide(&base()), Step::Decided(ScaleDown, "every trigger allows zero"));
+        assert!(matches!(decide(&Facts { triggers: 0, ..base() }), Step::Decided(NoScale, _)));
+        assert!(matches!(decide(&Facts { age: Duration::from_secs(10), ..base() }), Step::Decided(NoScale, _)));
+        assert!(matches!(decide(&Facts { enabled: Some(false), ..base() }), Step::Decided(ScaleUp, _)));
+        assert!(matches!(decide(&Facts { all_healthy: Some(false), ..base() }), Step::Decided(NoScale, _)));
+        assert!(matches!(decide(&Facts { all_ready_for_zero: Some(false), ..base() }), Step::Decided(ScaleUp, _)));
+        let recent = Facts { since_last_up: Some(Duration::from_secs(30)), ..base() };
+        assert!(matches!(decide(&recent), Step::Decided(NoScale, _)));
+        let old = Facts { since_last_up: Some(Duration::from_secs(61)), ..base() };
+        assert!(matches!(decide(&old), Step::Decided(ScaleDown, _)));
+    }
+
+    #[test]
+    fn asks_only_what_it_needs_in_order() {
+        assert_eq!(decide(&Facts { enabled: None, all_healthy: None, ..base() }), Step::NeedEnabled);
+        assert_eq!(decide(&Facts { all_healthy: None, all_ready_for_zero: None, ..base() }), Step::NeedHealth);
+        assert_eq!(decide(&Facts { all_ready_for_zero: None, ..base() }), Step::NeedReadiness);
+        // Outside the period the triggers are never asked.
+        assert!(matches!(decide(&Facts { enabled: Some(false), all_healthy: None, ..base() }), Step::Decided(ScaleUp, _)));
+    }
+}

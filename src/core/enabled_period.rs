@@ -1,0 +1,146 @@
+//! The enabled period of an ElastiService: a 5-field cron schedule (UTC) and a duration.
+//! Scale-to-zero is allowed only inside a period; outside it the target is kept up.
+
+use std::time::Duration;
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use jiff::{Timestamp, Zoned, tz::TimeZone};
+
+use crate::core::error::{Error, Result};
+
+/// The reference's defaults: every day at midnight UTC, for 24 hours (always enabled).
+pub const DEFAULT_SCHEDULE: &str = "0 0 * * *";
+/// Default duration of an enabled period.
+pub const DEFAULT_DURATION: &str = "24h";
+
+/// A parsed enabled period.
+#[derive(Debug, Clone)]
+pub struct EnabledPeriod {
+    schedule: Cron,
+    duration: Duration,
+}
+
+fn invalid(field: &'static str, problem: String) -> Error {
+    Error::InvalidValue { field, problem }
+}
+
+/// Parses a Go-style duration (`24h`, `1h30m`, `90s`): positive, not zero.
+pub fn parse_duration(field: &'static str, s: &str) -> Result<Duration> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(invalid(field, "the duration is empty; use e.g. \"8h\" or \"30m\"".into()));
+    }
+    if t.starts_with('-') {
+        return Err(invalid(field, format!("{s:?} is negative; use a positive duration like \"8h\"")));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| invalid(field, format!("{s:?} is not a duration ({e}); use e.g. \"8h\", \"90m\" or \"1h30m\"")))?;
+    if d.is_zero() {
+        return Err(invalid(field, format!("{s:?} is zero; use a positive duration")));
+    }
+    Ok(d)
+}
+
+impl EnabledPeriod {
+    /// Parses a 5-field cron schedule (minute hour day-of-month month day-of-week, UTC) and a duration.
+    pub fn parse(schedule: &str, duration: &str) -> Result<Self> {
+        let fields = schedule.split_whitespace().count();
+        if fields != 5 {
+            return Err(invalid(
+                "enabledPeriod.schedule",
+                format!("{schedule:?} has {fields} fields; use 5: minute hour day-of-month month day-of-week"),
+            ));
+        }
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+        let cron = parser
+            .parse(schedule)
+            .map_err(|e| invalid("enabledPeriod.schedule", format!("{schedule:?} is not a cron schedule: {e}")))?;
+        Ok(EnabledPeriod { schedule: cron, duration: parse_duration("enabledPeriod.duration", duration)? })
+    }
+
+    /// The reference's default period (always enabled).
+    pub fn default_period() -> Self {
+        Self::parse(DEFAULT_SCHEDULE, DEFAULT_DURATION).expect("the default period parses")
+    }
+
+    /// True when `now` lies within `duration` after the last schedule time at or before `now`.
+    pub fn is_enabled(&self, now: Timestamp) -> bool {
+        let now_utc = now.to_zoned(TimeZone::UTC);
+        match self.schedule.find_previous_occurrence(&now_utc, true) {
+            Ok(start) => {
+                let start: Zoned = start;
+                let elapsed = now.duration_since(start.timestamp());
+                !elapsed.is_negative() && elapsed.unsigned_abs() < self.duration
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn enabled(schedule: &str, duration: &str, now: &str) -> bool {
+        EnabledPeriod::parse(schedule, duration).unwrap().is_enabled(at(now))
+    }
+
+    #[test]
+    fn daily_midnight() {
+        assert!(enabled("0 0 * * *", "24h", "2026-11-28T15:00:00Z"));
+        assert!(enabled("0 0 * * *", "24h", "2026-11-28T00:00:00Z"));
+        assert!(enabled("0 0 * * *", "24h", "2026-11-28T23:59:59Z"));
+        assert!(enabled("0 0 * * *", "1h", "2026-11-28T00:30:00Z"));
+        assert!(!enabled("0 0 * * *", "1h", "2026-11-28T01:00:00Z"));
+        assert!(!enabled("0 0 * * *", "1h", "2026-11-28T15:00:00Z"));
+    }
+
+    #[test]
+    fn weekdays_nine_to_five() {
+        // 2026-11-23 is a Monday; 2026-11-28 a Saturday.
+        assert!(enabled("0 9 * * 1-5", "8h", "2026-11-23T14:00:00Z"));
+        assert!(!enabled("0 9 * * 1-5", "8h", "2026-11-23T18:00:00Z"));
+        assert!(!enabled("0 9 * * 1-5", "8h", "2026-11-28T14:00:00Z"));
+        assert!(!enabled("0 9 * * 1-5", "8h", "2026-11-23T08:59:00Z"));
+    }
+
+    #[test]
+    fn every_quarter_hour_in_office_hours() {
+        assert!(enabled("*/15 8-17 * * 1-5", "5m", "2026-11-23T08:17:00Z"));
+        assert!(!enabled("*/15 8-17 * * 1-5", "5m", "2026-11-23T08:22:00Z"));
+        assert!(!enabled("*/15 8-17 * * 1-5", "5m", "2026-11-23T18:10:00Z"));
+        assert!(enabled("*/15 8-17 * * 1-5", "1h30m", "2026-11-23T18:10:00Z"));
+    }
+
+    #[test]
+    fn a_week_long_window() {
+        // Mondays at 00:00 for 168h: always enabled.
+        for now in ["2026-11-23T00:00:00Z", "2026-11-26T12:00:00Z", "2026-11-29T23:59:00Z"] {
+            assert!(enabled("0 0 * * 1", "168h", now), "{now}");
+        }
+        assert!(!enabled("0 0 * * 1", "167h", "2026-11-29T23:59:00Z"));
+    }
+
+    #[test]
+    fn invalid_schedules() {
+        for bad in ["", "* * *", "0 0 0 * * *", "0 25 * * *", "61 * * * *", "a b c d e"] {
+            let err = EnabledPeriod::parse(bad, "1h").unwrap_err();
+            assert!(err.to_string().contains("enabledPeriod.schedule"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn invalid_durations() {
+        for bad in ["", "-1h", "0h", "abc", "1x"] {
+            let err = EnabledPeriod::parse("0 0 * * *", bad).unwrap_err();
+            assert!(err.to_string().contains("enabledPeriod.duration"), "{bad:?}: {err}");
+        }
+        assert_eq!(parse_duration("d", "1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("d", "90s").unwrap(), Duration::from_secs(90));
+    }
+}

@@ -1,0 +1,69 @@
+//! Scalers: what each ElastiService trigger is asked every tick. The built-in one is
+//! Prometheus; Python scalers plug in through [`ScalerFactory`].
+
+pub mod prometheus;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::core::error::{Error, Result};
+
+/// One trigger's scaler. Every method may do I/O.
+pub trait Scaler: Send + Sync {
+    /// Whether the scaler's data source can be trusted right now.
+    fn is_healthy(&self) -> BoxFuture<'_, Result<bool>>;
+    /// Whether the target may go to (or stay at) zero.
+    fn should_scale_to_zero(&self) -> BoxFuture<'_, Result<bool>>;
+    /// Whether the target should come back from zero.
+    fn should_scale_from_zero(&self) -> BoxFuture<'_, Result<bool>>;
+    /// Releases the scaler's resources.
+    fn close(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Makes scalers of one trigger type from the trigger's metadata and the service's cooldown.
+pub trait ScalerFactory: Send + Sync {
+    /// A scaler for one trigger.
+    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Box<dyn Scaler>>>;
+}
+
+/// Trigger types and their factories; registered types override built-in ones.
+pub struct ScalerRegistry {
+    factories: RwLock<HashMap<String, Arc<dyn ScalerFactory>>>,
+}
+
+impl Default for ScalerRegistry {
+    fn default() -> Self {
+        let mut map: HashMap<String, Arc<dyn ScalerFactory>> = HashMap::new();
+        map.insert("prometheus".into(), Arc::new(prometheus::PrometheusFactory::default()));
+        ScalerRegistry { factories: RwLock::new(map) }
+    }
+}
+
+impl ScalerRegistry {
+    /// Registers (or replaces) the factory of a trigger type.
+    pub fn register(&self, type_: &str, factory: Arc<dyn ScalerFactory>) -> Result<()> {
+        if type_.trim().is_empty() {
+            return Err(Error::InvalidValue { field: "type", problem: "the trigger type is empty".into() });
+        }
+        self.factories.write().expect("registry poisoned").insert(type_.to_string(), factory);
+        Ok(())
+    }
+
+    /// The factory of a trigger type.
+    pub fn get(&self, type_: &str) -> Result<Arc<dyn ScalerFactory>> {
+        self.factories.read().expect("registry poisoned").get(type_).cloned().ok_or_else(|| Error::Trigger {
+            trigger: type_.to_string(),
+            message: "no scaler is registered for this trigger type".into(),
+        })
+    }
+
+    /// Registered trigger types, sorted.
+    pub fn types(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.factories.read().expect("registry poisoned").keys().cloned().collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,291 @@
+//! The built-in Prometheus scaler, with KubeElasti's semantics: scale to zero when the query's
+//! value is below `threshold`; healthy when Prometheus itself was up over the whole cooldown.
+//! Empty results, several series, non-200 answers, ±Inf and NaN are errors: no scaling on doubt.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+
+use crate::core::error::{Error, Result};
+use crate::core::scalers::{Scaler, ScalerFactory};
+
+/// Env fallback for `serverAddress`.
+pub const ENV_SERVER_ADDRESS: &str = "PROMETHEUS_TRIGGER_SERVER_ADDRESS";
+/// Env fallback for an `Authorization` header.
+pub const ENV_AUTHORIZATION: &str = "PROMETHEUS_TRIGGER_AUTHORIZATION_HEADER";
+/// Default `uptimeFilter`.
+pub const DEFAULT_UPTIME_FILTER: &str = "container=\"prometheus\"";
+/// Per-query timeout.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn err(message: impl Into<String>) -> Error {
+    Error::Trigger { trigger: "prometheus".into(), message: message.into() }
+}
+
+/// Parsed trigger metadata.
+#[derive(Clone, PartialEq)]
+pub struct PrometheusConfig {
+    /// Base URL of the Prometheus server.
+    pub server_address: String,
+    /// The PromQL query.
+    pub query: String,
+    /// Scale to zero below this value.
+    pub threshold: f64,
+    /// Label filter of the `up` series used for health.
+    pub uptime_filter: String,
+    /// Extra request headers (values are secrets: never logged).
+    pub headers: BTreeMap<String, String>,
+    /// The service's cooldown, the health query's window.
+    pub cooldown: Duration,
+}
+
+impl std::fmt::Debug for PrometheusConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusConfig")
+            .field("server_address", &self.server_address)
+            .field("query", &self.query)
+            .field("threshold", &self.threshold)
+            .field("uptime_filter", &self.uptime_filter)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn string_field(meta: &serde_json::Map<String, serde_json::Value>, key: &str) -> Result<Option<String>> {
+    match meta.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(err(format!("metadata.{key} must be a string, not {other}"))),
+    }
+}
+
+impl PrometheusConfig {
+    /// Reads trigger metadata, with env fallbacks for the address and the Authorization header.
+    pub fn from_metadata(metadata: &serde_json::Value, cooldown: Duration) -> Result<Self> {
+        let empty = serde_json::Map::new();
+        let meta = match metadata {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => &empty,
+            other => return Err(err(format!("metadata must be an object, not {other}"))),
+        };
+        let server_address = string_field(meta, "serverAddress")?
+            .filter(|s| !s.is_empty())
+            .or_else(|| std::env::var(ENV_SERVER_ADDRESS).ok().filter(|s| !s.is_empty()))
+            .ok_or_else(|| err(format!("metadata.serverAddress is missing (and ${ENV_SERVER_ADDRESS} is not set)")))?;
+        if !(server_address.starts_with("http://") || server_address.starts_with("https://")) {
+            return Err(err(format!("metadata.serverAddress {server_address:?} is not an http(s) URL")));
+        }
+        let query = string_field(meta, "query")?.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("metadata.query is missing"))?;
+        let raw = string_field(meta, "threshold")?.ok_or_else(|| err("metadata.threshold is missing"))?;
+        let threshold: f64 =
+            raw.trim().parse().map_err(|_| err(format!("metadata.threshold {raw:?} is not a number like \"0.5\"")))?;
+        if !threshold.is_finite() {
+            return Err(err(format!("metadata.threshold {raw:?} must be finite")));
+        }
+        let uptime_filter = string_field(meta, "uptimeFilter")?.unwrap_or_else(|| DEFAULT_UPTIME_FILTER.to_string());
+        let mut headers = BTreeMap::new();
+        match meta.get("headers") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(m)) => {
+                for (k, v) in m {
+                    let v = v.as_str().ok_or_else(|| err(format!("metadata.headers.{k} must be a string")))?;
+                    headers.insert(k.clone(), v.to_string());
+                }
+            }
+            // "Name=value,Other=value", as KEDA writes headers.
+            Some(serde_json::Value::String(s)) => {
+                for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').ok_or_else(|| err("metadata.headers must be \"Name=value,...\""))?;
+                    headers.insert(k.trim().to_string(), v.trim().to_string());
+                }
+            }
+            Some(_) => return Err(err("metadata.headers must be an object or \"Name=value,...\"")),
+        }
+        if !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
+            && let Ok(auth) = std::env::var(ENV_AUTHORIZATION)
+            && !auth.is_empty()
+        {
+            headers.insert("Authorization".into(), auth);
+        }
+        Ok(PrometheusConfig { server_address, query, threshold, uptime_filter, headers, cooldown })
+    }
+
+    /// The health query: Prometheus was up over the whole cooldown window.
+    pub fn health_query(&self) -> String {
+        let window = self.cooldown.as_secs().max(1);
+        format!("min_over_time((max(up{{{}}}) or vector(0))[{window}s:])", self.uptime_filter)
+    }
+}
+
+/// Extracts the one value of an instant-query answer (vector or scalar).
+pub fn parse_query_response(body: &[u8]) -> Result<f64> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| err(format!("the answer is not JSON: {e}")))?;
+    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
+        let msg = v.get("error").and_then(|s| s.as_str()).unwrap_or("unknown error");
+        return Err(err(format!("query failed: {msg}")));
+    }
+    let data = v.get("data").ok_or_else(|| err("the answer has no data"))?;
+    let sample = match data.get("resultType").and_then(|t| t.as_str()) {
+        Some("vector") => {
+            let result = data.get("result").and_then(|r| r.as_array()).ok_or_else(|| err("the answer has no result"))?;
+            match result.len() {
+                0 => return Err(err("the query returned no series")),
+                1 => result[0].get("value").ok_or_else(|| err("the series has no value"))?,
+                n => return Err(err(format!("the query returned {n} series; it must return one"))),
+            }
+        }
+        Some("scalar") => data.get("result").ok_or_else(|| err("the answer has no result"))?,
+        other => return Err(err(format!("unsupported result type {other:?}; use an instant vector or scalar"))),
+    };
+    let text = sample.get(1).and_then(|s| s.as_str()).ok_or_else(|| err("the sample has no value"))?;
+    let value: f64 = text.parse().map_err(|_| err(format!("the value {text:?} is not a number")))?;
+    if value.is_nan() {
+        return Err(err("the query returned NaN"));
+    }
+    if value.is_infinite() {
+        return Err(err(format!("the query returned {text}")));
+    }
+    Ok(value)
+}
+
+fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        // reqwest leaves the TLS crypto provider to us: ring, as kube uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder().timeout(QUERY_TIMEOUT).build().expect("an HTTP client")
+    })
+}
+
+/// A Prometheus-backed scaler.
+pub struct PrometheusScaler {
+    config: PrometheusConfig,
+}
+
+impl PrometheusScaler {
+    /// A scaler for `config`.
+    pub fn new(config: PrometheusConfig) -> Self {
+        PrometheusScaler { config }
+    }
+
+    /// Runs an instant query at the current time and returns its single value.
+    pub async fn query(&self, query: &str) -> Result<f64> {
+        let url = format!("{}/api/v1/query", self.config.server_address.trim_end_matches('/'));
+        let time = Timestamp::now().to_string();
+        let mut req = http().get(&url).query(&[("query", query), ("time", time.as_str())]);
+        for (k, v) in &self.config.headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.map_err(|e| err(format!("cannot query {url}: {}", crate::core::error::error_chain(&e))))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| err(format!("cannot read the answer of {url}: {e}")))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            return Err(err(format!("{url} answered HTTP {}: {}", status.as_u16(), text.chars().take(200).collect::<String>())));
+        }
+        parse_query_response(&body)
+    }
+}
+
+impl Scaler for PrometheusScaler {
+    fn is_healthy(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { Ok(self.query(&self.config.health_query()).await? == 1.0) })
+    }
+
+    fn should_scale_to_zero(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { Ok(self.query(&self.config.query).await? < self.config.threshold) })
+    }
+
+    fn should_scale_from_zero(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { Ok(self.query(&self.config.query).await? >= self.config.threshold) })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Makes [`PrometheusScaler`]s.
+#[derive(Default)]
+pub struct PrometheusFactory;
+
+impl ScalerFactory for PrometheusFactory {
+    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Box<dyn Scaler>>> {
+        Box::pin(async move {
+            let config = PrometheusConfig::from_metadata(&metadata, cooldown)?;
+            Ok(Box::new(PrometheusScaler::new(config)) as Box<dyn Scaler>)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vector(values: &[&str]) -> Vec<u8> {
+        let result: Vec<_> = values.iter().map(|v| json!({"metric": {}, "value": [1.0, v]})).collect();
+        serde_json::to_vec(&json!({"status": "success", "data": {"resultType": "vector", "result": result}})).unwrap()
+    }
+
+    #[test]
+    fn parses_one_value() {
+        assert_eq!(parse_query_response(&vector(&["0.25"])).unwrap(), 0.25);
+        let scalar = json!({"status": "success", "data": {"resultType": "scalar", "result": [1.0, "1"]}});
+        assert_eq!(parse_query_response(&serde_json::to_vec(&scalar).unwrap()).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn refuses_doubtful_answers() {
+        for (body, needle) in [
+            (vector(&[]), "no series"),
+            (vector(&["1", "2"]), "2 series"),
+            (vector(&["NaN"]), "NaN"),
+            (vector(&["+Inf"]), "+Inf"),
+            (vector(&["-Inf"]), "-Inf"),
+            (vector(&["abc"]), "not a number"),
+            (b"not json".to_vec(), "not JSON"),
+            (br#"{"status":"error","error":"bad query"}"#.to_vec(), "bad query"),
+        ] {
+            let e = parse_query_response(&body).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn metadata() {
+        let c = PrometheusConfig::from_metadata(
+            &json!({"serverAddress": "http://p:9090", "query": "sum(x)", "threshold": "0.5", "headers": "X-Org=1"}),
+            Duration::from_secs(900),
+        )
+        .unwrap();
+        assert_eq!(c.threshold, 0.5);
+        assert_eq!(c.uptime_filter, DEFAULT_UPTIME_FILTER);
+        assert_eq!(c.health_query(), "min_over_time((max(up{container=\"prometheus\"}) or vector(0))[900s:])");
+        assert_eq!(c.headers.get("X-Org").map(String::as_str), Some("1"));
+        for (bad, needle) in [
+            (json!({"serverAddress": "http://p", "query": "q", "threshold": "abc"}), "threshold"),
+            (json!({"serverAddress": "http://p", "query": "q"}), "threshold is missing"),
+            (json!({"serverAddress": "http://p", "threshold": "1"}), "query is missing"),
+            (json!({"serverAddress": "ftp://p", "query": "q", "threshold": "1"}), "http"),
+            (json!({"serverAddress": "http://p", "query": "q", "threshold": "inf"}), "finite"),
+        ] {
+            let e = PrometheusConfig::from_metadata(&bad, Duration::from_secs(1)).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_header_values() {
+        let c = PrometheusConfig::from_metadata(
+            &json!({"serverAddress": "http://p", "query": "q", "threshold": "1", "headers": {"Authorization": "Bearer s3cret"}}),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+}

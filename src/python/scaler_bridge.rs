@@ -1,0 +1,119 @@
+//! Python scalers as core [`Scaler`]s: every call runs on a blocking thread with the GIL,
+//! bounded by the trigger type's timeout; coroutines are run by `kubescale._scalers.call`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use pyo3::prelude::*;
+use pyo3::types::PyBool;
+
+use crate::core::Error;
+use crate::core::scalers::{Scaler, ScalerFactory};
+
+/// The event loop of the async handler call in progress, if any (shared by its scalers).
+pub type LoopCell = Arc<Mutex<Option<Py<PyAny>>>>;
+
+fn trigger_error(type_: &str, message: String) -> Error {
+    Error::Trigger { trigger: type_.to_string(), message }
+}
+
+fn describe(py: Python<'_>, e: &PyErr) -> String {
+    let name = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    format!("{name}: {}", e.value(py))
+}
+
+/// Runs `f` with the GIL on a blocking thread, at most `timeout`.
+async fn call_blocking<T, F>(type_: &str, what: &str, timeout: Duration, f: F) -> crate::core::Result<T>
+where
+    F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(move || Python::attach(|py| f(py).map_err(|e| describe(py, &e))));
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(message))) => Err(trigger_error(type_, format!("{what} raised {message}"))),
+        Ok(Err(join)) => Err(trigger_error(type_, format!("{what} did not complete: {join}"))),
+        Err(_) => Err(trigger_error(type_, format!("{what} took longer than {}s", timeout.as_secs_f64()))),
+    }
+}
+
+/// A registered Python factory `factory(metadata: dict, cooldown: timedelta) -> Scaler`.
+pub struct PyScalerFactory {
+    pub type_: String,
+    pub factory: Py<PyAny>,
+    pub timeout: Duration,
+    pub loop_cell: LoopCell,
+}
+
+impl ScalerFactory for PyScalerFactory {
+    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
+        let factory = Python::attach(|py| self.factory.clone_ref(py));
+        let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
+        Box::pin(async move {
+            let json = metadata.to_string();
+            let obj = call_blocking(&type_, "the scaler factory", timeout, move |py| {
+                let meta = py.import("json")?.call_method1("loads", (json,))?;
+                let td = py.import("datetime")?.getattr("timedelta")?.call1((0, cooldown.as_secs()))?;
+                Ok(factory.call1(py, (meta, td))?)
+            })
+            .await?;
+            Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell }) as Box<dyn Scaler>)
+        })
+    }
+}
+
+/// One Python scaler object.
+pub struct PyScaler {
+    type_: String,
+    obj: Arc<Py<PyAny>>,
+    timeout: Duration,
+    loop_cell: LoopCell,
+}
+
+impl PyScaler {
+    fn call(&self, method: &'static str) -> BoxFuture<'_, crate::core::Result<Option<bool>>> {
+        let obj = self.obj.clone();
+        let loop_cell = self.loop_cell.clone();
+        let secs = self.timeout.as_secs_f64();
+        let what = format!("{method}()");
+        Box::pin(async move {
+            call_blocking(&self.type_, &what, self.timeout + Duration::from_millis(200), move |py| {
+                let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
+                let helper = py.import("kubescale._scalers")?;
+                let r = helper.call_method1("call", (obj.as_ref(), method, event_loop, secs))?;
+                if method == "close" {
+                    return Ok(None);
+                }
+                if !r.is_instance_of::<PyBool>() {
+                    let t = r.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!("{method}() must return a bool, not {t}")));
+                }
+                Ok(Some(r.extract::<bool>()?))
+            })
+            .await
+        })
+    }
+
+    fn ask(&self, method: &'static str) -> BoxFuture<'_, crate::core::Result<bool>> {
+        Box::pin(async move { Ok(self.call(method).await?.unwrap_or(false)) })
+    }
+}
+
+impl Scaler for PyScaler {
+    fn is_healthy(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
+        self.ask("is_healthy")
+    }
+
+    fn should_scale_to_zero(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
+        self.ask("should_scale_to_zero")
+    }
+
+    fn should_scale_from_zero(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
+        self.ask("should_scale_from_zero")
+    }
+
+    fn close(&self) -> BoxFuture<'_, crate::core::Result<()>> {
+        Box::pin(async move { self.call("close").await.map(|_| ()) })
+    }
+}
