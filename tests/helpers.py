@@ -173,3 +173,45 @@ def assert_serialised(results: list[Any], start: int, final: int) -> None:
         balance[r.replicas] = balance.get(r.replicas, 0) - 1
     expected = {} if start == final else {start: 1, final: -1}
     assert {k: v for k, v in balance.items() if v} == expected
+
+
+def install_keda_crd(cluster: ClusterAPI) -> None:
+    """KEDA's ScaledObject CRD (just the CRD: no KEDA operator runs)."""
+    manifest = crd_manifest("scaledobjects", "ScaledObject", [("v1alpha1", True, True)])
+    manifest["metadata"]["name"] = "scaledobjects.keda.sh"
+    manifest["spec"]["group"] = "keda.sh"
+    manifest["spec"]["names"]["shortNames"] = ["so"]
+    install_crd(cluster, manifest)
+
+
+def create_scaled_object(cluster: ClusterAPI, ns: str, name: str) -> None:
+    cluster.request(
+        "POST",
+        f"/apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects",
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": name, "annotations": {"mine": "kept"}},
+        },
+    )
+
+
+def annotations(cluster: ClusterAPI, path: str) -> dict[str, str]:
+    return dict(cluster.request("GET", path)["metadata"].get("annotations", {}))
+
+
+def write_requests(cluster: ClusterAPI, resources: tuple[str, ...]) -> int:
+    """Write requests (POST, PUT, PATCH, APPLY) the API server has served for `resources`, from
+    its own `apiserver_request_total` metric. DELETEs are left out: kubescale never deletes, and
+    the namespace controller deletes the objects of earlier tests' namespaces meanwhile."""
+    text = cluster.request("GET", "/metrics")
+    total = 0
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = line[line.index("{") + 1 : line.rindex("}")]
+        fields = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
+        fields = {k: v.strip('"') for k, v in fields.items()}
+        if fields.get("verb") in {"POST", "PUT", "PATCH", "APPLY"} and fields.get("resource") in resources:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total

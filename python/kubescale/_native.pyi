@@ -2,12 +2,11 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
-
-from kubescale._scalers import Scaler
 from os import PathLike
 from types import TracebackType
-from typing import Literal, Optional, Union, final
+from typing import Any, Literal, Optional, Union, final
+
+from kubescale._scalers import Scaler
 
 __all__ = [
     "AsyncScaleHandler",

@@ -127,6 +127,9 @@ mod tests {
         assert_eq!(decide(&Facts { all_healthy: None, all_ready_for_zero: None, ..base() }), Step::NeedHealth);
         assert_eq!(decide(&Facts { all_ready_for_zero: None, ..base() }), Step::NeedReadiness);
         // Outside the period the triggers are never asked.
-        assert!(matches!(decide(&Facts { enabled: Some(false), all_healthy: None, ..base() }), Step::Decided(ScaleUp, _)));
+        assert!(matches!(
+            decide(&Facts { enabled: Some(false), all_healthy: None, ..base() }),
+            Step::Decided(ScaleUp, _)
+        ));
     }
 }

@@ -48,9 +48,15 @@ fn api_resource() -> ApiResource {
     ApiResource::erase::<ElastiService>(&())
 }
 
-/// How stale a stored `lastScaledUpTime` / `lastReconciledTime` may get before it is rewritten.
+/// How stale the stored `lastScaledUpTime` may get before it is rewritten: a quarter cooldown
+/// (never, with no cooldown: then it does not matter to any decision).
 fn persist_after(cooldown: Duration) -> Duration {
-    (cooldown / 4).max(Duration::from_secs(60))
+    if cooldown.is_zero() { Duration::MAX } else { cooldown / 4 }
+}
+
+/// How stale `lastReconciledTime` may get when nothing else in the status changes.
+fn heartbeat_after(cooldown: Duration) -> Duration {
+    (cooldown / 4).max(Duration::from_secs(300))
 }
 
 fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
@@ -103,7 +109,8 @@ impl ScaleHandler {
     async fn reconcile_object(&self, obj: DynamicObject) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
-        let decoded: std::result::Result<ElastiService, _> = serde_json::from_value(serde_json::to_value(&obj).unwrap_or_default());
+        let decoded: std::result::Result<ElastiService, _> =
+            serde_json::from_value(serde_json::to_value(&obj).unwrap_or_default());
         let es = match decoded {
             Ok(es) => es,
             Err(e) => {
@@ -118,7 +125,13 @@ impl ScaleHandler {
                     ..Default::default()
                 };
                 self.record_quietly(EventType::Warning, "InvalidElastiService", message.clone(), &regarding).await;
-                return Decision { namespace, name, direction: Direction::NoScale, reason: "invalid object".into(), error: Some(message) };
+                return Decision {
+                    namespace,
+                    name,
+                    direction: Direction::NoScale,
+                    reason: "invalid object".into(),
+                    error: Some(message),
+                };
             }
         };
         match self.reconcile(&es).await {
@@ -127,7 +140,13 @@ impl ScaleHandler {
                 let message = e.to_string();
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
                 self.record_quietly(EventType::Warning, "FailedToScale", message.clone(), &reference_to(&es)).await;
-                Decision { namespace, name, direction: Direction::NoScale, reason: "error".into(), error: Some(message) }
+                Decision {
+                    namespace,
+                    name,
+                    direction: Direction::NoScale,
+                    reason: "error".into(),
+                    error: Some(message),
+                }
             }
         }
     }
@@ -146,7 +165,10 @@ impl ScaleHandler {
         let spec = &es.spec;
         let namespace = es.metadata.namespace.clone().unwrap_or_default();
         if spec.triggers.is_empty() {
-            return Err(Error::InvalidValue { field: "spec.triggers", problem: "the ElastiService has no triggers".into() });
+            return Err(Error::InvalidValue {
+                field: "spec.triggers",
+                problem: "the ElastiService has no triggers".into(),
+            });
         }
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
@@ -157,15 +179,13 @@ impl ScaleHandler {
         let key = Self::memory_key(es);
         let remembered = self.last_up.lock().expect("memory poisoned").get(&key).copied();
         let stored_up = status.last_scaled_up_time.as_ref().map(|t| t.0);
-        // Unknown in memory (a restart): assume the latest time the stored value may stand for.
-        let conservative = stored_up.map(|t| {
-            let later = t + persist_after(cooldown);
-            if later > now { now } else { later }
+        // Unknown in memory (a restart, a new leader): assume the latest time the stored value
+        // may stand for, since it is rewritten only every quarter cooldown.
+        let conservative = stored_up.map(|t| match t.checked_add(cooldown / 4) {
+            Ok(later) if later < now => later,
+            _ => now,
         });
-        let last_up = match (remembered, conservative) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        let last_up = remembered.or(conservative);
 
         let mut facts = Facts {
             triggers: spec.triggers.len(),
@@ -256,17 +276,17 @@ impl ScaleHandler {
         now: Timestamp,
         cooldown: Duration,
     ) -> Result<()> {
-        let stale = |t: Option<&Time>| t.is_none_or(|t| elapsed(t.0, now) >= persist_after(cooldown));
+        let stale = |t: Option<&Time>, after: Duration| t.is_none_or(|t| elapsed(t.0, now) >= after);
         let mut patch = serde_json::Map::new();
         if let Some(m) = mode
             && status.mode.as_deref() != Some(m)
         {
             patch.insert("mode".into(), m.into());
         }
-        if direction == Direction::ScaleUp && stale(status.last_scaled_up_time.as_ref()) {
+        if direction == Direction::ScaleUp && stale(status.last_scaled_up_time.as_ref(), persist_after(cooldown)) {
             patch.insert("lastScaledUpTime".into(), serde_json::to_value(Time(now)).unwrap_or_default());
         }
-        if !patch.is_empty() || stale(status.last_reconciled_time.as_ref()) {
+        if !patch.is_empty() || stale(status.last_reconciled_time.as_ref(), heartbeat_after(cooldown)) {
             patch.insert("lastReconciledTime".into(), serde_json::to_value(Time(now)).unwrap_or_default());
         }
         if patch.is_empty() {
@@ -275,7 +295,12 @@ impl ScaleHandler {
         let ns = es.metadata.namespace.as_deref().unwrap_or_default();
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &api_resource());
         let body = serde_json::json!({ "status": patch });
-        api.patch_status(es.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&body)).await?;
+        api.patch_status(
+            es.metadata.name.as_deref().unwrap_or_default(),
+            &PatchParams::default(),
+            &Patch::Merge(&body),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -339,10 +364,18 @@ impl ScaleHandler {
             let ns = self.namespace_for(opts.lease_namespace.as_deref())?;
             crate::core::target::validate_name(&format!("lease/{}", opts.lease_name), &opts.lease_name)?;
             let identity = opts.identity.clone().unwrap_or_else(|| {
-                let host = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "kubescale".into());
+                let host = std::env::var("POD_NAME")
+                    .or_else(|_| std::env::var("HOSTNAME"))
+                    .unwrap_or_else(|_| "kubescale".into());
                 format!("{host}-{}", std::process::id())
             });
-            Some(crate::core::leader::LeaderElector::new(self.client.clone(), &ns, &opts.lease_name, identity, opts.lease_duration))
+            Some(crate::core::leader::LeaderElector::new(
+                self.client.clone(),
+                &ns,
+                &opts.lease_name,
+                identity,
+                opts.lease_duration,
+            ))
         } else {
             None
         };

@@ -23,14 +23,17 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
     format!("{name}: {}", e.value(py))
 }
 
-/// Runs `f` with the GIL on a blocking thread, at most `timeout`.
+/// Grace beyond a timeout, so that the Python side's own timeout (for coroutines) fires first.
+const GRACE: Duration = Duration::from_millis(200);
+
+/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace).
 async fn call_blocking<T, F>(type_: &str, what: &str, timeout: Duration, f: F) -> crate::core::Result<T>
 where
     F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let task = tokio::task::spawn_blocking(move || Python::attach(|py| f(py).map_err(|e| describe(py, &e))));
-    match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout(timeout + GRACE, task).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(message))) => Err(trigger_error(type_, format!("{what} raised {message}"))),
         Ok(Err(join)) => Err(trigger_error(type_, format!("{what} did not complete: {join}"))),
@@ -47,7 +50,11 @@ pub struct PyScalerFactory {
 }
 
 impl ScalerFactory for PyScalerFactory {
-    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
+    fn create(
+        &self,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+    ) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
         let factory = Python::attach(|py| self.factory.clone_ref(py));
         let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
         Box::pin(async move {
@@ -78,7 +85,7 @@ impl PyScaler {
         let secs = self.timeout.as_secs_f64();
         let what = format!("{method}()");
         Box::pin(async move {
-            call_blocking(&self.type_, &what, self.timeout + Duration::from_millis(200), move |py| {
+            call_blocking(&self.type_, &what, self.timeout, move |py| {
                 let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
                 let helper = py.import("kubescale._scalers")?;
                 let r = helper.call_method1("call", (obj.as_ref(), method, event_loop, secs))?;
@@ -87,7 +94,9 @@ impl PyScaler {
                 }
                 if !r.is_instance_of::<PyBool>() {
                     let t = r.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                    return Err(pyo3::exceptions::PyTypeError::new_err(format!("{method}() must return a bool, not {t}")));
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                        "{method}() must return a bool, not {t}"
+                    )));
                 }
                 Ok(Some(r.extract::<bool>()?))
             })

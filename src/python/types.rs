@@ -276,16 +276,25 @@ impl Decision {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(&self.service(), &[
-            ("direction", self.direction.to_string()),
-            ("reason", self.reason.clone()),
-            ("error", self.error.clone().unwrap_or_default()),
-        ])
+        html_table(
+            &self.service(),
+            &[
+                ("direction", self.direction.to_string()),
+                ("reason", self.reason.clone()),
+                ("error", self.error.clone().unwrap_or_default()),
+            ],
+        )
     }
 }
 
 impl From<core::Decision> for Decision {
     fn from(d: core::Decision) -> Self {
-        Decision { namespace: d.namespace, name: d.name, direction: d.direction.as_str(), reason: d.reason, error: d.error }
+        Decision {
+            namespace: d.namespace,
+            name: d.name,
+            direction: d.direction.as_str(),
+            reason: d.reason,
+            error: d.error,
+        }
     }
 }

@@ -79,7 +79,9 @@ impl PrometheusConfig {
         if !(server_address.starts_with("http://") || server_address.starts_with("https://")) {
             return Err(err(format!("metadata.serverAddress {server_address:?} is not an http(s) URL")));
         }
-        let query = string_field(meta, "query")?.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("metadata.query is missing"))?;
+        let query = string_field(meta, "query")?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| err("metadata.query is missing"))?;
         let raw = string_field(meta, "threshold")?.ok_or_else(|| err("metadata.threshold is missing"))?;
         let threshold: f64 =
             raw.trim().parse().map_err(|_| err(format!("metadata.threshold {raw:?} is not a number like \"0.5\"")))?;
@@ -99,7 +101,8 @@ impl PrometheusConfig {
             // "Name=value,Other=value", as KEDA writes headers.
             Some(serde_json::Value::String(s)) => {
                 for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let (k, v) = pair.split_once('=').ok_or_else(|| err("metadata.headers must be \"Name=value,...\""))?;
+                    let (k, v) =
+                        pair.split_once('=').ok_or_else(|| err("metadata.headers must be \"Name=value,...\""))?;
                     headers.insert(k.trim().to_string(), v.trim().to_string());
                 }
             }
@@ -131,7 +134,8 @@ pub fn parse_query_response(body: &[u8]) -> Result<f64> {
     let data = v.get("data").ok_or_else(|| err("the answer has no data"))?;
     let sample = match data.get("resultType").and_then(|t| t.as_str()) {
         Some("vector") => {
-            let result = data.get("result").and_then(|r| r.as_array()).ok_or_else(|| err("the answer has no result"))?;
+            let result =
+                data.get("result").and_then(|r| r.as_array()).ok_or_else(|| err("the answer has no result"))?;
             match result.len() {
                 0 => return Err(err("the query returned no series")),
                 1 => result[0].get("value").ok_or_else(|| err("the series has no value"))?,
@@ -180,12 +184,19 @@ impl PrometheusScaler {
         for (k, v) in &self.config.headers {
             req = req.header(k, v);
         }
-        let resp = req.send().await.map_err(|e| err(format!("cannot query {url}: {}", crate::core::error::error_chain(&e))))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot query {url}: {}", crate::core::error::error_chain(&e))))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| err(format!("cannot read the answer of {url}: {e}")))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
-            return Err(err(format!("{url} answered HTTP {}: {}", status.as_u16(), text.chars().take(200).collect::<String>())));
+            return Err(err(format!(
+                "{url} answered HTTP {}: {}",
+                status.as_u16(),
+                text.chars().take(200).collect::<String>()
+            )));
         }
         parse_query_response(&body)
     }

@@ -1,0 +1,402 @@
+"""The scale-to-zero loop over ElastiService objects, driven by Python scalers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import kubescale
+import kubescale.asyncio
+import pytest
+from helpers import (
+    annotations,
+    create_scaled_object,
+    events_for,
+    install_keda_crd,
+    spec_replicas,
+    write_requests,
+)
+from kubescale.testing import ClusterAPI
+
+DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
+ES_PATH = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices"
+
+# What the test scalers answer, per `metadata.key`.
+STATE: dict[str, dict[str, Any]] = {}
+
+
+class FlagScaler:
+    """Answers from STATE; records the cooldown it was given."""
+
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        self.state = STATE[metadata["key"]]
+        self.state["cooldown"] = cooldown
+
+    def is_healthy(self) -> bool:
+        if self.state.get("raise"):
+            raise RuntimeError("the queue is on fire")
+        time.sleep(self.state.get("sleep", 0))
+        return bool(self.state.get("healthy", True))
+
+    def should_scale_to_zero(self) -> bool:
+        return bool(self.state["zero"])
+
+    def should_scale_from_zero(self) -> bool:
+        return not self.state["zero"]
+
+    def close(self) -> None:
+        self.state["closed"] = self.state.get("closed", 0) + 1
+
+
+class AsyncFlagScaler(FlagScaler):
+    async def is_healthy(self) -> bool:  # type: ignore[override]
+        await asyncio.sleep(0.01)
+        self.state["loop"] = id(asyncio.get_running_loop())
+        return bool(self.state.get("healthy", True))
+
+    async def should_scale_to_zero(self) -> bool:  # type: ignore[override]
+        await asyncio.sleep(0.01)
+        return bool(self.state["zero"])
+
+
+@pytest.fixture(scope="module")
+def crds_installed(kube_cluster: ClusterAPI) -> None:
+    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
+        assert h.install_crds() == ["elastiservices.elasti.truefoundry.com"]
+        assert h.install_crds() == ["elastiservices.elasti.truefoundry.com"]  # idempotent
+    install_keda_crd(kube_cluster)
+
+
+@pytest.fixture
+def loop_handler(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> Iterator[kubescale.ScaleHandler]:
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        h.register_scaler("async-flag", AsyncFlagScaler)
+        yield h
+
+
+def elasti_service(
+    name: str,
+    key: str,
+    *,
+    kind: str = "Deployment",
+    target: str = "web",
+    cooldown: int = 0,
+    min_replicas: int = 1,
+    trigger_type: str = "flag",
+    keda: str = "",
+    enabled_period: dict[str, str] | None = None,
+    triggers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "service": target,
+        "minTargetReplicas": min_replicas,
+        "cooldownPeriod": cooldown,
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
+        "triggers": triggers if triggers is not None else [{"type": trigger_type, "metadata": {"key": key}}],
+    }
+    if keda:
+        spec["autoscaler"] = {"type": "keda", "name": keda}
+    if enabled_period:
+        spec["enabledPeriod"] = enabled_period
+    return {
+        "apiVersion": "elasti.truefoundry.com/v1alpha1",
+        "kind": "ElastiService",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any]) -> None:
+    cluster.request("POST", ES_PATH.format(ns=ns), obj)
+
+
+def status(cluster: ClusterAPI, ns: str, name: str) -> dict[str, Any]:
+    return dict(cluster.request("GET", f"{ES_PATH.format(ns=ns)}/{name}").get("status", {}))
+
+
+def settle_deployment(cluster: ClusterAPI, ns: str) -> None:
+    """Waits until the deployment controller has caught up with the last scale (its own status
+    writes and events would otherwise count as writes)."""
+
+    def settled() -> bool:
+        d = cluster.request("GET", DEPLOY.format(ns=ns))
+        st = d.get("status", {})
+        return bool(
+            st.get("observedGeneration") == d["metadata"]["generation"]
+            and st.get("replicas", 0) == d["spec"].get("replicas", 0)
+        )
+
+    cluster.wait_for(settled, "the deployment to settle")
+    time.sleep(1.0)
+
+
+def by_name(decisions: list[kubescale.Decision]) -> dict[str, kubescale.Decision]:
+    return {d.name: d for d in decisions}
+
+
+def test_reference_shaped_service_with_legacy_kind_goes_to_zero_and_back(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 3)
+    STATE["legacy"] = {"zero": True}
+    # KubeElasti's documented shape: legacy kind "deployments", defaults left out.
+    obj = elasti_service("web-es", "legacy", kind="deployments")
+    del obj["spec"]["minTargetReplicas"]
+    create_es(kube_cluster, namespace, obj)
+
+    (d,) = loop_handler.check_and_scale()
+    assert (d.service, d.direction, d.error) == (f"{namespace}/web-es", "scale_down", None)
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+    assert status(kube_cluster, namespace, "web-es")["mode"] == "proxy"
+    assert STATE["legacy"]["cooldown"] == timedelta(0) and STATE["legacy"]["closed"] >= 1
+
+    STATE["legacy"]["zero"] = False
+    (d,) = loop_handler.check_and_scale()
+    assert d.direction == "scale_up"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 3  # the remembered count, not just min 1
+    st = status(kube_cluster, namespace, "web-es")
+    assert st["mode"] == "serve" and st["lastScaledUpTime"] and st["lastReconciledTime"]
+
+    events = events_for(kube_cluster, namespace, "web-es")
+    assert [e["regarding"]["kind"] for e in events] == ["ElastiService", "ElastiService"]
+    assert [e["note"] for e in events] == [
+        "Scaled deployment.apps/web from 3 to 0 replicas",
+        "Scaled deployment.apps/web from 0 to 3 replicas",
+    ]
+
+
+def test_decision_rules(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    for i in range(5):
+        kube_cluster.create_deployment(namespace, f"t{i}", 2)
+    STATE.update(
+        {"r-young": {"zero": True}, "r-off": {"zero": True}, "r-sick": {"zero": True, "healthy": False}}
+    )
+    create_es(kube_cluster, namespace, elasti_service("young", "r-young", target="t0", cooldown=3600))
+    create_es(
+        kube_cluster,
+        namespace,
+        elasti_service(
+            "off", "r-off", target="t1", enabled_period={"schedule": "0 0 1 1 *", "duration": "1m"}
+        ),
+    )
+    create_es(kube_cluster, namespace, elasti_service("sick", "r-sick", target="t2"))
+    create_es(kube_cluster, namespace, elasti_service("empty", "none", target="t3", triggers=[]))
+    create_es(
+        kube_cluster, namespace, elasti_service("unknown", "none", target="t4", trigger_type="no-such-scaler")
+    )
+    d = by_name(loop_handler.check_and_scale())
+    assert (d["young"].direction, d["young"].error) == ("no_scale", None)
+    assert "cooldown" in d["young"].reason
+    assert d["off"].direction == "scale_up" and "enabled period" in d["off"].reason
+    assert d["sick"].direction == "no_scale" and "unhealthy" in d["sick"].reason
+    assert d["empty"].error is not None and "no triggers" in d["empty"].error
+    assert d["unknown"].error is not None and "no-such-scaler" in d["unknown"].error
+    # Nothing went to zero.
+    assert [
+        spec_replicas(kube_cluster, namespace, f"/apis/apps/v1/namespaces/{{ns}}/deployments/t{i}")
+        for i in range(5)
+    ] == [2] * 5
+
+
+def test_cooldown_after_the_last_scale_up(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["cool"] = {"zero": False}
+    create_es(kube_cluster, namespace, elasti_service("cool", "cool", cooldown=2))
+    time.sleep(2.1)  # older than one cooldown
+    assert loop_handler.check_and_scale()[0].direction == "scale_up"
+    STATE["cool"]["zero"] = True
+    (d,) = loop_handler.check_and_scale()
+    assert d.direction == "no_scale" and "since the last scale-up" in d.reason
+    time.sleep(2.1)
+    assert loop_handler.check_and_scale()[0].direction == "scale_down"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+
+
+def test_a_failing_scaler_makes_only_its_service_an_error(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    kube_cluster.create_deployment(namespace, "other", 1)
+    STATE["boom"] = {"zero": True, "raise": True}
+    STATE["fine"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("boom", "boom"))
+    create_es(kube_cluster, namespace, elasti_service("fine", "fine", target="other"))
+    d = by_name(loop_handler.check_and_scale())
+    assert d["boom"].error is not None and "RuntimeError: the queue is on fire" in d["boom"].error
+    assert d["fine"].direction == "scale_down" and d["fine"].error is None
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+    warning = events_for(kube_cluster, namespace, "boom")[-1]
+    assert (warning["type"], warning["regarding"]["kind"]) == ("Warning", "ElastiService")
+    assert "on fire" in warning["note"]
+
+
+def test_a_slow_scaler_times_out(kube_cluster: ClusterAPI, namespace: str, crds_installed: None) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["slow"] = {"zero": True, "sleep": 3}
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler, timeout=0.5)
+        create_es(kube_cluster, namespace, elasti_service("slow", "slow"))
+        started = time.monotonic()
+        (d,) = h.check_and_scale()
+        assert time.monotonic() - started < 2.5
+    assert d.error is not None and "took longer than 0.5s" in d.error
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+
+
+def test_coroutine_scalers_with_both_handlers(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["coro"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("coro", "coro", trigger_type="async-flag"))
+    assert loop_handler.check_and_scale()[0].direction == "scale_down"
+    STATE["coro"]["zero"] = False
+
+    async def main() -> tuple[list[kubescale.Decision], int]:
+        async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+            h.register_scaler("async-flag", AsyncFlagScaler)
+            return await h.check_and_scale(), id(asyncio.get_running_loop())
+
+    decisions, loop_id = asyncio.run(main())
+    assert decisions[0].direction == "scale_up"
+    assert STATE["coro"]["loop"] == loop_id  # ran on the caller's loop
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+
+
+def test_keda_is_paused_at_zero_and_resumed(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    create_scaled_object(kube_cluster, namespace, "web-so")
+    so = f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/web-so"
+    STATE["keda"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("k", "keda", keda="web-so"))
+    loop_handler.check_and_scale()
+    assert annotations(kube_cluster, so) == {
+        "mine": "kept",
+        "autoscaling.keda.sh/paused": "true",
+        "autoscaling.keda.sh/paused-replicas": "0",
+    }
+    STATE["keda"]["zero"] = False
+    loop_handler.check_and_scale()
+    assert annotations(kube_cluster, so) == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+
+
+@pytest.mark.parametrize("zero", [True, False])
+def test_steady_state_writes_nothing(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, zero: bool
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    create_scaled_object(kube_cluster, namespace, "web-so")
+    STATE["steady"] = {"zero": zero}
+    create_es(kube_cluster, namespace, elasti_service("steady", "steady", keda="web-so"))
+    loop_handler.check_and_scale()  # reaches the steady state
+    settle_deployment(kube_cluster, namespace)
+    watched = ("deployments", "elastiservices", "scaledobjects", "events")
+    before = write_requests(kube_cluster, watched)
+    for _ in range(3):
+        (d,) = loop_handler.check_and_scale()
+        assert d.direction == ("scale_down" if zero else "scale_up") and d.error is None
+    assert write_requests(kube_cluster, watched) == before
+
+
+def test_malformed_service_is_an_error_while_others_proceed(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["ok"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("ok", "ok"))
+    bad_cron = elasti_service("cron", "ok", enabled_period={"schedule": "0 25 * * *", "duration": "1h"})
+    create_es(kube_cluster, namespace, bad_cron)
+    bad_target = elasti_service("target", "ok")
+    bad_target["spec"]["scaleTargetRef"]["name"] = "Not_Valid"
+    create_es(kube_cluster, namespace, bad_target)
+    d = by_name(loop_handler.check_and_scale())
+    assert d["cron"].error is not None and "enabledPeriod.schedule" in d["cron"].error
+    assert d["target"].error is not None and "Not_Valid" in d["target"].error
+    assert d["ok"].direction == "scale_down"
+
+
+def test_run_until_close(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["run"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("run", "run"))
+    t = threading.Thread(target=loop_handler.run, kwargs={"polling_interval": 0.2})
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while spec_replicas(kube_cluster, namespace, DEPLOY) != 0:
+            assert time.monotonic() < deadline, "the loop did not scale down"
+            time.sleep(0.1)
+    finally:
+        loop_handler.close()
+        t.join(timeout=10)
+    assert not t.is_alive()
+
+
+def test_invalid_polling_interval_env_warns_and_uses_30s(
+    kube_cluster: ClusterAPI,
+    namespace: str,
+    crds_installed: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kubescale")
+    kubescale.reset_logging()
+    monkeypatch.setenv("POLLING_INTERVAL", "-5s")
+    h = kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+    t = threading.Thread(target=h.run)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any("POLLING_INTERVAL" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        h.close()
+        t.join(timeout=10)
+    assert any("using 30s" in r.getMessage() for r in caplog.records)
+
+
+async def test_async_run_is_cancellable(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["arun"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("arun", "arun", trigger_type="async-flag"))
+    async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("async-flag", AsyncFlagScaler)
+        task = asyncio.ensure_future(h.run(0.2))
+        deadline = time.monotonic() + 20
+        while spec_replicas(kube_cluster, namespace, DEPLOY) != 0:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_crd_manifest_is_generated_and_shipped() -> None:
+    crd = json.loads(kubescale.elastiservice_crd())
+    assert crd["metadata"]["name"] == "elastiservices.elasti.truefoundry.com"
+    version = crd["spec"]["versions"][0]
+    assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["cooldownPeriod"]["maximum"] == 604800
+    assert set(spec["required"]) >= {"scaleTargetRef", "service"}
