@@ -62,7 +62,7 @@ impl ScalerFactory for PyScalerFactory {
             let obj = call_blocking(&type_, "the scaler factory", timeout, move |py| {
                 let meta = py.import("json")?.call_method1("loads", (json,))?;
                 let td = py.import("datetime")?.getattr("timedelta")?.call1((0, cooldown.as_secs()))?;
-                Ok(factory.call1(py, (meta, td))?)
+                factory.call1(py, (meta, td))
             })
             .await?;
             Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell }) as Box<dyn Scaler>)

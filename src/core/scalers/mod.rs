@@ -37,7 +37,7 @@ pub struct ScalerRegistry {
 impl Default for ScalerRegistry {
     fn default() -> Self {
         let mut map: HashMap<String, Arc<dyn ScalerFactory>> = HashMap::new();
-        map.insert("prometheus".into(), Arc::new(prometheus::PrometheusFactory::default()));
+        map.insert("prometheus".into(), Arc::new(prometheus::PrometheusFactory));
         ScalerRegistry { factories: RwLock::new(map) }
     }
 }
