@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 ACTIVATE := source $(VENV)/bin/activate
 CARGO_TEST_FLAGS ?= --no-default-features
 
-.PHONY: venv control-plane develop test test-rust test-python lint demo clean
+.PHONY: venv control-plane prometheus develop test test-rust test-python lint demo clean
 
 venv: $(VENV)/.installed
 
@@ -17,6 +17,9 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+prometheus:
+	bash scripts/install-prometheus.sh
+
 control-plane:
 	bash scripts/install-control-plane.sh
 
@@ -25,7 +28,7 @@ develop: venv
 	$(ACTIVATE) && maturin develop -q
 
 # Starts one local cluster and runs the Rust and the Python suites against it.
-test: venv control-plane develop
+test: venv control-plane prometheus develop
 	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv

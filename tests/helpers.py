@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Optional
 
+import kubescale
 from kubescale.testing import ClusterAPI, ClusterAPIError
 
 TEST_GROUP = "test.kubescale.io"
+DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
+ES_PATH = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices"
 
 
 def deployment(cluster: ClusterAPI, ns: str, name: str, replicas: int = 1) -> dict[str, Any]:
@@ -119,14 +122,17 @@ def install_crd(cluster: ClusterAPI, manifest: dict[str, Any]) -> None:
     )
 
     def discoverable() -> bool:
-        try:
-            for v in served:
-                names = [r["name"] for r in cluster.request("GET", f"/apis/{group}/{v}")["resources"]]
-                if manifest["spec"]["names"]["plural"] not in names:
-                    return False
-            return True
-        except ClusterAPIError:
-            return False
+        for v in served:
+            try:
+                answer = cluster.request("GET", f"/apis/{group}/{v}")
+            except ClusterAPIError:
+                return False
+            # Until the group is registered the server may answer with a non-JSON page.
+            if not isinstance(answer, dict):
+                return False
+            if manifest["spec"]["names"]["plural"] not in [r["name"] for r in answer.get("resources", [])]:
+                return False
+        return True
 
     cluster.wait_for(discoverable, f"CRD {name} in discovery")
 
@@ -215,3 +221,63 @@ def write_requests(cluster: ClusterAPI, resources: tuple[str, ...]) -> int:
         if fields.get("verb") in {"POST", "PUT", "PATCH", "APPLY"} and fields.get("resource") in resources:
             total += int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+def elasti_service(
+    name: str,
+    key: str,
+    *,
+    kind: str = "Deployment",
+    target: str = "web",
+    cooldown: int = 0,
+    min_replicas: int = 1,
+    trigger_type: str = "flag",
+    keda: str = "",
+    enabled_period: Optional[dict[str, str]] = None,
+    triggers: Optional[list[dict[str, Any]]] = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "service": target,
+        "minTargetReplicas": min_replicas,
+        "cooldownPeriod": cooldown,
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
+        "triggers": triggers if triggers is not None else [{"type": trigger_type, "metadata": {"key": key}}],
+    }
+    if keda:
+        spec["autoscaler"] = {"type": "keda", "name": keda}
+    if enabled_period:
+        spec["enabledPeriod"] = enabled_period
+    return {
+        "apiVersion": "elasti.truefoundry.com/v1alpha1",
+        "kind": "ElastiService",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any]) -> None:
+    cluster.request("POST", ES_PATH.format(ns=ns), obj)
+
+
+def status(cluster: ClusterAPI, ns: str, name: str) -> dict[str, Any]:
+    return dict(cluster.request("GET", f"{ES_PATH.format(ns=ns)}/{name}").get("status", {}))
+
+
+def settle_deployment(cluster: ClusterAPI, ns: str) -> None:
+    """Waits until the deployment controller has caught up with the last scale (its own status
+    writes and events would otherwise count as writes)."""
+
+    def settled() -> bool:
+        d = cluster.request("GET", DEPLOY.format(ns=ns))
+        st = d.get("status", {})
+        return bool(
+            st.get("observedGeneration") == d["metadata"]["generation"]
+            and st.get("replicas", 0) == d["spec"].get("replicas", 0)
+        )
+
+    cluster.wait_for(settled, "the deployment to settle")
+    time.sleep(1.0)
+
+
+def by_name(decisions: list[kubescale.Decision]) -> dict[str, kubescale.Decision]:
+    return {d.name: d for d in decisions}

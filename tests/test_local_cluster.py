@@ -9,10 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import kubescale
 import pytest
-from helpers import wait_until
+
+import kubescale
 from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster, MissingBinaryError
+
+from helpers import wait_until
 
 
 def alive(pid: int) -> bool:

@@ -5,27 +5,34 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 import kubescale
 import kubescale.asyncio
-import pytest
-from helpers import (
-    annotations,
-    create_scaled_object,
-    events_for,
-    install_keda_crd,
-    spec_replicas,
-    write_requests,
-)
 from kubescale.testing import ClusterAPI
 
-DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
-ES_PATH = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices"
+from helpers import (
+    DEPLOY,
+    annotations,
+    by_name,
+    create_es,
+    create_scaled_object,
+    elasti_service,
+    events_for,
+    settle_deployment,
+    spec_replicas,
+    status,
+    write_requests,
+)
 
 # What the test scalers answer, per `metadata.key`.
 STATE: dict[str, dict[str, Any]] = {}
@@ -65,14 +72,6 @@ class AsyncFlagScaler(FlagScaler):
         return bool(self.state["zero"])
 
 
-@pytest.fixture(scope="module")
-def crds_installed(kube_cluster: ClusterAPI) -> None:
-    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
-        assert h.install_crds() == ["elastiservices.elasti.truefoundry.com"]
-        assert h.install_crds() == ["elastiservices.elasti.truefoundry.com"]  # idempotent
-    install_keda_crd(kube_cluster)
-
-
 @pytest.fixture
 def loop_handler(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None
@@ -81,66 +80,6 @@ def loop_handler(
         h.register_scaler("flag", FlagScaler)
         h.register_scaler("async-flag", AsyncFlagScaler)
         yield h
-
-
-def elasti_service(
-    name: str,
-    key: str,
-    *,
-    kind: str = "Deployment",
-    target: str = "web",
-    cooldown: int = 0,
-    min_replicas: int = 1,
-    trigger_type: str = "flag",
-    keda: str = "",
-    enabled_period: dict[str, str] | None = None,
-    triggers: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "service": target,
-        "minTargetReplicas": min_replicas,
-        "cooldownPeriod": cooldown,
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
-        "triggers": triggers if triggers is not None else [{"type": trigger_type, "metadata": {"key": key}}],
-    }
-    if keda:
-        spec["autoscaler"] = {"type": "keda", "name": keda}
-    if enabled_period:
-        spec["enabledPeriod"] = enabled_period
-    return {
-        "apiVersion": "elasti.truefoundry.com/v1alpha1",
-        "kind": "ElastiService",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
-def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any]) -> None:
-    cluster.request("POST", ES_PATH.format(ns=ns), obj)
-
-
-def status(cluster: ClusterAPI, ns: str, name: str) -> dict[str, Any]:
-    return dict(cluster.request("GET", f"{ES_PATH.format(ns=ns)}/{name}").get("status", {}))
-
-
-def settle_deployment(cluster: ClusterAPI, ns: str) -> None:
-    """Waits until the deployment controller has caught up with the last scale (its own status
-    writes and events would otherwise count as writes)."""
-
-    def settled() -> bool:
-        d = cluster.request("GET", DEPLOY.format(ns=ns))
-        st = d.get("status", {})
-        return bool(
-            st.get("observedGeneration") == d["metadata"]["generation"]
-            and st.get("replicas", 0) == d["spec"].get("replicas", 0)
-        )
-
-    cluster.wait_for(settled, "the deployment to settle")
-    time.sleep(1.0)
-
-
-def by_name(decisions: list[kubescale.Decision]) -> dict[str, kubescale.Decision]:
-    return {d.name: d for d in decisions}
 
 
 def test_reference_shaped_service_with_legacy_kind_goes_to_zero_and_back(
@@ -400,3 +339,51 @@ def test_crd_manifest_is_generated_and_shipped() -> None:
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["properties"]["cooldownPeriod"]["maximum"] == 604800
     assert set(spec["required"]) >= {"scaleTargetRef", "service"}
+
+
+def test_leader_election_one_process_acts_and_a_follower_takes_over(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    marker = tmp_path / "passes"
+    marker.touch()
+    es = elasti_service("le", "unused", trigger_type="pid-recorder")
+    es["spec"]["triggers"][0]["metadata"] = {"marker": str(marker)}
+    create_es(kube_cluster, namespace, es)
+    worker = str(Path(__file__).parent / "loop_worker.py")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, worker, kube_cluster.kubeconfig_path, namespace, str(marker)]
+        )
+
+    def acted() -> set[int]:
+        return {int(p) for p in marker.read_text().split()}
+
+    def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    first = start()
+    second = None
+    try:
+        wait_for(lambda: first.pid in acted(), "the first process leads", 20)
+        second = start()
+        time.sleep(3)
+        assert acted() == {first.pid}, "the follower acted while the leader was alive"
+        lease = kube_cluster.request(
+            "GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/loop-test"
+        )
+        assert lease["spec"]["holderIdentity"].endswith(f"-{first.pid}")
+        first.kill()  # dies without releasing the lease
+        first.wait()
+        killed_at = time.monotonic()
+        wait_for(lambda: second is not None and second.pid in acted(), "the follower takes over", 15)
+        assert time.monotonic() - killed_at < 3.0 + 3.0  # within the lease duration (plus a pass)
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                p.wait(10)

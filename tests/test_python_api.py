@@ -8,9 +8,10 @@ import logging
 import threading
 from pathlib import Path
 
+import pytest
+
 import kubescale
 import kubescale.asyncio
-import pytest
 from kubescale.testing import ClusterAPI
 
 

@@ -7,9 +7,12 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 import kubescale
 import kubescale.asyncio
-import pytest
+from kubescale.testing import ClusterAPI
+
 from helpers import (
     TEST_GROUP,
     assert_serialised,
@@ -21,7 +24,6 @@ from helpers import (
     spec_replicas,
     wait_until,
 )
-from kubescale.testing import ClusterAPI
 
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
 

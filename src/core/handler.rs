@@ -20,6 +20,25 @@ use crate::core::locks::KeyedLocks;
 use crate::core::scalers::ScalerRegistry;
 use crate::core::target::{TargetRef, TypeSpec, validate_namespace};
 
+/// An Event as listed by [`ScaleHandler::events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInfo {
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// Reason, e.g. `SuccessToScale`.
+    pub reason: String,
+    /// Action, e.g. `Scale`.
+    pub action: String,
+    /// The note.
+    pub note: String,
+    /// How often it happened (series count).
+    pub count: i32,
+    /// RFC 3339 time of the last occurrence.
+    pub last_time: String,
+    /// The reporting controller.
+    pub reporter: String,
+}
+
 /// How to build a [`ScaleHandler`].
 #[derive(Debug, Clone)]
 pub struct HandlerOptions {
@@ -188,6 +207,39 @@ impl ScaleHandler {
             ..Default::default()
         };
         self.recorder.publish(ev, &regarding).await
+    }
+
+    /// Lists the `events.k8s.io/v1` Events regarding `target`, oldest first.
+    pub async fn events(&self, target: &TargetRef, namespace: Option<&str>) -> Result<Vec<EventInfo>> {
+        self.check_open()?;
+        let ns = self.namespace_for(namespace)?;
+        let resource = self.resolve(&target.type_spec).await?;
+        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), &ns);
+        let fields = format!("regarding.name={},regarding.kind={}", target.name, resource.kind);
+        let list = api.list(&kube::api::ListParams::default().fields(&fields)).await?;
+        let mut out: Vec<EventInfo> = list
+            .items
+            .into_iter()
+            .map(|e| {
+                let last = e
+                    .series
+                    .as_ref()
+                    .map(|s| s.last_observed_time.0)
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0))
+                    .or_else(|| e.deprecated_last_timestamp.as_ref().map(|t| t.0));
+                EventInfo {
+                    type_: e.type_.unwrap_or_default(),
+                    reason: e.reason.unwrap_or_default(),
+                    action: e.action.unwrap_or_default(),
+                    note: e.note.unwrap_or_default(),
+                    count: e.series.as_ref().map_or_else(|| e.deprecated_count.unwrap_or(1), |s| s.count),
+                    last_time: last.map(|t| t.to_string()).unwrap_or_default(),
+                    reporter: e.reporting_controller.unwrap_or_default(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.last_time.cmp(&b.last_time));
+        Ok(out)
     }
 
     /// Records an Event and logs (never returns) a failure to do so.

@@ -22,7 +22,7 @@ pub use decision::Direction;
 pub use discovery::Resource;
 pub use error::{Error, Result};
 pub use events::{EventSpec, EventType};
-pub use handler::{HandlerOptions, ScaleHandler};
+pub use handler::{EventInfo, HandlerOptions, ScaleHandler};
 pub use reconcile::{Decision, RunOptions};
 pub use scale::{ScaleInfo, ScaleOptions, ScaleOutcome};
 pub use target::{TargetRef, TypeSpec};

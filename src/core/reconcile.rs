@@ -352,11 +352,10 @@ pub fn polling_interval_from_env() -> Duration {
 }
 
 impl ScaleHandler {
-    /// Runs passes every `polling_interval` until the handler is closed (or the future dropped).
-    /// With leader election only the Lease holder runs passes; the Lease is renewed every third
-    /// of its duration and released on the way out.
+    /// Runs passes every `polling_interval` until the handler is closed (or the future dropped);
+    /// on a closed handler it returns at once. With leader election only the Lease holder runs
+    /// passes; the Lease is renewed every third of its duration and released on the way out.
     pub async fn run(&self, opts: RunOptions) -> Result<()> {
-        self.check_open()?;
         if opts.polling_interval.is_zero() {
             return Err(Error::InvalidValue { field: "polling_interval", problem: "must be positive".into() });
         }

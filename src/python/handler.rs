@@ -28,6 +28,27 @@ fn connect(
     Ok(Arc::new(handler))
 }
 
+/// An Event as a plain dict (converted to a Python dict on return).
+fn event_dict(e: core::EventInfo) -> std::collections::BTreeMap<&'static str, EventValue> {
+    use EventValue::{Int, Text};
+    std::collections::BTreeMap::from([
+        ("type", Text(e.type_)),
+        ("reason", Text(e.reason)),
+        ("action", Text(e.action)),
+        ("note", Text(e.note)),
+        ("count", Int(e.count)),
+        ("last_time", Text(e.last_time)),
+        ("reporter", Text(e.reporter)),
+    ])
+}
+
+/// A value of an Event dict.
+#[derive(IntoPyObject)]
+enum EventValue {
+    Text(String),
+    Int(i32),
+}
+
 fn repr(name: &str, h: &core::ScaleHandler) -> String {
     format!(
         "{name}(server={:?}, context={}, namespace={})",
@@ -377,6 +398,26 @@ macro_rules! handler_class {
                 let ev = EventSpec { type_: EventType::parse(r#type)?, reason, action: action.to_string(), note };
                 let h = self.inner.clone();
                 $run(py, async move { h.record_event(&t, namespace.as_deref(), &ev).await })
+            }
+
+            /// Lists the Events regarding a target, oldest first.
+            ///
+            /// Args:
+            ///     target: ``TYPE[.VERSION][.GROUP]/NAME`` (any kind).
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///
+            /// Returns:
+            ///     list[dict]: type, reason, action, note, count, last_time, reporter.
+            ///
+            /// Raises:
+            ///     InvalidTargetError, NoMatchError, ForbiddenError, ApiUnavailableError.
+            #[pyo3(signature = (target, *, namespace=None))]
+            fn events(&self, py: Python<'_>, target: &str, namespace: Option<String>) -> PyResult<Py<PyAny>> {
+                let t = core::TargetRef::parse(target)?;
+                let h = self.inner.clone();
+                $run(py, async move {
+                    h.events(&t, namespace.as_deref()).await.map(|es| es.into_iter().map(event_dict).collect::<Vec<_>>())
+                })
             }
 
             /// Registers a Python scaler for a trigger type (overriding a built-in one).

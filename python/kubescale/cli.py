@@ -1,0 +1,276 @@
+"""The ``kubescale`` command line.
+
+Exit codes: 0 success, 1 API or cluster error, 2 usage error. Errors are one readable line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import kubescale
+from kubescale.errors import KubeScaleError, WaitTimeoutError
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+def _yaml_scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return json.dumps(str(v))  # a JSON string is a valid YAML scalar
+
+
+def _yaml(value: Any, indent: int = 0) -> str:
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines = []
+        for k, v in value.items():
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{k}:\n{_yaml(v, indent + 2)}")
+            else:
+                lines.append(
+                    f"{pad}{k}: {_yaml_scalar(v) if not isinstance(v, (dict, list)) else json.dumps(v)}"
+                )
+        return "\n".join(lines)
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            body = _yaml(item, indent + 2).lstrip() if isinstance(item, (dict, list)) else _yaml_scalar(item)
+            out.append(f"{pad}- {body}")
+        return "\n".join(out)
+    return pad + _yaml_scalar(value)
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    fields = {
+        kubescale.Scale: (
+            "namespace",
+            "name",
+            "kind",
+            "api_version",
+            "spec_replicas",
+            "status_replicas",
+            "selector",
+            "resource_version",
+        ),
+        kubescale.ScaleResult: ("target", "previous", "replicas", "changed", "reason"),
+        kubescale.Decision: ("namespace", "name", "direction", "reason", "error"),
+    }[type(obj)]
+    return {f: getattr(obj, f) for f in fields}
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No resources found."
+    cols = list(rows[0])
+    cells = [[c.upper() for c in cols]] + [["" if r[c] is None else str(r[c]) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    return "\n".join("   ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _emit(value: Any, output: str) -> None:
+    rows = [_as_dict(v) for v in value] if isinstance(value, list) else [_as_dict(value)]
+    data: Any = rows if isinstance(value, list) else rows[0]
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    elif output == "yaml":
+        print(_yaml(data))
+    else:
+        print(_table(rows))
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+    common.add_argument("--context", help="kubeconfig context")
+    common.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    common.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+
+    p = argparse.ArgumentParser(prog="kubescale", description="Scale Kubernetes workloads.")
+    p.add_argument("--version", action="version", version=f"kubescale {kubescale.__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("get", parents=[common], help="show a target's scale")
+    g.add_argument("target", help="TYPE[.VERSION][.GROUP]/NAME, e.g. deployment/web")
+
+    s = sub.add_parser("scale", parents=[common], help="set a target's replicas")
+    s.add_argument("target")
+    s.add_argument("replicas", type=int)
+    s.add_argument("--at-least", action="store_true", help="keep a larger current count")
+    s.add_argument("--dry-run", action="store_true", help="let the server validate, write nothing")
+
+    z = sub.add_parser("scale-to-zero", parents=[common], help="remember the count and scale to 0")
+    z.add_argument("target")
+
+    f = sub.add_parser("scale-from-zero", parents=[common], help="scale back to the remembered count")
+    f.add_argument("target")
+    f.add_argument("--min-replicas", type=int, default=1)
+    f.add_argument("--no-restore", action="store_true", help="scale to --min-replicas only")
+
+    w = sub.add_parser("wait", parents=[common], help="wait until the replicas are ready")
+    w.add_argument("target")
+    w.add_argument("--replicas", type=int, help="the count to wait for (default: the desired count)")
+    w.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
+    w.add_argument("--not-ready", action="store_true", help="count existing replicas, ready or not")
+
+    e = sub.add_parser("events", parents=[common], help="list the events regarding a target")
+    e.add_argument("target")
+
+    sub.add_parser("crd", help="print the ElastiService CRD (JSON, valid YAML)")
+
+    r = sub.add_parser("run", parents=[common], help="run the scale-to-zero loop over ElastiServices")
+    r.add_argument("--polling-interval", help="Go duration between passes (default $POLLING_INTERVAL or 30s)")
+    r.add_argument("--leader-election", action="store_true", help="act only while holding a Lease")
+    r.add_argument("--lease-name", default="kubescale-scale-to-zero")
+    r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
+    return p
+
+
+def _seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total, num = 0.0, ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            num += ch
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else ch
+        if unit not in units or not num:
+            raise UsageError(f"invalid duration {text!r}: use e.g. 30s, 1m or 1h30m")
+        total += float(num) * units[unit]
+        num = ""
+        i += len(unit)
+    if num or total <= 0:
+        raise UsageError(f"invalid duration {text!r}: use a positive duration like 30s")
+    return total
+
+
+def _wait(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescale.Scale:
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+    wanted = (
+        args.replicas
+        if args.replicas is not None
+        else handler.get_scale(args.target, namespace=args.namespace).spec_replicas
+    )
+    last_seen: Optional[int] = None
+    while True:
+        remaining = args.timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            seen = last_seen or 0
+            raise WaitTimeoutError(
+                f"timed out after {args.timeout:g}s waiting for {args.target}: wanted {wanted}, seen {seen}",
+                wanted,
+                seen,
+            )
+        try:
+            scale = handler.wait_for_replicas(
+                args.target,
+                wanted,
+                ready=not args.not_ready,
+                timeout=min(1.0, remaining),
+                namespace=args.namespace,
+            )
+        except WaitTimeoutError as e:
+            elapsed = time.monotonic() - started
+            if tty:
+                print(
+                    f"\r{args.target}: {e.seen}/{wanted} ready, {elapsed:.0f}s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif e.seen != last_seen:
+                print(
+                    f"{args.target}: {e.seen}/{wanted} ready after {elapsed:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            last_seen = e.seen
+            continue
+        if tty:
+            print(file=sys.stderr)
+        return scale
+
+
+def _run(argv: Optional[Sequence[str]]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "crd":
+        print(kubescale.elastiservice_crd())
+        return 0
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    watch = args.namespace if args.command == "run" else None
+    handler = kubescale.ScaleHandler(watch, kubeconfig=args.kubeconfig, context=args.context)
+    ns = args.namespace
+    with handler:
+        if args.command == "get":
+            _emit(handler.get_scale(args.target, namespace=ns), args.output)
+        elif args.command == "scale":
+            result = handler.scale(
+                args.target, args.replicas, namespace=ns, at_least=args.at_least, dry_run=args.dry_run
+            )
+            _emit(result, args.output)
+        elif args.command == "scale-to-zero":
+            _emit(handler.scale_to_zero(args.target, namespace=ns), args.output)
+        elif args.command == "scale-from-zero":
+            result = handler.scale_from_zero(
+                args.target, args.min_replicas, namespace=ns, restore=not args.no_restore
+            )
+            _emit(result, args.output)
+        elif args.command == "wait":
+            _emit(_wait(handler, args), args.output)
+        elif args.command == "events":
+            _emit(handler.events(args.target, namespace=ns), args.output)
+        elif args.command == "run":
+            if args.install_crds:
+                handler.install_crds()
+            interval = _seconds(args.polling_interval) if args.polling_interval else None
+            signal.signal(signal.SIGTERM, lambda *_: handler.close())
+            try:
+                handler.run(interval, leader_election=args.leader_election, lease_name=args.lease_name)
+            except KeyboardInterrupt:
+                print("stopped", file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the command line; returns the exit code."""
+    try:
+        return _run(argv)
+    except UsageError as e:
+        print(f"kubescale: error: {e}", file=sys.stderr)
+        return 2
+    except (TypeError, ValueError) as e:
+        print(f"kubescale: error: {e}", file=sys.stderr)
+        return 2
+    except KubeScaleError as e:
+        print(f"kubescale: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

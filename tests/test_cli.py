@@ -1,0 +1,111 @@
+"""The ``kubescale`` command line against the local cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kubescale.testing import ClusterAPI
+
+
+def cli(cluster: ClusterAPI, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kubescale.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig_path},
+    )
+
+
+def test_console_script_is_installed() -> None:
+    exe = shutil.which("kubescale", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.startswith("kubescale ")
+
+
+def test_get_scale_and_round_trip(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    out = cli(kube_cluster, "get", "deploy/web", "-n", namespace, "-o", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["spec_replicas"] == 2
+
+    out = cli(kube_cluster, "scale", "deploy/web", "4", "-n", namespace)
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.splitlines()
+    assert header.split() == ["TARGET", "PREVIOUS", "REPLICAS", "CHANGED", "REASON"]
+    assert row.split()[:4] == ["deployment.apps/web", "2", "4", "True"]
+
+    out = cli(kube_cluster, "scale-to-zero", "deploy/web", "-n", namespace, "-o", "yaml")
+    assert out.returncode == 0 and "replicas: 0" in out.stdout and "previous: 4" in out.stdout
+    out = cli(kube_cluster, "scale-from-zero", "deploy/web", "-n", namespace, "-o", "json")
+    assert json.loads(out.stdout)["replicas"] == 4
+
+    out = cli(kube_cluster, "events", "deploy/web", "-n", namespace, "-o", "json")
+    notes = [e["note"] for e in json.loads(out.stdout) if e["reporter"] == "kubescale"]
+    assert notes[-1] == "Scaled deployment.apps/web from 0 to 4 replicas"
+
+
+def test_wait_prints_plain_progress_lines_off_a_terminal(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    out = cli(kube_cluster, "wait", "deploy/web", "-n", namespace, "--timeout", "2.5")
+    assert out.returncode == 1
+    assert "deploy/web: 0/1 ready after" in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("kubescale: error: timed out after 2.5s")
+    assert "Traceback" not in out.stderr
+
+
+def test_errors_are_one_line_with_exit_codes(kube_cluster: ClusterAPI, namespace: str) -> None:
+    out = cli(kube_cluster, "scale", "deploy/absent", "1", "-n", namespace)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "not found" in out.stderr and "Traceback" not in out.stderr
+    out = cli(kube_cluster, "scale", "deploy/Bad_Name", "1", "-n", namespace)
+    assert out.returncode == 2 and "invalid target" in out.stderr
+    out = cli(kube_cluster, "scale", "deploy/web")  # replicas missing
+    assert out.returncode == 2
+    out = cli(kube_cluster, "frobnicate")
+    assert out.returncode == 2
+
+
+def test_crd_prints_the_manifest() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kubescale.cli", "crd"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["kind"] == "CustomResourceDefinition"
+
+
+def test_run_scales_and_stops_cleanly_on_ctrl_c(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kubescale.cli",
+            "run",
+            "-n",
+            namespace,
+            "--polling-interval",
+            "300ms",
+            "--install-crds",
+        ],
+        env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig_path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
