@@ -106,6 +106,16 @@ impl ScaleHandler {
         Ok(decisions)
     }
 
+    /// One decision for one ElastiService (for operators that schedule services themselves).
+    pub async fn check_and_scale_service(&self, name: &str, namespace: Option<&str>) -> Result<Decision> {
+        self.check_open()?;
+        crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
+        let ns = self.namespace_for(namespace)?;
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &api_resource());
+        let obj = api.get(name).await?;
+        Ok(self.reconcile_object(obj).await)
+    }
+
     async fn reconcile_object(&self, obj: DynamicObject) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();

@@ -481,6 +481,25 @@ macro_rules! handler_class {
                 })
             }
 
+            /// One scale-to-zero decision for one ElastiService (for operators, such as kopf
+            /// timers, that schedule services themselves).
+            ///
+            /// Args:
+            ///     name: The ElastiService's name.
+            ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///
+            /// Returns:
+            ///     Decision: ``error`` is set when the decision failed (nothing was scaled).
+            ///
+            /// Raises:
+            ///     NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
+            #[pyo3(signature = (name, *, namespace=None))]
+            fn check_and_scale_service(&self, py: Python<'_>, name: String, namespace: Option<String>) -> PyResult<Py<PyAny>> {
+                $capture_loop(py, &self.loop_cell)?;
+                let h = self.inner.clone();
+                $run(py, async move { h.check_and_scale_service(&name, namespace.as_deref()).await.map(Decision::from) })
+            }
+
             /// Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
             ///
             /// Args:
