@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import DEPLOY, create_es, elasti_service, spec_replicas
-
 from kubescale.testing import ClusterAPI
+
+from helpers import DEPLOY, create_es, elasti_service, spec_replicas
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
