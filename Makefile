@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 ACTIVATE := source $(VENV)/bin/activate
 CARGO_TEST_FLAGS ?= --no-default-features
 
-.PHONY: venv control-plane prometheus develop test test-rust test-python lint demo clean
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+
+.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs demo clean
 
 venv: $(VENV)/.installed
 
@@ -23,12 +25,23 @@ prometheus:
 control-plane:
 	bash scripts/install-control-plane.sh
 
-# Builds the extension into the venv (editable: python/ is used in place).
+# Builds the extension into the venv (editable: python/ is used in place). For development.
 develop: venv
 	$(ACTIVATE) && maturin develop -q
 
-# Starts one local cluster and runs the Rust and the Python suites against it.
-test: venv control-plane prometheus develop
+# The release wheel (abi3: one wheel for every CPython >= 3.9), in dist/.
+wheel: venv
+	rm -f dist/kubescale-*.whl
+	$(VENV)/bin/maturin build --release -q -o dist
+	@ls -l dist/kubescale-$(VERSION)-*.whl | awk '{print "wheel:", $$NF, $$5, "bytes"}'
+
+# Installs the built wheel into the venv, replacing an editable install: tests run against it.
+install-wheel: wheel
+	$(PY) -m pip install -q --force-reinstall --no-deps dist/kubescale-$(VERSION)-*.whl
+
+# Starts one local cluster and runs the Rust and the Python suites against it; the Python
+# suite runs against the installed release wheel, not the source tree.
+test: venv control-plane prometheus install-wheel
 	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv
@@ -37,9 +50,16 @@ lint: venv
 	$(VENV)/bin/ruff check python tests examples
 	$(VENV)/bin/ruff format --check python tests examples
 	$(PY) -m mypy.stubtest kubescale._native --allowlist .stubtest-allowlist
+	$(PY) -m mypy --strict python/kubescale examples tests/typing_check.py
 
-demo: venv control-plane develop
+# API reference from the docstrings, in docs/api/.
+docs: venv
+	$(PY) -m pip install -q "pdoc>=14"
+	$(PY) -m pdoc -o docs/api kubescale kubescale.asyncio kubescale.errors kubescale.testing
+	@echo "docs/api/index.html"
+
+demo: venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) target dist docs/api

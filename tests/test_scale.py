@@ -423,3 +423,16 @@ def test_keda_pause_and_resume(
     assert handler.resume_keda("so", namespace=namespace) is True
     assert annotations() == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
     assert handler.resume_keda("so", namespace=namespace) is False
+
+
+def test_resources_lists_the_scalable_kinds(handler: kubescale.ScaleHandler) -> None:
+    scalable = {(r.group, r.kind) for r in handler.resources(scalable=True)}
+    assert {
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "ReplicaSet"),
+        ("", "ReplicationController"),
+    } <= scalable
+    everything = handler.resources()
+    assert any(r.kind == "ConfigMap" and not r.scalable for r in everything)
+    assert all(r.scalable for r in handler.resources(scalable=True))

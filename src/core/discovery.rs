@@ -136,6 +136,22 @@ impl Discovery {
         }
     }
 
+    /// Every resource type served in a preferred version (subresources left out), core group
+    /// first. Group versions that cannot be read (an aggregated API that is down) are skipped.
+    pub async fn all(&self) -> Result<Vec<Resource>> {
+        let _guard = self.fetching.lock().await;
+        let groups = self.groups().await?;
+        let lists = join_all(groups.iter().map(|g| self.fetch_list(&g.name, &g.preferred))).await;
+        let mut out = Vec::new();
+        for (g, list) in groups.iter().zip(lists) {
+            match list {
+                Ok(entries) => out.extend(entries.iter().map(|e| e.resource.clone())),
+                Err(e) => tracing::debug!(group = %g.name, error = %e, "skipping a group version"),
+            }
+        }
+        Ok(out)
+    }
+
     async fn groups(&self) -> Result<Arc<Vec<Group>>> {
         if let Some(g) = self.state.lock().expect("discovery state poisoned").groups.clone() {
             return Ok(g);

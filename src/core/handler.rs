@@ -170,6 +170,16 @@ impl ScaleHandler {
         self.discovery.resolve_fresh_on_miss(spec).await
     }
 
+    /// Every resource type the server serves (preferred versions), optionally only the scalable.
+    pub async fn resources(&self, scalable_only: bool) -> Result<Vec<Resource>> {
+        self.check_open()?;
+        let mut all = self.discovery.all().await?;
+        if scalable_only {
+            all.retain(|r| r.scalable);
+        }
+        Ok(all)
+    }
+
     /// Resolves a type and refuses it unless it has a `scale` subresource.
     pub(crate) async fn resolve_scalable(&self, spec: &TypeSpec) -> Result<Resource> {
         let r = self.resolve(spec).await?;

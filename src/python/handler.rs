@@ -161,6 +161,25 @@ macro_rules! handler_class {
                 $run(py, async move { h.resolve(&spec).await.map(Resource::from) })
             }
 
+            /// Lists the resource types the server serves (preferred versions), like
+            /// ``kubectl api-resources``.
+            ///
+            /// Args:
+            ///     scalable: Only the types with a ``scale`` subresource.
+            ///
+            /// Returns:
+            ///     list[Resource]
+            ///
+            /// Raises:
+            ///     ForbiddenError, ApiUnavailableError.
+            #[pyo3(signature = (*, scalable=false))]
+            fn resources(&self, py: Python<'_>, scalable: bool) -> PyResult<Py<PyAny>> {
+                let h = self.inner.clone();
+                $run(py, async move {
+                    h.resources(scalable).await.map(|rs| rs.into_iter().map(Resource::from).collect::<Vec<_>>())
+                })
+            }
+
             /// Reads the scale subresource of a target.
             ///
             /// Args:
