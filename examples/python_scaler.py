@@ -68,9 +68,8 @@ def main() -> None:
             return
         for i in range(args.passes):
             for d in handler.check_and_scale():
-                print(
-                    f"pass {i}: {d.service}: {d.direction} ({d.reason}){' ERROR ' + d.error if d.error else ''}"
-                )
+                error = f" ERROR {d.error}" if d.error else ""
+                print(f"pass {i}: {d.service}: {d.direction} ({d.reason}){error}")
             time.sleep(args.interval)
 
 
