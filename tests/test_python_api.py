@@ -258,3 +258,32 @@ def test_version_matches_cargo_toml() -> None:
     cargo = (Path(__file__).parent.parent / "Cargo.toml").read_text()
     match = re.search(r'^version = "([^"]+)"', cargo, re.M)
     assert match and kubescale.__version__ == match.group(1)
+
+
+def test_processes_using_the_async_api_exit_cleanly(
+    kube_cluster: ClusterAPI, namespace: str, tmp_path: Path
+) -> None:
+    """Results handed to asyncio from runtime threads must not race interpreter shutdown."""
+    import subprocess
+    import sys
+
+    for i in range(10):
+        kube_cluster.create_deployment(namespace, f"web-{i}", 1)
+    script = tmp_path / "fanout.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from kubescale.asyncio import ScaleHandler\n"
+        "async def main():\n"
+        "    async with ScaleHandler(sys.argv[1], kubeconfig=sys.argv[2]) as h:\n"
+        "        await asyncio.gather(*(h.scale(f'deployment/web-{i}', int(sys.argv[3])) for i in range(10)))\n"
+        "asyncio.run(main())\n"
+    )
+    codes = [
+        subprocess.run(
+            [sys.executable, str(script), namespace, kube_cluster.kubeconfig_path, str(1 + run % 2)],
+            capture_output=True,
+            timeout=60,
+        ).returncode
+        for run in range(15)
+    ]
+    assert codes == [0] * 15

@@ -16,6 +16,7 @@ __all__ = [
     "ScaleHandler",
     "ScaleResult",
     "__version__",
+    "_shutdown",
     "elastiservice_crd",
     "reset_logging",
 ]
@@ -23,6 +24,7 @@ __all__ = [
 __version__: str
 
 def reset_logging() -> None: ...
+def _shutdown() -> None: ...
 def elastiservice_crd() -> str: ...
 
 _Path = Union[str, PathLike[str]]

@@ -7,7 +7,31 @@ mod runtime;
 mod scaler_bridge;
 mod types;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::prelude::*;
+
+/// Set once the interpreter is shutting down (from an `atexit` hook): from then on the
+/// runtime's threads must not take the GIL, so log records are dropped.
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+
+/// Forwards `log` records (and `tracing` events, through tracing's `log` feature) to Python's
+/// `logging`, until the interpreter starts shutting down.
+struct LogBridge(pyo3_log::Logger);
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        !FINALIZING.load(Ordering::Relaxed) && self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !FINALIZING.load(Ordering::Relaxed) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {}
+}
 
 /// Installs the bridge from Rust `log`/`tracing` records to Python's `logging`.
 fn install_logging(py: Python<'_>) -> PyResult<()> {
@@ -21,7 +45,9 @@ fn install_logging(py: Python<'_>) -> PyResult<()> {
         .filter_target("h2".into(), LevelFilter::Warn);
     let reset = logger.reset_handle();
     // A second import in the same process (e.g. a reload) keeps the first logger.
-    let _ = logger.install();
+    if log::set_boxed_logger(Box::new(LogBridge(logger))).is_ok() {
+        log::set_max_level(LevelFilter::Trace);
+    }
     LOG_RESET.get_or_init(|| reset);
     Ok(())
 }
@@ -37,11 +63,26 @@ fn reset_logging() {
     }
 }
 
+/// Called at interpreter exit (``atexit``): lets pending asyncio results be delivered, then
+/// stops the runtime's threads from calling into Python.
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    runtime::drain_before_exit(py);
+    FINALIZING.store(true, Ordering::SeqCst);
+}
+
 /// The ElastiService CustomResourceDefinition, as JSON (valid YAML), generated from the types
 /// the loop reads.
 #[pyfunction]
 fn elastiservice_crd() -> String {
     serde_json::to_string_pretty(&crate::core::elastiservice::crd()).expect("the CRD serialises")
+}
+
+/// Registers `_shutdown` with `atexit`.
+fn py_atexit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    py.import("atexit")?.call_method1("register", (m.getattr("_shutdown")?,))?;
+    Ok(())
 }
 
 /// Registers the native module's contents.
@@ -56,5 +97,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Decision>()?;
     m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    py_atexit(m)?;
     Ok(())
 }

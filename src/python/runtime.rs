@@ -1,6 +1,7 @@
 //! Running core futures on the one tokio runtime: blocking (GIL released) or as awaitables.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -46,11 +47,55 @@ where
     }
 }
 
+/// Awaitables whose Rust side has not finished yet.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Whether any awaitable was ever made (only then is there anything to wait for at exit).
+static ASYNC_USED: AtomicBool = AtomicBool::new(false);
+
+/// Counts an awaitable as in flight until its Rust future completes or is dropped.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        ASYNC_USED.store(true, Ordering::Relaxed);
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Wraps `fut` in an asyncio awaitable; cancelling the awaitable cancels the operation.
 pub fn run_async<T, F>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
 where
     F: Future<Output = Result<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(PyErr::from) }).map(Bound::unbind)
+    let guard = InFlight::new();
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let out = fut.await.map_err(PyErr::from);
+        drop(guard);
+        out
+    })
+    .map(Bound::unbind)
+}
+
+/// At interpreter exit: lets the runtime's threads hand their last results to asyncio while
+/// they still may take the GIL (a thread that takes it during finalization is killed).
+pub fn drain_before_exit(py: Python<'_>) {
+    if !ASYNC_USED.load(Ordering::Relaxed) {
+        return;
+    }
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while IN_FLIGHT.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The result is delivered just after the future completes, on a blocking thread.
+        std::thread::sleep(Duration::from_millis(50));
+    });
 }

@@ -161,6 +161,8 @@ class LocalCluster(ClusterAPI):
         etcd_port: Client port for etcd (default: a free one).
         start_timeout: Seconds each component may take to become ready.
         keep_dir: Leave the temporary directory (logs, kubeconfig) in place after ``stop()``.
+        controller_manager: Start kube-controller-manager (Deployments get ReplicaSets and pods,
+            namespaces get service accounts). Off, objects stay inert: for benchmarks.
 
     Attributes:
         kubeconfig_path: A kubeconfig that trusts the server's certificate (TLS verification on).
@@ -176,7 +178,9 @@ class LocalCluster(ClusterAPI):
         etcd_port: Optional[int] = None,
         start_timeout: float = 90.0,
         keep_dir: bool = False,
+        controller_manager: bool = True,
     ) -> None:
+        self.with_controller_manager = controller_manager
         self._apiserver_port = apiserver_port
         self._etcd_port = etcd_port
         self.start_timeout = start_timeout
@@ -223,12 +227,13 @@ class LocalCluster(ClusterAPI):
             self._prepare_files()
             self._start_etcd(bins["etcd"])
             self._start_apiserver(bins["kube-apiserver"])
-            self._start_controller_manager(bins["kube-controller-manager"])
-            self.wait_for(
-                lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"),
-                "the default ServiceAccount",
-                timeout=self.start_timeout,
-            )
+            if self.with_controller_manager:
+                self._start_controller_manager(bins["kube-controller-manager"])
+                self.wait_for(
+                    lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"),
+                    "the default ServiceAccount",
+                    timeout=self.start_timeout,
+                )
         except BaseException:
             self.stop()
             raise

@@ -1,0 +1,243 @@
+"""kubescale against its peers, side by side, on one local cluster: ``make bench``.
+
+Every client runs the same workloads on the same Deployments, interleaved (A B C ... A B C ...)
+so machine drift hits all alike, several repetitions, medians quoted. Each run is a process
+of its own, so client CPU time and memory are that client's alone. API requests are counted
+at the API server (its ``apiserver_request_total`` metric). The cluster runs without
+kube-controller-manager: Deployments stay inert, so no pods churn and only client work is
+measured. Writes ``benches/RESULTS.md`` and ``benches/results.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kubescale.testing import LocalCluster
+
+HERE = Path(__file__).parent
+CLIENTS = ["kubescale-sync", "kubescale-async", "kubernetes", "kubernetes-asyncio", "kr8s", "lightkube"]
+REFERENCE = "kubescale-async"
+
+
+class Bench:
+    def __init__(self, cluster: LocalCluster, reps: int) -> None:
+        self.cluster = cluster
+        self.reps = reps
+        self.value = 1  # every Deployment's current spec.replicas
+        self.ns = cluster.create_namespace("bench", wait_for_service_account=False)
+
+    def create_targets(self, n: int) -> None:
+        for i in range(n):
+            self.cluster.create_deployment(self.ns, f"b-{i}", self.value)
+
+    def requests(self) -> dict[str, float]:
+        """Served requests by kind: 'work' (deployments), 'other' (discovery, metrics...)."""
+        out = {"work": 0.0, "other": 0.0}
+        for line in self.cluster.request("GET", "/metrics").splitlines():
+            if line.startswith("apiserver_request_total{"):
+                labels = line[line.index("{") + 1 : line.rindex("}")]
+                value = float(line.rsplit(" ", 1)[1])
+                out["work" if 'resource="deployments"' in labels else "other"] += value
+        return out
+
+    def run(
+        self, client: str, targets: int, rounds: int, concurrency: int, rss: bool = False
+    ) -> dict[str, Any]:
+        values = []
+        for _ in range(rounds):
+            self.value = 2 if self.value == 1 else 1  # always a real change
+            values.append(str(self.value))
+        before = self.requests()
+        started = time.perf_counter()
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "clients.py"),
+                "--client",
+                client,
+                "--kubeconfig",
+                self.cluster.kubeconfig_path,
+                "--namespace",
+                self.ns,
+                "--targets",
+                str(targets),
+                "--values",
+                ",".join(values),
+                "--concurrency",
+                str(concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        elapsed = time.perf_counter() - started
+        if out.returncode != 0:
+            raise RuntimeError(f"{client} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+        after = self.requests()
+        r = json.loads(out.stdout)
+        r["process_wall"] = elapsed
+        r["requests_work"] = after["work"] - before["work"]
+        r["requests_other"] = after["other"] - before["other"] - 1  # less our own /metrics read
+        return r
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def summarize(runs: list[dict[str, Any]], warm_requests: float = 0) -> dict[str, float]:
+    per = [
+        {
+            "ops_s": r["ops"] / r["wall"],
+            "p50": pct(r["lat"], 0.50),
+            "p99": pct(r["lat"], 0.99),
+            "cpu_ms": 1000 * r["cpu"] / r["ops"],
+            "rss_mb": r["rss_peak_kb"] / 1024,
+            "req_op": (r["requests_work"] - warm_requests) / r["ops"],
+            "other_req": r["requests_other"],
+            "wall": r["process_wall"],
+        }
+        for r in runs
+    ]
+    return {k: statistics.median(p[k] for p in per) for k in per[0]}
+
+
+def table(title: str, rows: dict[str, dict[str, float]], cols: list[tuple[str, str, str]]) -> str:
+    ref = rows.get(REFERENCE)
+    head = "| client | " + " | ".join(c[1] for c in cols) + " |"
+    sep = "|---" * (len(cols) + 1) + "|"
+    lines = [f"### {title}", "", head, sep]
+    for client, r in rows.items():
+        cells = []
+        for key, _, fmt in cols:
+            cell = format(r[key], fmt)
+            if ref and client != REFERENCE and ref[key]:
+                cell += f" ({r[key] / ref[key]:.1f}x)"
+            cells.append(cell)
+        lines.append(f"| {client} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
+    a = p.parse_args()
+    seq_n, conc_n, conc_rounds, mem_n, mem_rounds = (300, 200, 4, 1000, 20)
+    levels = [1, 8, 32, 128]
+    if a.quick:
+        seq_n, conc_n, conc_rounds, mem_n, mem_rounds, levels = (30, 20, 1, 50, 3, [1, 8])
+    started = time.monotonic()
+    with LocalCluster(controller_manager=False) as cluster:
+        b = Bench(cluster, a.reps)
+        b.create_targets(max(seq_n, conc_n, mem_n))
+        results: dict[str, Any] = {"sequential": {}, "concurrent": {}, "cold": {}, "memory": {}}
+        print(f"cluster up; {max(seq_n, conc_n, mem_n)} Deployments in {b.ns}", flush=True)
+
+        raw: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENTS}
+        for rep in range(a.reps):
+            for c in CLIENTS:
+                raw[c].append(b.run(c, seq_n, 1, 1))
+            print(f"sequential rep {rep + 1}/{a.reps} done", flush=True)
+        results["sequential"] = {c: summarize(raw[c]) for c in CLIENTS}
+
+        for level in levels:
+            raw = {c: [] for c in CLIENTS}
+            for rep in range(max(1, a.reps - 1)):
+                for c in CLIENTS:
+                    raw[c].append(b.run(c, conc_n, conc_rounds, level))
+            results["concurrent"][level] = {c: summarize(raw[c]) for c in CLIENTS}
+            print(f"concurrency {level} done", flush=True)
+
+        raw = {c: [] for c in CLIENTS}
+        for rep in range(a.reps + 2):
+            for c in CLIENTS:
+                raw[c].append(b.run(c, 1, 1, 1))
+        results["cold"] = {c: summarize(raw[c]) for c in CLIENTS}
+        print("cold start done", flush=True)
+
+        for c in ("kubescale-sync", "kubescale-async"):
+            r = b.run(c, mem_n, mem_rounds, 32)
+            rounds = [kb / 1024 for kb in r["rss_rounds"]]
+            results["memory"][c] = {"rounds_mb": rounds, "ops_s": r["ops"] / r["wall"]}
+        print("memory done", flush=True)
+    results["elapsed_s"] = time.monotonic() - started
+    (HERE / "results.json").write_text(json.dumps(results, indent=1))
+    write_report(results, levels, a)
+
+
+def write_report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) -> None:
+    cols = [
+        ("ops_s", "ops/s", ".0f"),
+        ("p50", "p50 ms", ".1f"),
+        ("p99", "p99 ms", ".1f"),
+        ("cpu_ms", "client CPU ms/op", ".2f"),
+        ("rss_mb", "peak RSS MB", ".0f"),
+        ("req_op", "API requests/op", ".2f"),
+        ("other_req", "other requests/run", ".0f"),
+    ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+    out = [
+        "# kubescale benchmarks",
+        "",
+        f"Written by `make bench` ({'quick' if a.quick else 'full'} run, {a.reps} repetitions, medians; "
+        f"{results['elapsed_s'] / 60:.1f} min). Machine: {machine}. Local API server 1.20.2 without "
+        "controller-manager. Ratios in parentheses are each client's value divided by "
+        f"`{REFERENCE}`'s. 'other requests/run' counts non-Deployment requests (discovery) after warm-up.",
+        "",
+        table("Workload 1: sequential real changes, one target each", results["sequential"], cols),
+    ]
+    for level in levels:
+        out.append(table(f"Workload 2: concurrency {level}", results["concurrent"][level], cols))
+    out.append(
+        table(
+            "Workload 3: cold start (new process: import, connect, scale one target)",
+            results["cold"],
+            [("wall", "seconds", ".2f"), ("rss_mb", "peak RSS MB", ".0f")],
+        )
+    )
+    out.append("### Workload 4: steady memory (RSS per round, 1,000 targets, concurrency 32)\n")
+    for c, m in results["memory"].items():
+        rounds = m["rounds_mb"]
+        drift = (rounds[-1] - rounds[min(4, len(rounds) - 1)]) / rounds[min(4, len(rounds) - 1)] * 100
+        out.append(
+            f"- {c}: round 1 {rounds[0]:.1f} MB, round 5 {rounds[min(4, len(rounds) - 1)]:.1f} MB, "
+            f"last {rounds[-1]:.1f} MB (round 5 to last: {drift:+.1f} %), {m['ops_s']:.0f} ops/s"
+        )
+    (HERE / "RESULTS.md").write_text("\n".join(out) + "\n")
+    plot(results, levels)
+    print((HERE / "RESULTS.md").read_text())
+
+
+def plot(results: dict[str, Any], levels: list[int]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in CLIENTS:
+        ax.plot(levels, [results["concurrent"][lv][c]["ops_s"] for lv in levels], marker="o", label=c)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(levels, [str(lv) for lv in levels])
+    ax.set_xlabel("concurrent calls")
+    ax.set_ylabel("scale operations per second")
+    ax.set_title("Throughput against concurrency (local API server, 200 Deployments)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HERE / "results.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()
