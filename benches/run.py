@@ -153,14 +153,14 @@ def main() -> None:
 
         for level in levels:
             raw = {c: [] for c in CLIENTS}
-            for rep in range(max(1, a.reps - 1)):
+            for _ in range(max(1, a.reps - 1)):
                 for c in CLIENTS:
                     raw[c].append(b.run(c, conc_n, conc_rounds, level))
             results["concurrent"][level] = {c: summarize(raw[c]) for c in CLIENTS}
             print(f"concurrency {level} done", flush=True)
 
         raw = {c: [] for c in CLIENTS}
-        for rep in range(a.reps + 2):
+        for _ in range(a.reps + 2):
             for c in CLIENTS:
                 raw[c].append(b.run(c, 1, 1, 1))
         results["cold"] = {c: summarize(raw[c]) for c in CLIENTS}

@@ -275,7 +275,8 @@ def test_processes_using_the_async_api_exit_cleanly(
         "from kubescale.asyncio import ScaleHandler\n"
         "async def main():\n"
         "    async with ScaleHandler(sys.argv[1], kubeconfig=sys.argv[2]) as h:\n"
-        "        await asyncio.gather(*(h.scale(f'deployment/web-{i}', int(sys.argv[3])) for i in range(10)))\n"
+        "        n = int(sys.argv[3])\n"
+        "        await asyncio.gather(*(h.scale(f'deployment/web-{i}', n) for i in range(10)))\n"
         "asyncio.run(main())\n"
     )
     codes = [
