@@ -9,7 +9,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs demo clean
+.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs bench demo clean
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ docs: venv
 	$(PY) -m pip install -q "pdoc>=14"
 	$(PY) -m pdoc -o docs/api kubescale kubescale.asyncio kubescale.errors kubescale.testing
 	@echo "docs/api/index.html"
+
+# kubescale and its peers side by side on one local cluster: benches/RESULTS.md, results.png.
+bench: venv control-plane install-wheel
+	$(PY) -m pip install -q -r benches/requirements.txt
+	$(PY) benches/run.py
 
 demo: venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py

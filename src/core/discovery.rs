@@ -234,16 +234,24 @@ impl Discovery {
                     ),
                 }
             }
-            (None, _) => (
-                groups.iter().map(|g| (g.name.clone(), g.preferred.clone())).collect(),
-                groups
-                    .iter()
-                    .flat_map(|g| g.versions.iter().filter(|v| **v != g.preferred).map(|v| (g.name.clone(), v.clone())))
-                    .collect(),
-            ),
+            (None, _) => {
+                // The core group and apps first (kubectl's priority, and the common case: two
+                // requests), then every other group's preferred version, then the rest.
+                let (built_in, others): (Vec<&Group>, Vec<&Group>) =
+                    groups.iter().partition(|g| g.name.is_empty() || g.name == "apps");
+                let preferred =
+                    |gs: &[&Group]| gs.iter().map(|g| (g.name.clone(), g.preferred.clone())).collect::<Vec<_>>();
+                let rest = groups.iter().flat_map(|g| {
+                    g.versions.iter().filter(|v| **v != g.preferred).map(|v| (g.name.clone(), v.clone()))
+                });
+                (preferred(&built_in), preferred(&others).into_iter().chain(rest).collect())
+            }
         };
         let mut first_error = None;
         for candidates in [first, then] {
+            if candidates.is_empty() {
+                continue;
+            }
             let lists = join_all(candidates.iter().map(|(g, v)| self.fetch_list(g, v))).await;
             for ((g, v), list) in candidates.iter().zip(lists) {
                 match list {
