@@ -191,7 +191,8 @@ def write_report(results: dict[str, Any], levels: list[int], a: argparse.Namespa
         ("req_op", "API requests/op", ".2f"),
         ("other_req", "other requests/run", ".0f"),
     ]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+    python = f"Python {platform.python_version()}"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {python}, {platform.platform()}"
     out = [
         "# kubescale benchmarks",
         "",
