@@ -17,6 +17,7 @@ use crate::core::discovery::{Discovery, Resource};
 use crate::core::error::{Error, Result};
 use crate::core::events::{EventRecorder, EventSpec, EventType};
 use crate::core::locks::KeyedLocks;
+use crate::core::scale_cache::ScaleCache;
 use crate::core::scalers::ScalerRegistry;
 use crate::core::target::{TargetRef, TypeSpec, validate_namespace};
 
@@ -63,6 +64,7 @@ pub struct ScaleHandler {
     pub(crate) locks: KeyedLocks,
     pub(crate) recorder: EventRecorder,
     pub(crate) scalers: ScalerRegistry,
+    pub(crate) seen: ScaleCache,
     /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
     pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
     pub(crate) closed_notify: Notify,
@@ -93,6 +95,7 @@ impl ScaleHandler {
             context: conn.context,
             closed: AtomicBool::new(false),
             scalers: ScalerRegistry::default(),
+            seen: ScaleCache::default(),
             last_up: Mutex::new(HashMap::new()),
             closed_notify: Notify::new(),
         })

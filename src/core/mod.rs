@@ -14,6 +14,7 @@ pub mod leader;
 pub mod locks;
 pub mod reconcile;
 pub mod scale;
+pub mod scale_cache;
 pub mod scalers;
 pub mod target;
 pub mod wait;

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec};
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 
 use crate::core::discovery::Resource;
@@ -222,6 +223,14 @@ impl ScaleHandler {
         .await
     }
 
+    /// Remembers a scale read or written (see `scale_cache.rs`).
+    fn remember_scale(&self, key: &str, s: &Scale, uid: Option<String>) {
+        if let Some(rv) = s.metadata.resource_version.clone() {
+            let spec = s.spec.as_ref().and_then(|sp| sp.replicas).unwrap_or(0);
+            self.seen.put(key, crate::core::scale_cache::Seen { spec, resource_version: rv, uid });
+        }
+    }
+
     /// The read-compare-write loop, under the target's lock. With `remember`, the current desired
     /// count is written to the `kubescale.io/previous-replicas` annotation before the first write.
     /// Events regard the target, or `event_regarding` when given.
@@ -247,10 +256,60 @@ impl ScaleHandler {
         };
         let mut remembered = false;
         let mut previous = None;
+        let key = format!("{ns}/{}/{}/{name}", resource.group, resource.kind);
         let result: Result<ScaleOutcome> = async {
+            // A target seen before: write on top of what was seen, without reading (a 409 means
+            // it changed since, and the loop below reads afresh).
+            if let Some(seen) = self.seen.get(&key)
+                && seen.spec != desired
+                && !(opts.at_least && seen.spec > desired)
+                && !opts.dry_run
+                && !remember
+            {
+                let blind = Scale {
+                    metadata: ObjectMeta {
+                        name: Some(name.to_string()),
+                        namespace: resource.namespaced.then(|| ns.to_string()),
+                        resource_version: Some(seen.resource_version.clone()),
+                        ..Default::default()
+                    },
+                    spec: Some(ScaleSpec { replicas: Some(desired) }),
+                    status: None,
+                };
+                regarding.uid = seen.uid.clone();
+                match api.replace_scale(name, &PostParams::default(), &blind).await.map_err(Error::from) {
+                    Ok(written) => {
+                        self.remember_scale(&key, &written, seen.uid);
+                        previous = Some(seen.spec);
+                        let reason = format!("scaled from {} to {desired}", seen.spec);
+                        return Ok(ScaleOutcome {
+                            target: target.clone(),
+                            previous: seen.spec,
+                            replicas: desired,
+                            changed: true,
+                            reason,
+                        });
+                    }
+                    Err(e) if e.is_conflict() => {
+                        tracing::debug!(%target, "changed since last seen; reading");
+                        self.seen.forget(&key);
+                    }
+                    Err(e) => {
+                        self.seen.forget(&key);
+                        return Err(e);
+                    }
+                }
+            }
             for attempt in 0..=CONFLICT_RETRIES {
-                let mut scale = api.get_scale(name).await?;
+                let mut scale = match api.get_scale(name).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.seen.forget(&key);
+                        return Err(e.into());
+                    }
+                };
                 regarding.uid = scale.metadata.uid.clone();
+                self.remember_scale(&key, &scale, scale.metadata.uid.clone());
                 let current = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
                 previous.get_or_insert(current);
                 let outcome = |replicas: i32, changed: bool, reason: String| ScaleOutcome {
@@ -287,7 +346,10 @@ impl ScaleHandler {
                 }
                 scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
                 match api.replace_scale(name, &PostParams::default(), &scale).await.map_err(Error::from) {
-                    Ok(_) => return Ok(outcome(desired, true, format!("scaled from {current} to {desired}"))),
+                    Ok(written) => {
+                        self.remember_scale(&key, &written, regarding.uid.clone());
+                        return Ok(outcome(desired, true, format!("scaled from {current} to {desired}")));
+                    }
                     Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
                         tracing::debug!(%target, attempt, "conflict; reading again");
                         tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1))).await;

@@ -1,0 +1,129 @@
+"""examples/rbac.yaml is sufficient, and kubescale behaves under RBAC: forbidden namespaces raise
+ForbiddenError, a missing Events permission never fails a scale."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import kubescale
+from kubescale.testing import ClusterAPI
+
+from helpers import DEPLOY, create_es, elasti_service, spec_replicas
+
+RBAC = Path(__file__).parent.parent / "examples" / "rbac.yaml"
+PATHS = {
+    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
+}
+
+
+def apply(cluster: ClusterAPI, ns: str, docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        cluster.request("POST", PATHS[doc["kind"]].format(ns=ns), doc)
+
+
+def service_account_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, tmp_path: Path) -> Path:
+    """A kubeconfig with the ServiceAccount's token (its Secret, made by the token controller)."""
+    deadline = time.monotonic() + 30
+    while True:
+        secrets = cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets")["items"]
+        tokens = [
+            s
+            for s in secrets
+            if s["type"] == "kubernetes.io/service-account-token"
+            and s["metadata"].get("annotations", {}).get("kubernetes.io/service-account.name") == sa
+            and s.get("data", {}).get("token")
+        ]
+        if tokens:
+            break
+        assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
+        time.sleep(0.2)
+    token = base64.b64decode(tokens[0]["data"]["token"]).decode()
+    cfg = json.loads(Path(cluster.kubeconfig_path).read_text())
+    cfg["users"][0]["user"] = {"token": token}
+    path = tmp_path / f"{sa}.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+class Idle:
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return True
+
+    def should_scale_from_zero(self) -> bool:
+        return False
+
+
+def test_rbac_example_is_sufficient_and_namespaced(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    docs = list(yaml.safe_load_all(RBAC.read_text()))
+    apply(kube_cluster, namespace, [d for d in docs if d])
+    other = kube_cluster.create_namespace()
+    try:
+        kube_cluster.create_deployment(namespace, "web", 2)
+        kube_cluster.create_deployment(other, "web", 2)
+        kube_cluster.create_deployment(namespace, "looped", 2)
+        kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "kubescale", tmp_path)
+        with kubescale.ScaleHandler(kubeconfig=kubeconfig) as h:
+            assert h.scale("deploy/web", 3, namespace=namespace).changed
+            assert h.scale_to_zero("deploy/web", namespace=namespace).previous == 3
+            assert h.scale_from_zero("deploy/web", namespace=namespace).replicas == 3
+            assert h.events("deploy/web", namespace=namespace)
+            with pytest.raises(kubescale.ForbiddenError) as err:
+                h.scale("deploy/web", 3, namespace=other)
+            assert err.value.status == 403 and isinstance(err.value, PermissionError)
+            assert spec_replicas(kube_cluster, other, DEPLOY) == 2
+        with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
+            h.register_scaler("idle", Idle)
+            es = elasti_service("looped", "unused", target="looped", trigger_type="idle")
+            create_es(kube_cluster, namespace, es)
+            decisions = h.check_and_scale()
+            assert [(d.name, d.direction, d.error) for d in decisions] == [("looped", "scale_down", None)]
+            assert (
+                spec_replicas(kube_cluster, namespace, "/apis/apps/v1/namespaces/{ns}/deployments/looped")
+                == 0
+            )
+    finally:
+        kube_cluster.delete_namespace(other)
+
+
+def test_missing_events_permission_does_not_fail_a_scale(
+    kube_cluster: ClusterAPI, namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    role = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    role["rules"] = [r for r in role["rules"] if "events.k8s.io" not in r["apiGroups"]]
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "no-events"}}
+    binding = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    binding["subjects"][0]["name"] = "no-events"
+    apply(kube_cluster, namespace, [role, sa, binding])
+    kube_cluster.create_deployment(namespace, "web", 1)
+    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "no-events", tmp_path)
+    caplog.set_level(logging.WARNING, logger="kubescale")
+    kubescale.reset_logging()
+    with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
+        assert h.scale("deploy/web", 2).changed
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+    assert any("could not record an event" in r.getMessage() for r in caplog.records)
