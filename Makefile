@@ -9,7 +9,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs bench demo clean
+.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs bench fuzz soak demo clean
 
 venv: $(VENV)/.installed
 
@@ -62,6 +62,14 @@ docs: venv
 bench: venv control-plane install-wheel
 	$(PY) -m pip install -q -r benches/requirements.txt
 	$(PY) benches/run.py
+
+# Long property-test runs of every parser (a short run is part of `make test`).
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} cargo test --release --no-default-features --test fuzz_parsers
+
+# The long fault and load tests (5,000 operations, etcd down for 10 s).
+soak: venv control-plane prometheus install-wheel
+	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/test_faults.py -v
 
 demo: venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py

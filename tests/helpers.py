@@ -113,7 +113,9 @@ def install_crd(cluster: ClusterAPI, manifest: dict[str, Any]) -> None:
 
     def established() -> bool:
         status = cluster.request("GET", path).get("status", {})
-        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or [])
+        return any(
+            c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or []
+        )
 
     cluster.wait_for(established, f"CRD {name} established")
     group, served = (
