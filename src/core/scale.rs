@@ -63,6 +63,11 @@ pub struct ScaleOptions {
     pub dry_run: bool,
 }
 
+/// The key of a target in the lock map and the scale cache: `namespace/group/Kind/name`.
+fn target_key(resource: &Resource, ns: &str, name: &str) -> String {
+    format!("{ns}/{}/{}/{name}", resource.group, resource.kind)
+}
+
 fn display_target(resource: &Resource, name: &str) -> String {
     let kind = resource.kind.to_ascii_lowercase();
     if resource.group.is_empty() { format!("{kind}/{name}") } else { format!("{kind}.{}/{name}", resource.group) }
@@ -138,7 +143,7 @@ impl ScaleHandler {
         self.with_resource(target, |resource| {
             let ns = ns.clone();
             async move {
-                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let key = target_key(&resource, &ns, &target.name);
                 let _guard = self.locks.lock(&key).await;
                 self.scale_locked(&resource, &ns, &target.name, replicas, opts, false, None).await
             }
@@ -165,7 +170,7 @@ impl ScaleHandler {
         self.with_resource(target, |resource| {
             let ns = ns.clone();
             async move {
-                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let key = target_key(&resource, &ns, &target.name);
                 let _guard = self.locks.lock(&key).await;
                 self.scale_locked(&resource, &ns, &target.name, 0, ScaleOptions::default(), true, regarding).await
             }
@@ -200,7 +205,7 @@ impl ScaleHandler {
         self.with_resource(target, |resource| {
             let ns = ns.clone();
             async move {
-                let key = format!("{ns}/{}/{}/{}", resource.group, resource.kind, target.name);
+                let key = target_key(&resource, &ns, &target.name);
                 let _guard = self.locks.lock(&key).await;
                 let mut desired = min_replicas;
                 if restore {
@@ -256,7 +261,7 @@ impl ScaleHandler {
         };
         let mut remembered = false;
         let mut previous = None;
-        let key = format!("{ns}/{}/{}/{name}", resource.group, resource.kind);
+        let key = target_key(resource, ns, name);
         let result: Result<ScaleOutcome> = async {
             // A target seen before: write on top of what was seen, without reading (a 409 means
             // it changed since, and the loop below reads afresh).
