@@ -109,3 +109,32 @@ def test_run_scales_and_stops_cleanly_on_ctrl_c(kube_cluster: ClusterAPI, namesp
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_wait_shows_a_live_progress_line_on_a_terminal(kube_cluster: ClusterAPI, namespace: str) -> None:
+    import pty
+
+    kube_cluster.create_deployment(namespace, "web", 1)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubescale.cli", "wait", "deploy/web", "-n", namespace, "--timeout", "2.5"],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig_path},
+    )
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=30)
+    os.close(leader)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 1
+    assert "\rdeploy/web: 0/1 ready, " in text  # rewritten in place
+    assert "timed out after 2.5s" in text

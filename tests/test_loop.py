@@ -387,3 +387,18 @@ def test_leader_election_one_process_acts_and_a_follower_takes_over(
             if p is not None and p.poll() is None:
                 p.terminate()
                 p.wait(10)
+
+
+def test_a_registered_python_scaler_overrides_the_built_in_one(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["override"] = {"zero": True}
+    # A prometheus trigger whose metadata the built-in scaler would reject.
+    create_es(kube_cluster, namespace, elasti_service("o", "override", trigger_type="prometheus"))
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        (before,) = h.check_and_scale()
+        assert before.error is not None and "serverAddress" in before.error
+        h.register_scaler("prometheus", FlagScaler)
+        (after,) = h.check_and_scale()
+    assert (after.direction, after.error) == ("scale_down", None)

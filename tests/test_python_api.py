@@ -104,22 +104,40 @@ def test_kubeconfig_env_paths_are_merged(
     assert kubescale.ScaleHandler().default_namespace == "default"
 
 
-def test_repr_and_logs_never_show_the_token(
-    kube_cluster: ClusterAPI, namespace: str, caplog: pytest.LogCaptureFixture
+def test_repr_messages_and_logs_never_show_credentials(
+    kube_cluster: ClusterAPI, namespace: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    """A full run (discovery, scales, errors, events, waits) logged at the most verbose level."""
+    caplog.set_level(1)  # below DEBUG: Rust's TRACE records too
     kubescale.reset_logging()
     kube_cluster.create_deployment(namespace, "web", 1)
+    texts = []
     with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
-        text = repr(h)
-        assert kube_cluster.server in text and "kubescale-local" in text
+        texts.append(repr(h))
+        assert kube_cluster.server in texts[0] and "kubescale-local" in texts[0]
+        h.resources()
         h.scale("deploy/web", 2, namespace=namespace)
-        with pytest.raises(kubescale.NotFoundError) as err:
-            h.scale("deploy/absent", 2, namespace=namespace)
-    token = kube_cluster.token
-    assert token not in text and token not in str(err.value)
-    assert any(r.name.startswith("kubescale") and "scaled" in r.getMessage() for r in caplog.records)
-    assert all(token not in r.getMessage() for r in caplog.records)
+        h.scale_to_zero("deploy/web", namespace=namespace)
+        h.scale_from_zero("deploy/web", namespace=namespace)
+        texts += [repr(e) for e in h.events("deploy/web", namespace=namespace)]
+        for call in (
+            lambda: h.scale("deploy/absent", 2, namespace=namespace),
+            lambda: h.wait_for_replicas("deploy/web", timeout=0.3, namespace=namespace),
+        ):
+            with pytest.raises(kubescale.KubeScaleError) as err:
+                call()
+            texts.append(str(err.value))
+    cfg = json.loads(Path(kube_cluster.kubeconfig_path).read_text())
+    bad = {**cfg, "users": [{"name": cfg["users"][0]["name"], "user": {"token": "s3cr3t-wrong-token"}}]}
+    (tmp_path / "bad").write_text(json.dumps(bad))
+    with pytest.raises(kubescale.UnauthorizedError) as err:
+        kubescale.ScaleHandler(kubeconfig=tmp_path / "bad").resolve("deploy")
+    texts.append(str(err.value))
+    assert len(caplog.records) > 10
+    assert any(r.levelno < logging.DEBUG for r in caplog.records), "no TRACE records were captured"
+    texts += [r.getMessage() for r in caplog.records]
+    for secret in (kube_cluster.token, "s3cr3t-wrong-token", "Bearer "):
+        assert not [t for t in texts if secret in t], secret
 
 
 def test_python_logging_level_is_honoured(
