@@ -84,6 +84,12 @@ def test_missing_kubeconfig_and_unknown_context(tmp_path: Path, kube_cluster: Cl
         kubescale.ScaleHandler(kubeconfig=tmp_path / "nope")
     with pytest.raises(kubescale.ConfigError, match="no-such-context"):
         kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path, context="no-such-context")
+    garbage = tmp_path / "garbage"
+    garbage.write_text("clusters: [this is: not, a kubeconfig")
+    with pytest.raises(kubescale.ConfigError, match="cannot read kubeconfig"):
+        kubescale.ScaleHandler(kubeconfig=garbage)
+    with pytest.raises(kubescale.ConfigError, match="cannot read kubeconfig"):
+        kubescale.ScaleHandler(kubeconfig=tmp_path)  # a directory: unreadable as a file
 
 
 def test_kubeconfig_env_paths_are_merged(
