@@ -46,21 +46,48 @@ fn install_logging(py: Python<'_>) -> PyResult<()> {
     let reset = logger.reset_handle();
     // A second import in the same process (e.g. a reload) keeps the first logger.
     if log::set_boxed_logger(Box::new(LogBridge(logger))).is_ok() {
-        log::set_max_level(LevelFilter::Trace);
+        sync_log_level(py);
     }
     LOG_RESET.get_or_init(|| reset);
     Ok(())
 }
 
+/// Lets through only the records Python would keep: the global `log` level follows the most
+/// verbose of the `kubescale` logger's and the root logger's effective levels, so records below
+/// it cost one atomic load instead of a trip to Python. Read at import, when a handler is
+/// created and by `reset_logging()`.
+pub(crate) fn sync_log_level(py: Python<'_>) {
+    use log::LevelFilter;
+    let effective = |name: Option<&str>| -> Option<i64> {
+        let logging = py.import("logging").ok()?;
+        let logger = match name {
+            Some(n) => logging.call_method1("getLogger", (n,)).ok()?,
+            None => logging.call_method0("getLogger").ok()?,
+        };
+        logger.call_method0("getEffectiveLevel").ok()?.extract().ok()
+    };
+    let level = [effective(Some("kubescale")), effective(None)].into_iter().flatten().min().unwrap_or(0);
+    let filter = match level {
+        i64::MIN..=5 => LevelFilter::Trace,
+        6..=10 => LevelFilter::Debug,
+        11..=20 => LevelFilter::Info,
+        21..=30 => LevelFilter::Warn,
+        31..=40 => LevelFilter::Error,
+        _ => LevelFilter::Off,
+    };
+    log::set_max_level(filter);
+}
+
 static LOG_RESET: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
 
-/// Forgets the cached Python logger levels, so changes made with ``logging`` after the first
-/// kubescale log record take effect.
+/// Re-reads the Python logging levels, so changes made with ``logging`` after kubescale
+/// first logged (or after the last handler was created) take effect.
 #[pyfunction]
-fn reset_logging() {
+fn reset_logging(py: Python<'_>) {
     if let Some(r) = LOG_RESET.get() {
         r.reset();
     }
+    sync_log_level(py);
 }
 
 /// Called at interpreter exit (``atexit``): lets pending asyncio results be delivered, then
