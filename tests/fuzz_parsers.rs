@@ -16,7 +16,8 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)),
         ".{0,12}".prop_map(serde_json::Value::from),
         prop_oneof![Just("NaN"), Just("+Inf"), Just("-Inf"), Just("1"), Just("0.5"), Just("vector"), Just("success")]
             .prop_map(serde_json::Value::from),

@@ -19,6 +19,8 @@ use crate::core::error::{Error, Result};
 
 /// How long a repeat still joins the series of the first Event.
 const SERIES_WINDOW: SignedDuration = SignedDuration::from_secs(6 * 60);
+/// How often expired cache entries are swept.
+const SWEEP_EVERY: SignedDuration = SignedDuration::from_secs(60);
 /// The cache never holds more entries than this.
 const MAX_CACHED: usize = 4096;
 /// The API rejects longer notes.
@@ -93,6 +95,7 @@ pub struct EventRecorder {
     controller: String,
     instance: String,
     cache: Mutex<HashMap<Key, Recorded>>,
+    last_sweep: Mutex<Timestamp>,
 }
 
 fn check_reason(reason: &str) -> Result<()> {
@@ -110,7 +113,13 @@ fn check_reason(reason: &str) -> Result<()> {
 impl EventRecorder {
     /// A recorder that reports as `controller` (`reportingController`), instance `instance`.
     pub fn new(client: Client, controller: String, instance: String) -> Self {
-        EventRecorder { client, controller, instance, cache: Mutex::new(HashMap::new()) }
+        EventRecorder {
+            client,
+            controller,
+            instance,
+            cache: Mutex::new(HashMap::new()),
+            last_sweep: Mutex::new(Timestamp::now()),
+        }
     }
 
     /// Checks an event's fields before any request.
@@ -149,8 +158,13 @@ impl EventRecorder {
         };
         let previous = {
             let mut cache = self.cache.lock().expect("event cache poisoned");
-            cache.retain(|_, r| r.last + SERIES_WINDOW > now);
-            cache.get(&key).cloned()
+            // Expired entries are swept at most once a minute: a sweep walks the whole cache.
+            let mut last_sweep = self.last_sweep.lock().expect("event cache poisoned");
+            if now.duration_since(*last_sweep) > SWEEP_EVERY {
+                cache.retain(|_, r| r.last + SERIES_WINDOW > now);
+                *last_sweep = now;
+            }
+            cache.get(&key).cloned().filter(|r| r.last + SERIES_WINDOW > now)
         };
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
