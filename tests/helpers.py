@@ -13,10 +13,6 @@ DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
 ES_PATH = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices"
 
 
-def deployment(cluster: ClusterAPI, ns: str, name: str, replicas: int = 1) -> dict[str, Any]:
-    return cluster.create_deployment(ns, name, replicas)  # type: ignore[no-any-return]
-
-
 def workload(kind: str, name: str, replicas: int) -> dict[str, Any]:
     labels = {"app": name}
     spec: dict[str, Any] = {

@@ -3,8 +3,6 @@
 //! `type` is free-form (Python scalers have their own names) and `scaleTargetRef` may name any
 //! scalable kind.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -153,14 +151,6 @@ pub struct ElastiServiceStatus {
     /// `proxy` at zero replicas, `serve` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-}
-
-/// Trigger metadata as a string map (what the built-in scalers read).
-pub fn metadata_strings(meta: &Option<serde_json::Value>) -> BTreeMap<String, serde_json::Value> {
-    match meta {
-        Some(serde_json::Value::Object(m)) => m.clone().into_iter().collect(),
-        _ => BTreeMap::new(),
-    }
 }
 
 /// The CRD manifest, generated from these types.
