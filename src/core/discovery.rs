@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::discovery::ApiResource;
 
@@ -47,6 +48,18 @@ impl Resource {
             api_version: self.api_version(),
             kind: self.kind.clone(),
             plural: self.plural.clone(),
+        }
+    }
+
+    /// A reference to the object `name` of this type (in `namespace` when the type is namespaced),
+    /// for Events.
+    pub fn object_ref(&self, name: &str, namespace: &str) -> ObjectReference {
+        ObjectReference {
+            api_version: Some(self.api_version()),
+            kind: Some(self.kind.clone()),
+            name: Some(name.to_string()),
+            namespace: self.namespaced.then(|| namespace.to_string()),
+            ..Default::default()
         }
     }
 

@@ -212,14 +212,7 @@ impl ScaleHandler {
         EventRecorder::validate(ev)?;
         let ns = self.namespace_for(namespace)?;
         let resource = self.resolve(&target.type_spec).await?;
-        let regarding = ObjectReference {
-            api_version: Some(resource.api_version()),
-            kind: Some(resource.kind.clone()),
-            name: Some(target.name.clone()),
-            namespace: resource.namespaced.then(|| ns.clone()),
-            ..Default::default()
-        };
-        self.recorder.publish(ev, &regarding).await
+        self.recorder.publish(ev, &resource.object_ref(&target.name, &ns)).await
     }
 
     /// Lists the `events.k8s.io/v1` Events regarding `target`, oldest first.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Resource as _};
 
@@ -63,13 +63,14 @@ fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
     now.duration_since(since).try_into().unwrap_or(Duration::ZERO)
 }
 
-fn reference_to(es: &ElastiService) -> ObjectReference {
+/// A reference to an ElastiService (decoded or not), for Events.
+fn reference_to(meta: &ObjectMeta) -> ObjectReference {
     ObjectReference {
         api_version: Some("elasti.truefoundry.com/v1alpha1".into()),
         kind: Some("ElastiService".into()),
-        name: es.metadata.name.clone(),
-        namespace: es.metadata.namespace.clone(),
-        uid: es.metadata.uid.clone(),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
         ..Default::default()
     }
 }
@@ -126,14 +127,7 @@ impl ScaleHandler {
             Err(e) => {
                 let message = format!("the ElastiService cannot be read: {e}");
                 tracing::warn!(%namespace, %name, error = %message, "skipping a malformed ElastiService");
-                let regarding = ObjectReference {
-                    api_version: Some("elasti.truefoundry.com/v1alpha1".into()),
-                    kind: Some("ElastiService".into()),
-                    name: Some(name.clone()),
-                    namespace: Some(namespace.clone()),
-                    uid: obj.metadata.uid.clone(),
-                    ..Default::default()
-                };
+                let regarding = reference_to(&obj.metadata);
                 self.record_quietly(EventType::Warning, "InvalidElastiService", message.clone(), &regarding).await;
                 return Decision {
                     namespace,
@@ -149,7 +143,8 @@ impl ScaleHandler {
             Err(e) => {
                 let message = e.to_string();
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
-                self.record_quietly(EventType::Warning, "FailedToScale", message.clone(), &reference_to(&es)).await;
+                self.record_quietly(EventType::Warning, "FailedToScale", message.clone(), &reference_to(&es.metadata))
+                    .await;
                 Decision {
                     namespace,
                     name,
@@ -251,7 +246,7 @@ impl ScaleHandler {
             }
         }
         let (direction, reason) = outcome?;
-        let es_ref = reference_to(es);
+        let es_ref = reference_to(&es.metadata);
         let mut mode = None;
         match direction {
             Direction::ScaleUp => {

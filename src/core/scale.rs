@@ -114,6 +114,27 @@ impl ScaleHandler {
         }
     }
 
+    /// Resolves `target` (as [`with_resource`](Self::with_resource)), takes its per-target lock
+    /// and runs `op(resource, namespace, key)` under it.
+    async fn with_locked_target<T, F, Fut>(&self, target: &TargetRef, namespace: Option<&str>, op: F) -> Result<T>
+    where
+        F: Fn(Resource, String, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.check_open()?;
+        let ns = self.namespace_for(namespace)?;
+        self.with_resource(target, |resource| {
+            let ns = ns.clone();
+            let op = &op;
+            async move {
+                let key = target_key(&resource, &ns, &target.name);
+                let _guard = self.locks.lock(&key).await;
+                op(resource, ns, key).await
+            }
+        })
+        .await
+    }
+
     /// Reads the scale subresource of `target`.
     pub async fn get_scale(&self, target: &TargetRef, namespace: Option<&str>) -> Result<ScaleInfo> {
         self.check_open()?;
@@ -137,16 +158,9 @@ impl ScaleHandler {
         namespace: Option<&str>,
         opts: ScaleOptions,
     ) -> Result<ScaleOutcome> {
-        self.check_open()?;
         check_replicas(replicas.into())?;
-        let ns = self.namespace_for(namespace)?;
-        self.with_resource(target, |resource| {
-            let ns = ns.clone();
-            async move {
-                let key = target_key(&resource, &ns, &target.name);
-                let _guard = self.locks.lock(&key).await;
-                self.scale_locked(&resource, &ns, &target.name, replicas, opts, false, None).await
-            }
+        self.with_locked_target(target, namespace, |resource, ns, key| async move {
+            self.scale_locked(&resource, &ns, &target.name, &key, replicas, opts, false, None).await
         })
         .await
     }
@@ -165,15 +179,9 @@ impl ScaleHandler {
         namespace: Option<&str>,
         regarding: Option<&ObjectReference>,
     ) -> Result<ScaleOutcome> {
-        self.check_open()?;
-        let ns = self.namespace_for(namespace)?;
-        self.with_resource(target, |resource| {
-            let ns = ns.clone();
-            async move {
-                let key = target_key(&resource, &ns, &target.name);
-                let _guard = self.locks.lock(&key).await;
-                self.scale_locked(&resource, &ns, &target.name, 0, ScaleOptions::default(), true, regarding).await
-            }
+        self.with_locked_target(target, namespace, |resource, ns, key| async move {
+            let opts = ScaleOptions::default();
+            self.scale_locked(&resource, &ns, &target.name, &key, 0, opts, true, regarding).await
         })
         .await
     }
@@ -199,31 +207,24 @@ impl ScaleHandler {
         restore: bool,
         regarding: Option<&ObjectReference>,
     ) -> Result<ScaleOutcome> {
-        self.check_open()?;
         check_replicas(min_replicas.into())?;
-        let ns = self.namespace_for(namespace)?;
-        self.with_resource(target, |resource| {
-            let ns = ns.clone();
-            async move {
-                let key = target_key(&resource, &ns, &target.name);
-                let _guard = self.locks.lock(&key).await;
-                let mut desired = min_replicas;
-                if restore {
-                    let obj = self.dynamic_api(&resource, &ns).get_metadata(&target.name).await?;
-                    let remembered = obj
-                        .metadata
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .filter(|v| *v >= 0);
-                    if let Some(r) = remembered {
-                        desired = desired.max(r);
-                    }
+        self.with_locked_target(target, namespace, |resource, ns, key| async move {
+            let mut desired = min_replicas;
+            if restore {
+                let obj = self.dynamic_api(&resource, &ns).get_metadata(&target.name).await?;
+                let remembered = obj
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .filter(|v| *v >= 0);
+                if let Some(r) = remembered {
+                    desired = desired.max(r);
                 }
-                let opts = ScaleOptions { at_least: true, dry_run: false };
-                self.scale_locked(&resource, &ns, &target.name, desired, opts, false, regarding).await
             }
+            let opts = ScaleOptions { at_least: true, dry_run: false };
+            self.scale_locked(&resource, &ns, &target.name, &key, desired, opts, false, regarding).await
         })
         .await
     }
@@ -245,6 +246,7 @@ impl ScaleHandler {
         resource: &Resource,
         ns: &str,
         name: &str,
+        key: &str,
         desired: i32,
         opts: ScaleOptions,
         remember: bool,
@@ -252,20 +254,13 @@ impl ScaleHandler {
     ) -> Result<ScaleOutcome> {
         let api = self.dynamic_api(resource, ns);
         let target = display_target(resource, name);
-        let mut regarding = ObjectReference {
-            api_version: Some(resource.api_version()),
-            kind: Some(resource.kind.clone()),
-            name: Some(name.to_string()),
-            namespace: resource.namespaced.then(|| ns.to_string()),
-            ..Default::default()
-        };
+        let mut regarding = resource.object_ref(name, ns);
         let mut remembered = false;
         let mut previous = None;
-        let key = target_key(resource, ns, name);
         let result: Result<ScaleOutcome> = async {
             // A target seen before: write on top of what was seen, without reading (a 409 means
             // it changed since, and the loop below reads afresh).
-            if let Some(seen) = self.seen.get(&key)
+            if let Some(seen) = self.seen.get(key)
                 && seen.spec != desired
                 && !(opts.at_least && seen.spec > desired)
                 && !opts.dry_run
@@ -284,7 +279,7 @@ impl ScaleHandler {
                 regarding.uid = seen.uid.clone();
                 match api.replace_scale(name, &PostParams::default(), &blind).await.map_err(Error::from) {
                     Ok(written) => {
-                        self.remember_scale(&key, &written, seen.uid);
+                        self.remember_scale(key, &written, seen.uid);
                         previous = Some(seen.spec);
                         let reason = format!("scaled from {} to {desired}", seen.spec);
                         return Ok(ScaleOutcome {
@@ -297,10 +292,10 @@ impl ScaleHandler {
                     }
                     Err(e) if e.is_conflict() => {
                         tracing::debug!(%target, "changed since last seen; reading");
-                        self.seen.forget(&key);
+                        self.seen.forget(key);
                     }
                     Err(e) => {
-                        self.seen.forget(&key);
+                        self.seen.forget(key);
                         return Err(e);
                     }
                 }
@@ -309,12 +304,12 @@ impl ScaleHandler {
                 let mut scale = match api.get_scale(name).await {
                     Ok(s) => s,
                     Err(e) => {
-                        self.seen.forget(&key);
+                        self.seen.forget(key);
                         return Err(e.into());
                     }
                 };
                 regarding.uid = scale.metadata.uid.clone();
-                self.remember_scale(&key, &scale, scale.metadata.uid.clone());
+                self.remember_scale(key, &scale, scale.metadata.uid.clone());
                 let current = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
                 previous.get_or_insert(current);
                 let outcome = |replicas: i32, changed: bool, reason: String| ScaleOutcome {
@@ -352,7 +347,7 @@ impl ScaleHandler {
                 scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
                 match api.replace_scale(name, &PostParams::default(), &scale).await.map_err(Error::from) {
                     Ok(written) => {
-                        self.remember_scale(&key, &written, regarding.uid.clone());
+                        self.remember_scale(key, &written, regarding.uid.clone());
                         return Ok(outcome(desired, true, format!("scaled from {current} to {desired}")));
                     }
                     Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
