@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import kubescale
@@ -157,14 +161,6 @@ def events_for(cluster: ClusterAPI, ns: str, name: str) -> list[dict[str, Any]]:
     return sorted(ours, key=lambda e: (e.get("series") or {}).get("lastObservedTime") or e["eventTime"])
 
 
-def wait_until(check: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def assert_serialised(results: list[Any], start: int, final: int) -> None:
     """Each call of a batch on one target started from the count the call before it left.
 
@@ -279,3 +275,32 @@ def settle_deployment(cluster: ClusterAPI, ns: str) -> None:
 
 def by_name(decisions: list[kubescale.Decision]) -> dict[str, kubescale.Decision]:
     return {d.name: d for d in decisions}
+
+
+@contextlib.contextmanager
+def competing_writer(cluster: ClusterAPI, ns: str, names: list[str], writers: int = 1) -> Iterator[None]:
+    """Threads that keep patching an annotation on random Deployments among `names` (moving
+    their resourceVersion, never their replicas) while the block runs."""
+    stop = threading.Event()
+
+    def compete(seed: int) -> None:
+        rng = random.Random(seed)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            cluster.request(
+                "PATCH",
+                f"/apis/apps/v1/namespaces/{ns}/deployments/{rng.choice(names)}",
+                {"metadata": {"annotations": {"competitor": str(n)}}},
+                content_type="application/merge-patch+json",
+            )
+
+    threads = [threading.Thread(target=compete, args=(seed,)) for seed in range(writers)]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

@@ -21,7 +21,7 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPI, LocalCluster
 
-from helpers import assert_serialised
+from helpers import assert_serialised, competing_writer
 
 SOAK = os.environ.get("KUBESCALE_SOAK") == "1"
 # What a call may raise while the API server is restarting; with etcd down the server also
@@ -197,31 +197,12 @@ def test_load_against_a_competing_writer(kube_cluster: ClusterAPI, namespace: st
     for i in range(targets):
         kube_cluster.create_deployment(namespace, f"l{i}", 1)
     handler = kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
-    stop = threading.Event()
-
-    def compete() -> None:
-        rng = random.Random(1)
-        n = 0
-        while not stop.is_set():
-            n += 1
-            kube_cluster.request(
-                "PATCH",
-                f"/apis/apps/v1/namespaces/{namespace}/deployments/l{rng.randrange(targets)}",
-                {"metadata": {"annotations": {"competitor": str(n)}}},
-                content_type="application/merge-patch+json",
-            )
-
+    names = [f"l{i}" for i in range(targets)]
     rng = random.Random(2)
-    jobs = [(f"l{rng.randrange(targets)}", rng.randrange(1, 6)) for _ in range(ops)]
-    competitor = threading.Thread(target=compete)
-    competitor.start()
+    jobs = [(rng.choice(names), rng.randrange(1, 6)) for _ in range(ops)]
     started = time.monotonic()
-    try:
-        with ThreadPoolExecutor(concurrency) as pool:
-            results = list(pool.map(lambda j: (j[0], handler.scale(f"deployment/{j[0]}", j[1])), jobs))
-    finally:
-        stop.set()
-        competitor.join()
+    with competing_writer(kube_cluster, namespace, names), ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(lambda j: (j[0], handler.scale(f"deployment/{j[0]}", j[1])), jobs))
     elapsed = time.monotonic() - started
     assert elapsed < 600
     by_target: dict[str, list[Any]] = defaultdict(list)

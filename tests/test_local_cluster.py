@@ -14,8 +14,6 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster, MissingBinaryError
 
-from helpers import wait_until
-
 
 def alive(pid: int) -> bool:
     try:
@@ -163,8 +161,8 @@ def test_two_clusters_run_side_by_side() -> None:
 def test_mark_pods_ready_moves_ready_replicas(kube_cluster: ClusterAPI, namespace: str) -> None:
     kube_cluster.create_deployment(namespace, "web", 2)
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
-    wait_until(lambda: kube_cluster.mark_pods_ready(namespace, "app=web") == 2, "two pods marked")
-    wait_until(
+    kube_cluster.wait_for(lambda: kube_cluster.mark_pods_ready(namespace, "app=web") == 2, "two pods marked")
+    kube_cluster.wait_for(
         lambda: kube_cluster.request("GET", path)["status"].get("readyReplicas") == 2, "readyReplicas == 2"
     )
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -360,16 +360,10 @@ def test_leader_election_one_process_acts_and_a_follower_takes_over(
     def acted() -> set[int]:
         return {int(p) for p in marker.read_text().split()}
 
-    def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, what
-            time.sleep(0.1)
-
     first = start()
     second = None
     try:
-        wait_for(lambda: first.pid in acted(), "the first process leads", 20)
+        kube_cluster.wait_for(lambda: first.pid in acted(), "the first process leads", 20)
         second = start()
         time.sleep(3)
         assert acted() == {first.pid}, "the follower acted while the leader was alive"
@@ -380,7 +374,9 @@ def test_leader_election_one_process_acts_and_a_follower_takes_over(
         first.kill()  # dies without releasing the lease
         first.wait()
         killed_at = time.monotonic()
-        wait_for(lambda: second is not None and second.pid in acted(), "the follower takes over", 15)
+        kube_cluster.wait_for(
+            lambda: second is not None and second.pid in acted(), "the follower takes over", 15
+        )
         assert time.monotonic() - killed_at < 3.0 + 3.0  # within the lease duration (plus a pass)
     finally:
         for p in (first, second):

@@ -16,13 +16,13 @@ from kubescale.testing import ClusterAPI
 from helpers import (
     TEST_GROUP,
     assert_serialised,
+    competing_writer,
     crd_manifest,
     create_widget,
     create_workload,
     events_for,
     install_crd,
     spec_replicas,
-    wait_until,
 )
 
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/web"
@@ -174,35 +174,15 @@ def test_conflicts_from_a_competing_writer_are_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
-    stop = threading.Event()
-
-    def compete() -> None:
-        i = 0
-        while not stop.is_set():
-            i += 1
-            kube_cluster.request(
-                "PATCH",
-                DEPLOY.format(ns=namespace),
-                {"metadata": {"annotations": {"competitor": str(i)}}},
-                content_type="application/merge-patch+json",
-            )
-
     caplog.set_level(logging.DEBUG, logger="kubescale")
     kubescale.reset_logging()
-    writers = [threading.Thread(target=compete) for _ in range(2)]
-    for w in writers:
-        w.start()
-    try:
+    with competing_writer(kube_cluster, namespace, ["web"], writers=2):
         last = 0
         for i in range(200):
             last = 2 + i % 5
             handler.scale("deploy/web", last, namespace=namespace)  # never raises ConflictError
             if i >= 20 and any("conflict" in r.getMessage() for r in caplog.records):
                 break
-    finally:
-        stop.set()
-        for w in writers:
-            w.join()
     assert any("conflict" in r.getMessage() for r in caplog.records), "the competitor caused no conflict"
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == last
 
@@ -303,7 +283,7 @@ def test_failed_scale_records_a_warning(
     with pytest.raises(kubescale.InvalidError) as err:
         handler.scale("widget/w", 50, namespace=namespace)  # the CRD allows at most 10
     assert err.value.status == 422
-    wait_until(lambda: events_for(kube_cluster, namespace, "w"), "the warning event")
+    kube_cluster.wait_for(lambda: events_for(kube_cluster, namespace, "w"), "the warning event")
     ev = events_for(kube_cluster, namespace, "w")[-1]
     assert (ev["type"], ev["reason"]) == ("Warning", "FailedToScale")
     assert "from 1 to 50" in ev["note"]
