@@ -462,7 +462,7 @@ macro_rules! handler_class {
                 }
                 let f = PyScalerFactory {
                     type_: r#type.to_string(),
-                    factory: factory.unbind(),
+                    factory: Arc::new(factory.unbind()),
                     timeout,
                     loop_cell: self.loop_cell.clone(),
                 };

@@ -115,6 +115,7 @@ fn py_atexit(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Registers the native module's contents.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     install_logging(m.py())?;
+    runtime::share_runtime();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<handler::ScaleHandler>()?;
     m.add_class::<handler::AsyncScaleHandler>()?;

@@ -11,8 +11,26 @@ use pyo3::prelude::*;
 use crate::core::Result;
 
 /// The process's one tokio runtime (shared with pyo3-async-runtimes).
+///
+/// One worker thread unless `TOKIO_WORKER_THREADS` says otherwise: the work is I/O-bound, and
+/// with one worker the hand-offs inside a request (kube's `Buffer` task, hyper's connection
+/// task) stay on one thread instead of waking another. Measured: 0.43 against 0.56 ms of
+/// client CPU per sequential scale with two workers (benches/PROFILE.md). Python scalers and
+/// other blocking work run on the blocking pool, never on the worker.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+            builder.worker_threads(1);
+        }
+        builder.thread_name("kubescale-worker").enable_all().build().expect("kubescale: cannot start the tokio runtime")
+    })
+}
+
+/// Hands the runtime to pyo3-async-runtimes, so that both use the same one.
+pub fn share_runtime() {
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
 }
 
 /// How often a blocking call looks up from its work to check for Ctrl-C.

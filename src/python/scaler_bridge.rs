@@ -44,7 +44,8 @@ where
 /// A registered Python factory `factory(metadata: dict, cooldown: timedelta) -> Scaler`.
 pub struct PyScalerFactory {
     pub type_: String,
-    pub factory: Py<PyAny>,
+    /// Shared so that a call can take it along without taking the GIL on a runtime worker.
+    pub factory: Arc<Py<PyAny>>,
     pub timeout: Duration,
     pub loop_cell: LoopCell,
 }
@@ -55,7 +56,7 @@ impl ScalerFactory for PyScalerFactory {
         metadata: serde_json::Value,
         cooldown: Duration,
     ) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
-        let factory = Python::attach(|py| self.factory.clone_ref(py));
+        let factory = self.factory.clone();
         let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
         Box::pin(async move {
             let json = metadata.to_string();
