@@ -14,6 +14,8 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
+from helpers import spec_replicas
+
 
 def unreachable_kubeconfig(tmp_path: Path, kube_cluster: ClusterAPI) -> Path:
     """The session cluster's kubeconfig pointed at a closed port: any request would fail."""
@@ -211,6 +213,46 @@ async def test_async_api_has_the_same_methods(kube_cluster: ClusterAPI, namespac
             await h.scale("deploy/absent", 1)
         with pytest.raises(kubescale.WaitTimeoutError):
             await h.wait_for_replicas("deploy/web", timeout=0.5)
+
+
+def test_one_async_handler_serves_loops_one_after_another_and_side_by_side(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    # asyncio.run twice (as scripts and test runners do), then two threads with a loop each.
+    for i in range(4):
+        kube_cluster.create_deployment(namespace, f"web{i}", 1)
+    h = kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+
+    async def scale_all(value: int, names: list[str]) -> list[int]:
+        results = await asyncio.gather(*(h.scale(f"deploy/{n}", value) for n in names))
+        return [r.replicas for r in results]
+
+    assert asyncio.run(scale_all(2, ["web0", "web1"])) == [2, 2]
+    assert asyncio.run(scale_all(3, ["web0", "web1"])) == [3, 3]
+    seen: dict[str, list[int]] = {}
+
+    def in_thread(name: str) -> None:
+        seen[name] = asyncio.run(scale_all(4, [name]))
+
+    threads = [threading.Thread(target=in_thread, args=(f"web{i}",)) for i in (2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert seen == {"web2": [4], "web3": [4]}
+    path = "/apis/apps/v1/namespaces/{ns}/deployments/web"
+    assert [spec_replicas(kube_cluster, namespace, f"{path}{i}") for i in range(4)] == [3, 3, 4, 4]
+    # A call made outside any running loop says so.
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        h.get_scale("deploy/web0")
+
+
+async def test_cancelled_awaitable_leaves_handler_usable(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)
+    h = kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(h.wait_for_replicas("deploy/web", 3, timeout=30), timeout=0.3)
+    assert (await h.scale("deploy/web", 1)).replicas == 1
 
 
 def test_sync_calls_from_threads_run_in_parallel(

@@ -580,7 +580,7 @@ fn no_loop(_py: Python<'_>, cell: &LoopCell) -> PyResult<()> {
 
 /// Async calls run Python scaler coroutines on the caller's running loop.
 fn running_loop(py: Python<'_>, cell: &LoopCell) -> PyResult<()> {
-    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    let event_loop = crate::python::asyncio_bridge::running_loop(py)?;
     *cell.lock().expect("loop cell poisoned") = Some(event_loop.unbind());
     Ok(())
 }
@@ -610,18 +610,14 @@ handler_class!(
     running_loop,
     "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.",
     {
-        fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(slf) })
+        fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            crate::python::asyncio_bridge::ready(py, slf)
         }
 
         #[pyo3(signature = (*_exc))]
-        fn __aexit__<'py>(
-            &self,
-            py: Python<'py>,
-            _exc: &Bound<'py, pyo3::types::PyTuple>,
-        ) -> PyResult<Bound<'py, PyAny>> {
+        fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
             self.inner.close();
-            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(false) })
+            crate::python::asyncio_bridge::ready(py, false)
         }
     }
 );

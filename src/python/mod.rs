@@ -1,6 +1,7 @@
 //! Thin PyO3 wrappers over the core: no HTTP here, only argument conversion and the error map.
 
 mod args;
+mod asyncio_bridge;
 mod errors;
 mod handler;
 mod runtime;
@@ -115,7 +116,6 @@ fn py_atexit(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Registers the native module's contents.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     install_logging(m.py())?;
-    runtime::share_runtime();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<handler::ScaleHandler>()?;
     m.add_class::<handler::AsyncScaleHandler>()?;

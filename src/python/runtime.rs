@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 
 use crate::core::Result;
 
-/// The process's one tokio runtime (shared with pyo3-async-runtimes).
+/// The process's one tokio runtime.
 ///
 /// One worker thread unless `TOKIO_WORKER_THREADS` says otherwise: the work is I/O-bound, and
 /// with one worker the hand-offs inside a request (kube's `Buffer` task, hyper's connection
@@ -26,11 +26,6 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
         }
         builder.thread_name("kubescale-worker").enable_all().build().expect("kubescale: cannot start the tokio runtime")
     })
-}
-
-/// Hands the runtime to pyo3-async-runtimes, so that both use the same one.
-pub fn share_runtime() {
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
 }
 
 /// How often a blocking call looks up from its work to check for Ctrl-C.
@@ -100,16 +95,17 @@ where
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
     let guard = InFlight::new();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let out = fut.await.map_err(PyErr::from);
+    crate::python::asyncio_bridge::awaitable(py, async move {
+        let out = fut.await;
         drop(guard);
         out
     })
-    .map(Bound::unbind)
 }
 
-/// At interpreter exit: lets the runtime's threads hand their last results to asyncio while
-/// they still may take the GIL (a thread that takes it during finalization is killed).
+/// At interpreter exit: gives awaitables still in flight up to 2 s to finish, so that work they
+/// hand to Python on other threads (a scaler call of `run()`) does not take the GIL during
+/// finalization, where such a thread is killed. Results themselves never take the GIL on the
+/// runtime's threads (see `asyncio_bridge`).
 pub fn drain_before_exit(py: Python<'_>) {
     if !ASYNC_USED.load(Ordering::Relaxed) {
         return;
@@ -119,7 +115,5 @@ pub fn drain_before_exit(py: Python<'_>) {
         while IN_FLIGHT.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        // The result is delivered just after the future completes, on a blocking thread.
-        std::thread::sleep(Duration::from_millis(50));
     });
 }
