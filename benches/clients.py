@@ -14,6 +14,7 @@ import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Callable
 
 
@@ -33,10 +34,10 @@ def rss_kb() -> int:
 # ---- clients: setup(kubeconfig, namespace, concurrency) -> (scale, warm, close) -------------
 
 
-def kubescale_sync(kc: str, ns: str, conc: int) -> tuple[Callable[..., Any], bool]:
+def kubescale_sync(kc: str, ns: str, conc: int, events: bool = True) -> tuple[Callable[..., Any], bool]:
     import kubescale
 
-    h = kubescale.ScaleHandler(ns, kubeconfig=kc)
+    h = kubescale.ScaleHandler(ns, kubeconfig=kc, record_events=events)
     h.get_scale("deployment/b-0")  # warm-up: discovery and a connection
 
     def scale(name: str, value: int) -> None:
@@ -45,10 +46,10 @@ def kubescale_sync(kc: str, ns: str, conc: int) -> tuple[Callable[..., Any], boo
     return scale, False
 
 
-def kubescale_async(kc: str, ns: str, conc: int) -> tuple[Callable[..., Any], bool]:
+def kubescale_async(kc: str, ns: str, conc: int, events: bool = True) -> tuple[Callable[..., Any], bool]:
     import kubescale.asyncio
 
-    h = kubescale.asyncio.ScaleHandler(ns, kubeconfig=kc)
+    h = kubescale.asyncio.ScaleHandler(ns, kubeconfig=kc, record_events=events)
 
     async def scale(name: str, value: int) -> None:
         await h.scale(f"deployment/{name}", value)
@@ -141,9 +142,12 @@ def lightkube_async(kc: str, ns: str, conc: int) -> tuple[Callable[..., Any], bo
     return scale, True
 
 
-CLIENTS = {
+CLIENTS: dict[str, Callable[[str, str, int], tuple[Callable[..., Any], bool]]] = {
     "kubescale-sync": kubescale_sync,
     "kubescale-async": kubescale_async,
+    # The same work as the peers: no Event per change.
+    "kubescale-sync-noevents": partial(kubescale_sync, events=False),
+    "kubescale-async-noevents": partial(kubescale_async, events=False),
     "kubernetes": official,
     "kubernetes-asyncio": official_asyncio,
     "kr8s": kr8s_async,

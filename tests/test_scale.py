@@ -290,6 +290,21 @@ def test_failed_scale_records_a_warning(
     assert ev["regarding"]["kind"] == "Widget"
 
 
+def test_handler_without_events_writes_none_but_still_records_on_request(
+    kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    create_widget(kube_cluster, namespace, "w", 1)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path, record_events=False) as h:
+        assert h.scale("deploy/web", 3).changed
+        with pytest.raises(kubescale.InvalidError):
+            h.scale("widget/w", 50)
+        assert events_for(kube_cluster, namespace, "web") == []
+        assert events_for(kube_cluster, namespace, "w") == []
+        h.record_event("deploy/web", "Normal", "ManualCheck", "asked for")
+        assert [e["reason"] for e in events_for(kube_cluster, namespace, "web")] == ["ManualCheck"]
+
+
 def test_record_event(handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
     handler.record_event(

@@ -115,6 +115,7 @@ class ScaleHandler:
         context: Optional[str] = None,
         reporter: str = "kubescale",
         timeout: Optional[float] = None,
+        record_events: bool = True,
     ) -> ScaleHandler: ...
     @property
     def server(self) -> str: ...
@@ -225,6 +226,7 @@ class AsyncScaleHandler:
         context: Optional[str] = None,
         reporter: str = "kubescale",
         timeout: Optional[float] = None,
+        record_events: bool = True,
     ) -> AsyncScaleHandler: ...
     @property
     def server(self) -> str: ...

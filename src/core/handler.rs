@@ -49,11 +49,19 @@ pub struct HandlerOptions {
     pub namespace: Option<String>,
     /// `reportingController` of recorded Events.
     pub reporter: String,
+    /// Whether scale calls and the loop record an Event per change and per failure (one API
+    /// write each). Explicit [`ScaleHandler::record_event`] calls record regardless.
+    pub record_events: bool,
 }
 
 impl Default for HandlerOptions {
     fn default() -> Self {
-        HandlerOptions { connect: ConnectOptions::default(), namespace: None, reporter: "kubescale".into() }
+        HandlerOptions {
+            connect: ConnectOptions::default(),
+            namespace: None,
+            reporter: "kubescale".into(),
+            record_events: true,
+        }
     }
 }
 
@@ -73,6 +81,7 @@ pub struct ScaleHandler {
     server: String,
     context: Option<String>,
     closed: AtomicBool,
+    record_events: bool,
 }
 
 impl ScaleHandler {
@@ -94,6 +103,7 @@ impl ScaleHandler {
             server: conn.server,
             context: conn.context,
             closed: AtomicBool::new(false),
+            record_events: opts.record_events,
             scalers: ScalerRegistry::default(),
             seen: ScaleCache::default(),
             last_up: Mutex::new(HashMap::new()),
@@ -248,7 +258,8 @@ impl ScaleHandler {
         Ok(out)
     }
 
-    /// Records an Event and logs (never returns) a failure to do so.
+    /// Records an Event (unless the handler was built without Events) and logs (never
+    /// returns) a failure to do so.
     pub(crate) async fn record_quietly(
         &self,
         type_: EventType,
@@ -256,6 +267,9 @@ impl ScaleHandler {
         note: String,
         regarding: &ObjectReference,
     ) {
+        if !self.record_events {
+            return;
+        }
         let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
         if let Err(e) = self.recorder.publish(&ev, regarding).await {
             tracing::warn!(error = %e, reason, "could not record an event");

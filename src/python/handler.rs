@@ -20,10 +20,11 @@ fn connect(
     context: Option<String>,
     reporter: String,
     timeout: Option<f64>,
+    record_events: bool,
 ) -> PyResult<Arc<core::ScaleHandler>> {
     let timeout = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
-    let opts =
-        HandlerOptions { connect: core::config::ConnectOptions { kubeconfig, context, timeout }, namespace, reporter };
+    let connect = core::config::ConnectOptions { kubeconfig, context, timeout };
+    let opts = HandlerOptions { connect, namespace, reporter, record_events };
     let handler = py.detach(|| runtime().block_on(core::ScaleHandler::connect(opts)))?;
     Ok(Arc::new(handler))
 }
@@ -79,12 +80,20 @@ macro_rules! handler_class {
             ///     context: A context of the kubeconfig. Default: its current context.
             ///     reporter: ``reportingController`` of the Events this handler records.
             ///     timeout: Seconds to wait for the connection and for each read or write.
+            ///     record_events: Record an Event for every change and every failed scale
+            ///         (``SuccessToScale``, ``FailedToScale``), as the loop does for its
+            ///         decisions. Each is one more API write; ``False`` skips them.
+            ///         ``record_event()`` records regardless.
             ///
             /// Raises:
             ///     ConfigError: No usable configuration, or an unknown context.
             ///     InvalidValueError: ``namespace`` is not a valid namespace name.
             #[new]
-            #[pyo3(signature = (namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None))]
+            #[pyo3(signature = (
+                namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None,
+                record_events=true,
+            ))]
+            #[allow(clippy::too_many_arguments)]
             fn new(
                 py: Python<'_>,
                 namespace: Option<String>,
@@ -92,9 +101,10 @@ macro_rules! handler_class {
                 context: Option<String>,
                 reporter: &str,
                 timeout: Option<f64>,
+                record_events: bool,
             ) -> PyResult<Self> {
                 Ok(Self {
-                    inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout)?,
+                    inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout, record_events)?,
                     loop_cell: LoopCell::default(),
                 })
             }
