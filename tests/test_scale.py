@@ -212,6 +212,35 @@ async def test_100_concurrent_calls_through_asyncio(kube_cluster: ClusterAPI, na
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == final
 
 
+async def test_concurrency_bounds_operations_in_flight_first_come_first_served(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    for i in range(20):
+        kube_cluster.create_deployment(namespace, f"web{i}", 0)
+    finished: list[int] = []
+    async with kubescale.asyncio.ScaleHandler(
+        namespace, kubeconfig=kube_cluster.kubeconfig_path, concurrency=1
+    ) as h:
+
+        async def scale(i: int) -> None:
+            await h.scale(f"deploy/web{i}", 1)
+            finished.append(i)
+
+        await asyncio.gather(*(scale(i) for i in range(20)))
+    # One at a time, in the order asked: nothing overtakes.
+    assert finished == list(range(20))
+    assert all(
+        spec_replicas(kube_cluster, namespace, f"/apis/apps/v1/namespaces/{{ns}}/deployments/web{i}") == 1
+        for i in range(20)
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_concurrency_below_one_is_refused(kube_cluster: ClusterAPI, bad: int) -> None:
+    with pytest.raises(kubescale.InvalidValueError, match="concurrency"):
+        kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path, concurrency=bad)
+
+
 def test_served_version_change_refreshes_discovery(
     handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:

@@ -116,6 +116,7 @@ class ScaleHandler:
         reporter: str = "kubescale",
         timeout: Optional[float] = None,
         record_events: bool = True,
+        concurrency: int = 32,
     ) -> ScaleHandler: ...
     @property
     def server(self) -> str: ...
@@ -227,6 +228,7 @@ class AsyncScaleHandler:
         reporter: str = "kubescale",
         timeout: Optional[float] = None,
         record_events: bool = True,
+        concurrency: int = 32,
     ) -> AsyncScaleHandler: ...
     @property
     def server(self) -> str: ...

@@ -52,7 +52,15 @@ pub struct HandlerOptions {
     /// Whether scale calls and the loop record an Event per change and per failure (one API
     /// write each). Explicit [`ScaleHandler::record_event`] calls record regardless.
     pub record_events: bool,
+    /// How many scale operations may talk to the API server at once; the rest wait their
+    /// turn, first come first served. Bounds the load on the API server and keeps the latency
+    /// of a burst even: without it, a burst of N calls interleaves all N calls' requests, and
+    /// the unlucky ones wait for most of the others.
+    pub concurrency: usize,
 }
+
+/// The default for [`HandlerOptions::concurrency`].
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 impl Default for HandlerOptions {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Default for HandlerOptions {
             namespace: None,
             reporter: "kubescale".into(),
             record_events: true,
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -82,6 +91,8 @@ pub struct ScaleHandler {
     context: Option<String>,
     closed: AtomicBool,
     record_events: bool,
+    /// Places for scale operations in progress (see [`HandlerOptions::concurrency`]).
+    pub(crate) admission: tokio::sync::Semaphore,
 }
 
 impl ScaleHandler {
@@ -89,6 +100,12 @@ impl ScaleHandler {
     pub async fn connect(opts: HandlerOptions) -> Result<Self> {
         if let Some(ns) = &opts.namespace {
             validate_namespace(ns)?;
+        }
+        if opts.concurrency == 0 || opts.concurrency > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::InvalidValue {
+                field: "concurrency",
+                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
+            });
         }
         let conn = connect(&opts.connect).await?;
         let instance =
@@ -104,6 +121,7 @@ impl ScaleHandler {
             context: conn.context,
             closed: AtomicBool::new(false),
             record_events: opts.record_events,
+            admission: tokio::sync::Semaphore::new(opts.concurrency),
             scalers: ScalerRegistry::default(),
             seen: ScaleCache::default(),
             last_up: Mutex::new(HashMap::new()),

@@ -23,7 +23,7 @@ pub use decision::Direction;
 pub use discovery::Resource;
 pub use error::{Error, Result};
 pub use events::{EventSpec, EventType};
-pub use handler::{EventInfo, HandlerOptions, ScaleHandler};
+pub use handler::{DEFAULT_CONCURRENCY, EventInfo, HandlerOptions, ScaleHandler};
 pub use reconcile::{Decision, RunOptions};
 pub use scale::{ScaleInfo, ScaleOptions, ScaleOutcome};
 pub use target::{TargetRef, TypeSpec};

@@ -115,7 +115,8 @@ impl ScaleHandler {
     }
 
     /// Resolves `target` (as [`with_resource`](Self::with_resource)), takes its per-target lock
-    /// and runs `op(resource, namespace, key)` under it.
+    /// and a place among the handler's `concurrency` operations (first come, first served), and
+    /// runs `op(resource, namespace, key)`.
     async fn with_locked_target<T, F, Fut>(&self, target: &TargetRef, namespace: Option<&str>, op: F) -> Result<T>
     where
         F: Fn(Resource, String, String) -> Fut,
@@ -129,6 +130,9 @@ impl ScaleHandler {
             async move {
                 let key = target_key(&resource, &ns, &target.name);
                 let _guard = self.locks.lock(&key).await;
+                // Admission after the target's lock, so that calls queued on one busy target
+                // hold no place in the line. Never closed, so never an error.
+                let _admitted = self.admission.acquire().await;
                 op(resource, ns, key).await
             }
         })

@@ -12,19 +12,33 @@ use crate::python::runtime::{run_async, run_sync, runtime};
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
 use crate::python::types::{Decision, Resource, Scale, ScaleResult};
 
-/// Builds the core handler (reads config; no request is made).
-fn connect(
-    py: Python<'_>,
+// The constructor's signature spells the default out (so that `__text_signature__` shows it).
+const _: () = assert!(core::DEFAULT_CONCURRENCY == 32);
+
+/// The constructor's arguments.
+struct NewArgs {
     namespace: Option<String>,
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
     reporter: String,
     timeout: Option<f64>,
     record_events: bool,
-) -> PyResult<Arc<core::ScaleHandler>> {
-    let timeout = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
-    let connect = core::config::ConnectOptions { kubeconfig, context, timeout };
-    let opts = HandlerOptions { connect, namespace, reporter, record_events };
+    concurrency: i64,
+}
+
+/// Builds the core handler (reads config; no request is made).
+fn connect(py: Python<'_>, a: NewArgs) -> PyResult<Arc<core::ScaleHandler>> {
+    let timeout = a.timeout.map(|t| args::seconds("timeout", t)).transpose()?;
+    // Out of range either way: the core names the problem.
+    let concurrency = usize::try_from(a.concurrency).unwrap_or(0);
+    let connect = core::config::ConnectOptions { kubeconfig: a.kubeconfig, context: a.context, timeout };
+    let opts = HandlerOptions {
+        connect,
+        namespace: a.namespace,
+        reporter: a.reporter,
+        record_events: a.record_events,
+        concurrency,
+    };
     let handler = py.detach(|| runtime().block_on(core::ScaleHandler::connect(opts)))?;
     Ok(Arc::new(handler))
 }
@@ -84,14 +98,18 @@ macro_rules! handler_class {
             ///         (``SuccessToScale``, ``FailedToScale``), as the loop does for its
             ///         decisions. Each is one more API write; ``False`` skips them.
             ///         ``record_event()`` records regardless.
+            ///     concurrency: How many scale operations may talk to the API server at once.
+            ///         Further calls wait their turn, first come first served, which bounds the
+            ///         load on the API server and keeps the latency of a burst even.
             ///
             /// Raises:
             ///     ConfigError: No usable configuration, or an unknown context.
-            ///     InvalidValueError: ``namespace`` is not a valid namespace name.
+            ///     InvalidValueError: ``namespace`` is not a valid namespace name, or
+            ///         ``concurrency`` is below 1.
             #[new]
             #[pyo3(signature = (
                 namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None,
-                record_events=true,
+                record_events=true, concurrency=32,
             ))]
             #[allow(clippy::too_many_arguments)]
             fn new(
@@ -102,9 +120,12 @@ macro_rules! handler_class {
                 reporter: &str,
                 timeout: Option<f64>,
                 record_events: bool,
+                concurrency: i64,
             ) -> PyResult<Self> {
+                let reporter = reporter.to_string();
+                let a = NewArgs { namespace, kubeconfig, context, reporter, timeout, record_events, concurrency };
                 Ok(Self {
-                    inner: connect(py, namespace, kubeconfig, context, reporter.to_string(), timeout, record_events)?,
+                    inner: connect(py, a)?,
                     loop_cell: LoopCell::default(),
                 })
             }
