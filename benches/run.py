@@ -72,11 +72,12 @@ class Bench:
         return out
 
     def run(
-        self, client: str, targets: int, rounds: int, concurrency: int, rss: bool = False
+        self, client: str, targets: int, rounds: int, concurrency: int, change: bool = True
     ) -> dict[str, Any]:
         values = []
         for _ in range(rounds):
-            self.value = 2 if self.value == 1 else 1  # always a real change
+            if change:
+                self.value = 2 if self.value == 1 else 1  # always a real change
             values.append(str(self.value))
         before = self.requests()
         started = time.perf_counter()
@@ -159,7 +160,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
     p.add_argument("--clients", help=f"comma-separated subset of {','.join(CLIENTS)} (default: all)")
     p.add_argument(
-        "--workloads", help="comma-separated subset of sequential,concurrent,cold,memory (default: all)"
+        "--workloads", help="comma-separated subset of sequential,noop,concurrent,cold,memory (default: all)"
     )
     p.add_argument("--levels", help="comma-separated concurrency levels (default: 1,8,32,128)")
     a = p.parse_args()
@@ -167,7 +168,7 @@ def main() -> None:
     unknown = sorted(set(clients) - set(CLIENTS))
     if unknown:
         p.error(f"unknown client(s): {', '.join(unknown)}")
-    all_workloads = {"sequential", "concurrent", "cold", "memory"}
+    all_workloads = {"sequential", "noop", "concurrent", "cold", "memory"}
     workloads = set(a.workloads.split(",")) if a.workloads else all_workloads
     if workloads - all_workloads:
         p.error(f"unknown workload(s): {', '.join(sorted(workloads - all_workloads))}")
@@ -180,10 +181,10 @@ def main() -> None:
     started = time.monotonic()
     with LocalCluster(controller_manager=False) as cluster:
         b = Bench(cluster, a.reps)
-        sizes = {"sequential": seq_n, "concurrent": conc_n, "cold": 1, "memory": mem_n}
+        sizes = {"sequential": seq_n, "noop": seq_n, "concurrent": conc_n, "cold": 1, "memory": mem_n}
         n = max(sizes[w] for w in workloads)
         b.create_targets(n)
-        results: dict[str, Any] = {"sequential": {}, "concurrent": {}, "cold": {}, "memory": {}}
+        results: dict[str, Any] = {"sequential": {}, "noop": {}, "concurrent": {}, "cold": {}, "memory": {}}
         print(f"cluster up; {n} Deployments in {b.ns}", flush=True)
 
         if "sequential" in workloads:
@@ -193,6 +194,14 @@ def main() -> None:
                     raw[c].append(b.run(c, seq_n, 1, 1))
                 print(f"sequential rep {rep + 1}/{a.reps} done", flush=True)
             results["sequential"] = {c: summarize(raw[c]) for c in clients}
+
+        if "noop" in workloads:
+            raw = {c: [] for c in clients}
+            for _ in range(a.reps):
+                for c in clients:
+                    raw[c].append(b.run(c, seq_n, 1, 1, change=False))
+            results["noop"] = {c: summarize(raw[c]) for c in clients}
+            print("no-op done", flush=True)
 
         for level in levels if "concurrent" in workloads else []:
             raw = {c: [] for c in clients}
@@ -259,6 +268,10 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
     ]
     if results["sequential"]:
         out.append(table("Workload 1: sequential real changes, one target each", results["sequential"], cols))
+    if results["noop"]:
+        out.append(
+            table("Workload 1b: sequential no-ops (each target already at that value)", results["noop"], cols)
+        )
     for level, rows in results["concurrent"].items():
         out.append(table(f"Workload 2: concurrency {level}", rows, cols))
     if results["cold"]:
