@@ -208,6 +208,7 @@ def main() -> None:
         if warm is not None:
             await warm()
         setup_done = time.perf_counter()
+        result["warm_end"] = time.time()  # discovery after this is counted as after warm-up
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         for v in rounds:
             jobs = [(f"b-{i}", v) for i in range(a.targets)]
@@ -219,6 +220,7 @@ def main() -> None:
         asyncio.run(body())
     else:
         setup_done = time.perf_counter()
+        result["warm_end"] = time.time()  # discovery after this is counted as after warm-up
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         for v in rounds:
             run_sync(scale, [(f"b-{i}", v) for i in range(a.targets)], a.concurrency, lat)

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,6 +246,28 @@ def test_one_async_handler_serves_loops_one_after_another_and_side_by_side(
     # A call made outside any running loop says so.
     with pytest.raises(RuntimeError, match="no running event loop"):
         h.get_scale("deploy/web0")
+
+
+def test_async_api_works_on_a_loop_without_add_reader(kube_cluster: ClusterAPI, namespace: str) -> None:
+    # Like Windows' proactor loop: results then arrive through call_soon_threadsafe.
+    class NoReaders(asyncio.SelectorEventLoop):
+        def add_reader(self, *args: Any) -> None:
+            raise NotImplementedError
+
+    kube_cluster.create_deployment(namespace, "web", 1)
+    h = kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+
+    async def main() -> list[int]:
+        results = await asyncio.gather(*(h.scale("deploy/web", 2) for _ in range(5)))
+        with pytest.raises(kubescale.NotFoundError):
+            await h.get_scale("deploy/absent")
+        return [r.replicas for r in results]
+
+    loop = NoReaders()
+    try:
+        assert loop.run_until_complete(main()) == [2] * 5
+    finally:
+        loop.close()
 
 
 async def test_cancelled_awaitable_leaves_handler_usable(kube_cluster: ClusterAPI, namespace: str) -> None:
