@@ -210,3 +210,28 @@ def test_up_command_prints_the_kubeconfig_and_stops_on_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     assert not Path(path).exists()
+
+
+def test_discovery_happens_once_per_handler_as_the_audit_log_shows() -> None:
+    paths = ["/api", "/api/*", "/apis", "/apis/*"]
+    with LocalCluster(controller_manager=False, audit_paths=paths) as cluster:
+        ns = cluster.create_namespace(wait_for_service_account=False)
+        for name in ("a", "b"):
+            cluster.create_deployment(ns, name, 1)
+        before = len(cluster.audit_entries())
+        h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+        h.scale("deploy/a", 2)
+        # Entries are written as responses complete: wait for the last of the first call's.
+        cluster.wait_for(
+            lambda: "/apis/apps/v1" in {e["requestURI"] for e in cluster.audit_entries()[before:]},
+            "the first call's discovery in the audit log",
+            timeout=10,
+        )
+        time.sleep(0.5)
+        first = cluster.audit_entries()[before:]
+        assert {e["requestURI"] for e in first} >= {"/api", "/apis", "/apis/apps/v1"}
+        for i in range(10):
+            h.scale("deploy/b", 2 + i % 2)
+            h.get_scale("deployments.apps/a")
+        time.sleep(0.5)
+        assert cluster.audit_entries()[before + len(first) :] == []
