@@ -53,6 +53,19 @@ def test_get_scale_and_round_trip(kube_cluster: ClusterAPI, namespace: str) -> N
     assert notes[-1] == "Scaled deployment.apps/web from 0 to 4 replicas"
 
 
+def test_no_events_flag(kube_cluster: ClusterAPI, namespace: str) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    out = cli(kube_cluster, "scale", "deploy/web", "3", "-n", namespace, "--no-events")
+    assert out.returncode == 0, out.stderr
+    out = cli(kube_cluster, "events", "deploy/web", "-n", namespace, "-o", "json")
+    assert out.returncode == 0, out.stderr
+    assert [e for e in json.loads(out.stdout) if e["reporter"] == "kubescale"] == []
+    out = cli(kube_cluster, "scale", "deploy/web", "2", "-n", namespace)
+    out = cli(kube_cluster, "events", "deploy/web", "-n", namespace, "-o", "json")
+    ours = [e["note"] for e in json.loads(out.stdout) if e["reporter"] == "kubescale"]
+    assert ours == ["Scaled deployment.apps/web from 3 to 2 replicas"]
+
+
 def test_wait_prints_plain_progress_lines_off_a_terminal(kube_cluster: ClusterAPI, namespace: str) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
     out = cli(kube_cluster, "wait", "deploy/web", "-n", namespace, "--timeout", "2.5")

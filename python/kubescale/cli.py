@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
     )
     common.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    common.add_argument(
+        "--no-events", action="store_true", help="record no Event per change (one API write less each)"
+    )
     common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
 
     p = argparse.ArgumentParser(prog="kubescale", description="Scale Kubernetes workloads.")
@@ -222,7 +225,9 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     watch = args.namespace if args.command == "run" else None
-    handler = kubescale.ScaleHandler(watch, kubeconfig=args.kubeconfig, context=args.context)
+    handler = kubescale.ScaleHandler(
+        watch, kubeconfig=args.kubeconfig, context=args.context, record_events=not args.no_events
+    )
     ns = args.namespace
     with handler:
         if args.command == "get":
