@@ -248,6 +248,31 @@ def test_one_async_handler_serves_loops_one_after_another_and_side_by_side(
         h.get_scale("deploy/web0")
 
 
+def test_awaitable_made_on_one_loop_resolves_after_another_loop_ran(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    # One thread alternating two loops, with an operation of the first still in flight.
+    kube_cluster.create_deployment(namespace, "web", 1)
+    h = kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+    a, b = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+
+        async def start() -> Any:
+            return h.scale("deploy/web", 2)  # not awaited: it runs while loop b does
+
+        pending = a.run_until_complete(start())
+
+        async def on_b() -> int:
+            return (await h.get_scale("deploy/web")).spec_replicas
+
+        assert b.run_until_complete(on_b()) in (1, 2)
+        result = a.run_until_complete(asyncio.wait_for(pending, timeout=10))
+        assert result.replicas == 2
+    finally:
+        a.close()
+        b.close()
+
+
 def test_async_api_works_on_a_loop_without_add_reader(kube_cluster: ClusterAPI, namespace: str) -> None:
     # Like Windows' proactor loop: results then arrive through call_soon_threadsafe.
     class NoReaders(asyncio.SelectorEventLoop):

@@ -77,15 +77,9 @@ impl LoopQueue {
         }
     }
 
-    /// Stops watching the socket (when the thread moves on to another loop).
-    fn detach(&self, py: Python<'_>) {
-        if let Wake::Socket { reader, .. } = &self.wake {
-            let event_loop = self.event_loop.bind(py);
-            let closed = event_loop.call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(true);
-            if !closed {
-                let _ = event_loop.call_method1("remove_reader", (reader.as_raw_fd(),));
-            }
-        }
+    /// Whether its loop is closed (then its selector, and our reader with it, are gone).
+    fn loop_closed(&self, py: Python<'_>) -> bool {
+        self.event_loop.bind(py).call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(true)
     }
 
     /// Queues a result (any thread, no GIL) and wakes the loop if no wake-up is pending.
@@ -158,8 +152,10 @@ impl AbortOnCancel {
 }
 
 thread_local! {
-    /// The queue of the loop this thread last ran calls on (a thread runs one loop at a time).
-    static CURRENT: RefCell<Option<Arc<LoopQueue>>> = const { RefCell::new(None) };
+    /// The queues of the loops this thread has run calls on, the latest first. A thread runs
+    /// one loop at a time but may come back to an earlier one whose operations are still in
+    /// flight, so a queue stays registered until its loop is closed.
+    static QUEUES: RefCell<Vec<Arc<LoopQueue>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `asyncio.get_running_loop()`; raises RuntimeError outside a running loop.
@@ -171,16 +167,23 @@ pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The queue of `event_loop`, made and registered on first use.
 fn queue_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopQueue>> {
     let py = event_loop.py();
-    let cached = CURRENT.with(|c| c.borrow().clone());
-    if let Some(q) = cached {
-        if q.event_loop.bind(py).is(event_loop) {
-            return Ok(q);
-        }
-        q.detach(py);
+    let is_ours = |q: &Arc<LoopQueue>| q.event_loop.bind(py).is(event_loop);
+    let latest = QUEUES.with(|qs| qs.borrow().first().filter(|q| is_ours(q)).cloned());
+    if let Some(q) = latest {
+        return Ok(q);
     }
-    let q = LoopQueue::attach(event_loop)?;
-    CURRENT.with(|c| *c.borrow_mut() = Some(q.clone()));
-    Ok(q)
+    // Another loop than last time: forget closed loops, then find or make this one's queue.
+    let mut queues = QUEUES.with(|qs| std::mem::take(&mut *qs.borrow_mut()));
+    queues.retain(|q| !q.loop_closed(py));
+    let found = match queues.iter().position(is_ours) {
+        Some(i) => Ok(queues.remove(i)),
+        None => LoopQueue::attach(event_loop),
+    };
+    if let Ok(q) = &found {
+        queues.insert(0, q.clone());
+    }
+    QUEUES.with(|qs| *qs.borrow_mut() = queues);
+    found
 }
 
 /// Returns an asyncio future of the running loop that resolves to `fut`'s output; cancelling
