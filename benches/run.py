@@ -187,8 +187,8 @@ def main() -> None:
     if a.levels:
         levels = [int(v) for v in a.levels.split(",")]
     started = time.monotonic()
-    discovery_paths = ["/api", "/api/*", "/apis", "/apis/*"]
-    with LocalCluster(controller_manager=False, audit_paths=discovery_paths) as cluster:
+    discovery = {"level": "Metadata", "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*"]}
+    with LocalCluster(controller_manager=False, audit_rules=[discovery]) as cluster:
         b = Bench(cluster, a.reps)
         sizes = {"sequential": seq_n, "noop": seq_n, "concurrent": conc_n, "cold": 1, "memory": mem_n}
         n = max(sizes[w] for w in workloads)

@@ -17,7 +17,7 @@ from kubescale.asyncio import ScaleHandler
 
 async def fan_out(namespace: str, prefix: str, count: int, replicas: int) -> list[kubescale.ScaleResult]:
     # No semaphore needed: the handler keeps at most `concurrency` (default 32) operations in
-    # flight and the others wait their turn, in the order they were started.
+    # flight; the others queue for a place.
     async with ScaleHandler(namespace) as handler:
         targets = [f"deployment/{prefix}{i}" for i in range(count)]
         return list(await asyncio.gather(*(handler.scale(t, replicas) for t in targets)))

@@ -213,8 +213,8 @@ def test_up_command_prints_the_kubeconfig_and_stops_on_ctrl_c() -> None:
 
 
 def test_discovery_happens_once_per_handler_as_the_audit_log_shows() -> None:
-    paths = ["/api", "/api/*", "/apis", "/apis/*"]
-    with LocalCluster(controller_manager=False, audit_paths=paths) as cluster:
+    rule = {"level": "Metadata", "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*"]}
+    with LocalCluster(controller_manager=False, audit_rules=[rule]) as cluster:
         ns = cluster.create_namespace(wait_for_service_account=False)
         for name in ("a", "b"):
             cluster.create_deployment(ns, name, 1)

@@ -53,9 +53,10 @@ pub struct HandlerOptions {
     /// write each). Explicit [`ScaleHandler::record_event`] calls record regardless.
     pub record_events: bool,
     /// How many scale operations may talk to the API server at once; the rest wait their
-    /// turn, first come first served. Bounds the load on the API server and keeps the latency
-    /// of a burst even: without it, a burst of N calls interleaves all N calls' requests, and
-    /// the unlucky ones wait for most of the others.
+    /// turn in a fair queue (in the order they are first polled, close to call order). Bounds
+    /// the load on the API server and keeps the latency of a burst even: without it, a burst
+    /// of N calls interleaves all N calls' requests, and the unlucky ones wait for most of the
+    /// others.
     pub concurrency: usize,
 }
 

@@ -115,7 +115,7 @@ impl ScaleHandler {
     }
 
     /// Resolves `target` (as [`with_resource`](Self::with_resource)), takes its per-target lock
-    /// and a place among the handler's `concurrency` operations (first come, first served), and
+    /// and a place among the handler's `concurrency` operations (a fair queue), and
     /// runs `op(resource, namespace, key)`.
     async fn with_locked_target<T, F, Fut>(&self, target: &TargetRef, namespace: Option<&str>, op: F) -> Result<T>
     where

@@ -99,8 +99,9 @@ macro_rules! handler_class {
             ///         decisions. Each is one more API write; ``False`` skips them.
             ///         ``record_event()`` records regardless.
             ///     concurrency: How many scale operations may talk to the API server at once.
-            ///         Further calls wait their turn, first come first served, which bounds the
-            ///         load on the API server and keeps the latency of a burst even.
+            ///         Further calls queue for a place (a fair queue, in the order the calls
+            ///         reach the runtime), which bounds the load on the API server and keeps the
+            ///         latency of a burst even.
             ///
             /// Raises:
             ///     ConfigError: No usable configuration, or an unknown context.

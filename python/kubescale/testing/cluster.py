@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Optional
@@ -164,9 +164,11 @@ class LocalCluster(ClusterAPI):
         keep_dir: Leave the temporary directory (logs, kubeconfig) in place after ``stop()``.
         controller_manager: Start kube-controller-manager (Deployments get ReplicaSets and pods,
             namespaces get service accounts). Off, objects stay inert: for benchmarks.
-        audit_paths: Non-resource URL patterns (e.g. ``"/apis/*"``) whose requests the API
-            server records in its audit log, read back with ``audit_entries()``. For counting
-            discovery requests, which the ``apiserver_request_total`` metric of 1.20 leaves out.
+        audit_rules: Audit policy rules (``audit.k8s.io/v1`` Policy ``rules``, e.g.
+            ``{"level": "Metadata", "nonResourceURLs": ["/apis/*"]}``); requests they match are
+            written to the audit log, read back with ``audit_entries()``. Nothing else is
+            audited. For counting discovery requests, which the ``apiserver_request_total``
+            metric of 1.20 leaves out, or the order in which requests reached the server.
 
     Attributes:
         kubeconfig_path: A kubeconfig that trusts the server's certificate (TLS verification on).
@@ -183,10 +185,10 @@ class LocalCluster(ClusterAPI):
         start_timeout: float = 90.0,
         keep_dir: bool = False,
         controller_manager: bool = True,
-        audit_paths: Sequence[str] = (),
+        audit_rules: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.with_controller_manager = controller_manager
-        self.audit_paths = list(audit_paths)
+        self.audit_rules = [dict(r) for r in audit_rules]
         self._apiserver_port = apiserver_port
         self._etcd_port = etcd_port
         self.start_timeout = start_timeout
@@ -267,12 +269,12 @@ class LocalCluster(ClusterAPI):
         (d / "tokens.csv").write_text(f'{self.token},kubescale-admin,kubescale-admin,"system:masters"\n')
         self._ca_path = str(d / "certs" / "apiserver.crt")
         self.kubeconfig_path = str(d / "kubeconfig")
-        if self.audit_paths:
+        if self.audit_rules:
             policy = {
                 "apiVersion": "audit.k8s.io/v1",
                 "kind": "Policy",
                 "omitStages": ["RequestReceived"],
-                "rules": [{"level": "Metadata", "nonResourceURLs": self.audit_paths}, {"level": "None"}],
+                "rules": [*self.audit_rules, {"level": "None"}],
             }
             (d / "audit-policy.json").write_text(json.dumps(policy))
 
@@ -320,7 +322,7 @@ class LocalCluster(ClusterAPI):
             "--v=1",
             *(
                 [f"--audit-policy-file={d / 'audit-policy.json'}", f"--audit-log-path={d / 'audit.log'}"]
-                if self.audit_paths
+                if self.audit_rules
                 else []
             ),
         ]
@@ -397,8 +399,8 @@ class LocalCluster(ClusterAPI):
 
     # ---- faults --------------------------------------------------------------------------
     def audit_entries(self) -> list[dict[str, Any]]:
-        """The audit log's entries so far (one per request to an ``audit_paths`` URL), oldest
-        first; empty without ``audit_paths``."""
+        """The audit log's entries so far (one per request that ``audit_rules`` match), in the
+        order the requests completed; empty without ``audit_rules``."""
         path = self.dir / "audit.log" if self.dir is not None else None
         if path is None or not path.exists():
             return []
