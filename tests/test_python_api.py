@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import threading
@@ -330,6 +331,17 @@ def test_sync_calls_from_threads_run_in_parallel(
     assert blocker.is_alive(), "the blocking wait should still be running"
     assert len(results) == 7
     blocker.join()
+
+
+@pytest.mark.parametrize("cls", [kubescale.ScaleHandler, kubescale.asyncio.ScaleHandler])
+def test_every_method_and_constructor_argument_is_documented(cls: type) -> None:
+    # help(ScaleHandler) shows the class docstring: it must describe each constructor argument.
+    doc = cls.__doc__ or ""
+    for name in inspect.signature(cls).parameters:
+        assert f"    {name}: " in doc, f"{cls.__name__} does not document {name!r}"
+    for name in dir(cls):
+        if not name.startswith("_"):
+            assert (getattr(cls, name).__doc__ or "").strip(), f"{cls.__name__}.{name} has no docstring"
 
 
 def test_exception_hierarchy() -> None:

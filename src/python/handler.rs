@@ -73,9 +73,39 @@ fn repr(name: &str, h: &core::ScaleHandler) -> String {
     )
 }
 
+/// The constructor's arguments, part of both classes' docstrings (Python shows the class
+/// docstring, not `__new__`'s, in `help()`).
+macro_rules! constructor_doc {
+    () => {
+        "Connects to a cluster the way kubectl does.
+
+Args:
+    namespace: The watch namespace. When set, calls for any other namespace raise
+        NamespaceNotAllowedError; calls without ``namespace=`` use it.
+    kubeconfig: A kubeconfig file. Default: ``$KUBECONFIG`` (several paths merged),
+        then ``~/.kube/config``, then the in-cluster service account.
+    context: A context of the kubeconfig. Default: its current context.
+    reporter: ``reportingController`` of the Events this handler records.
+    timeout: Seconds to wait for the connection and for each read or write.
+    record_events: Record an Event for every change and every failed scale
+        (``SuccessToScale``, ``FailedToScale``), as the loop does for its
+        decisions. Each is one more API write; ``False`` skips them.
+        ``record_event()`` records regardless.
+    concurrency: How many scale operations may talk to the API server at once.
+        Further calls queue for a place (a fair queue, in the order the calls
+        reach the runtime), which bounds the load on the API server and keeps the
+        latency of a burst even.
+
+Raises:
+    ConfigError: No usable configuration, or an unknown context.
+    InvalidValueError: ``namespace`` is not a valid namespace name, or
+        ``concurrency`` is below 1."
+    };
+}
+
 macro_rules! handler_class {
     ($cls:ident, $pyname:literal, $run:ident, $capture_loop:ident, $doc:literal, { $($extra:tt)* }) => {
-        #[doc = $doc]
+        #[doc = concat!($doc, "\n\n", constructor_doc!())]
         #[pyclass(frozen, name = $pyname, module = "kubescale")]
         pub struct $cls {
             inner: Arc<core::ScaleHandler>,
@@ -84,29 +114,7 @@ macro_rules! handler_class {
 
         #[pymethods]
         impl $cls {
-            /// Connects to a cluster the way kubectl does.
-            ///
-            /// Args:
-            ///     namespace: The watch namespace. When set, calls for any other namespace raise
-            ///         NamespaceNotAllowedError; calls without ``namespace=`` use it.
-            ///     kubeconfig: A kubeconfig file. Default: ``$KUBECONFIG`` (several paths merged),
-            ///         then ``~/.kube/config``, then the in-cluster service account.
-            ///     context: A context of the kubeconfig. Default: its current context.
-            ///     reporter: ``reportingController`` of the Events this handler records.
-            ///     timeout: Seconds to wait for the connection and for each read or write.
-            ///     record_events: Record an Event for every change and every failed scale
-            ///         (``SuccessToScale``, ``FailedToScale``), as the loop does for its
-            ///         decisions. Each is one more API write; ``False`` skips them.
-            ///         ``record_event()`` records regardless.
-            ///     concurrency: How many scale operations may talk to the API server at once.
-            ///         Further calls queue for a place (a fair queue, in the order the calls
-            ///         reach the runtime), which bounds the load on the API server and keeps the
-            ///         latency of a burst even.
-            ///
-            /// Raises:
-            ///     ConfigError: No usable configuration, or an unknown context.
-            ///     InvalidValueError: ``namespace`` is not a valid namespace name, or
-            ///         ``concurrency`` is below 1.
+            /// Connects to a cluster the way kubectl does (arguments: see the class docstring).
             #[new]
             #[pyo3(signature = (
                 namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None,
