@@ -127,3 +127,29 @@ def test_missing_events_permission_does_not_fail_a_scale(
         assert h.scale("deploy/web", 2).changed
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
     assert any("could not record an event" in r.getMessage() for r in caplog.records)
+
+
+def test_update_without_patch_on_scale_still_scales(
+    kube_cluster: ClusterAPI, namespace: str, tmp_path: Path
+) -> None:
+    # Roles written for other tools often grant get and update on */scale, not patch.
+    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    role = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    for rule in role["rules"]:
+        if any(r.endswith("/scale") for r in rule["resources"]):
+            rule["verbs"] = ["get", "update"]
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "update-only"}}
+    binding = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    binding["subjects"][0]["name"] = "update-only"
+    apply(kube_cluster, namespace, [role, sa, binding])
+    kube_cluster.create_deployment(namespace, "web", 1)
+    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "update-only", tmp_path)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
+        assert h.scale("deploy/web", 2).changed
+        assert h.scale_to_zero("deploy/web").previous == 2
+        assert h.scale_from_zero("deploy/web").replicas == 2
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2

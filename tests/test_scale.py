@@ -168,23 +168,29 @@ def test_dry_run_writes_nothing(
         handler.scale("widget/w", 50, namespace=namespace, dry_run=True)
 
 
-def test_conflicts_from_a_competing_writer_are_retried(
+def test_a_competing_writer_never_fails_a_scale(
     handler: kubescale.ScaleHandler,
     kube_cluster: ClusterAPI,
     namespace: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Two writers keep changing the Deployment's annotations: each change makes the write that
+    # relies on the remembered resourceVersion conflict, and kubescale reads again.
     kube_cluster.create_deployment(namespace, "web", 1)
     caplog.set_level(logging.DEBUG, logger="kubescale")
     kubescale.reset_logging()
+
+    def interfered() -> bool:
+        return any("changed since last seen" in r.getMessage() for r in caplog.records)
+
     with competing_writer(kube_cluster, namespace, ["web"], writers=2):
         last = 0
         for i in range(200):
             last = 2 + i % 5
             handler.scale("deploy/web", last, namespace=namespace)  # never raises ConflictError
-            if i >= 20 and any("conflict" in r.getMessage() for r in caplog.records):
+            if i >= 20 and interfered():
                 break
-    assert any("conflict" in r.getMessage() for r in caplog.records), "the competitor caused no conflict"
+    assert interfered(), "the competitor caused no conflict"
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == last
 
 
@@ -243,7 +249,7 @@ def test_concurrency_bounds_the_operations_in_flight(concurrency: int) -> None:
             else:
                 open_ops.discard(name)
             most = max(most, len(open_ops))
-        assert [e["verb"] for e in entries].count("update") == 12
+        assert sum(e["verb"] != "get" for e in entries) == 12  # the writes (patch)
         assert 1 <= most <= concurrency
 
 

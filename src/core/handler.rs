@@ -94,6 +94,8 @@ pub struct ScaleHandler {
     record_events: bool,
     /// Places for scale operations in progress (see [`HandlerOptions::concurrency`]).
     pub(crate) admission: tokio::sync::Semaphore,
+    /// False once the API refused a patch of a scale subresource (RBAC without `patch`).
+    pub(crate) scale_patch_allowed: AtomicBool,
 }
 
 impl ScaleHandler {
@@ -123,6 +125,7 @@ impl ScaleHandler {
             closed: AtomicBool::new(false),
             record_events: opts.record_events,
             admission: tokio::sync::Semaphore::new(opts.concurrency),
+            scale_patch_allowed: AtomicBool::new(true),
             scalers: ScalerRegistry::default(),
             seen: ScaleCache::default(),
             last_up: Mutex::new(HashMap::new()),

@@ -1,11 +1,13 @@
 //! Reading and writing the `scale` subresource: the heart of the handler.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::Api;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 
 use crate::core::discovery::Resource;
 use crate::core::error::{Error, Result};
@@ -17,6 +19,22 @@ use crate::core::target::TargetRef;
 pub const PREVIOUS_REPLICAS_ANNOTATION: &str = "kubescale.io/previous-replicas";
 /// How many times a write that met a 409 Conflict is retried with a fresh read.
 const CONFLICT_RETRIES: u32 = 10;
+
+/// A JSON Patch that sets `spec.replicas` to `desired` only if it is still `read` (absent when
+/// the read showed 0: the API omits a zero count, and then `spec` is empty).
+fn replicas_patch(read: Option<i32>, desired: i32) -> json_patch::Patch {
+    let ops = match read {
+        Some(n) => serde_json::json!([
+            {"op": "test", "path": "/spec/replicas", "value": n},
+            {"op": "replace", "path": "/spec/replicas", "value": desired},
+        ]),
+        None => serde_json::json!([
+            {"op": "test", "path": "/spec", "value": {}},
+            {"op": "add", "path": "/spec/replicas", "value": desired},
+        ]),
+    };
+    serde_json::from_value(ops).expect("a well-formed JSON Patch")
+}
 
 /// The scale subresource of a target, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +259,31 @@ impl ScaleHandler {
         }
     }
 
+    /// Writes `desired` over the `scale` just read. Preferably a JSON Patch that tests the count
+    /// that was compared, so that other changes to the object since the read (annotations,
+    /// status) do not fail the write; where RBAC grants `update` but not `patch` on the scale
+    /// subresource, an update carrying the read resourceVersion (remembered per handler).
+    async fn write_replicas(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        scale: &mut Scale,
+        desired: i32,
+    ) -> Result<Scale> {
+        if self.scale_patch_allowed.load(Ordering::Relaxed) {
+            let write = replicas_patch(scale.spec.as_ref().and_then(|s| s.replicas), desired);
+            match api.patch_scale(name, &PatchParams::default(), &Patch::Json::<()>(write)).await.map_err(Error::from) {
+                Err(e) if e.status() == Some(403) => {
+                    tracing::info!(error = %e, "no patch permission on the scale subresource; using update");
+                    self.scale_patch_allowed.store(false, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
+        Ok(api.replace_scale(name, &PostParams::default(), scale).await?)
+    }
+
     /// The read-compare-write loop, under the target's lock. With `remember`, the current desired
     /// count is written to the `kubescale.io/previous-replicas` annotation before the first write.
     /// Events regard the target, or `event_regarding` when given.
@@ -304,6 +347,9 @@ impl ScaleHandler {
                     }
                 }
             }
+            // A 422 from the last write: the replicas changed since the read (the patch's test
+            // failed) or the value is refused. The next read tells which.
+            let mut refused: Option<(i32, Error)> = None;
             for attempt in 0..=CONFLICT_RETRIES {
                 let mut scale = match api.get_scale(name).await {
                     Ok(s) => s,
@@ -315,6 +361,11 @@ impl ScaleHandler {
                 regarding.uid = scale.metadata.uid.clone();
                 self.remember_scale(key, &scale, scale.metadata.uid.clone());
                 let current = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                if let Some((tested, e)) = refused.take()
+                    && tested == current
+                {
+                    return Err(e);
+                }
                 previous.get_or_insert(current);
                 let outcome = |replicas: i32, changed: bool, reason: String| ScaleOutcome {
                     target: target.clone(),
@@ -344,15 +395,18 @@ impl ScaleHandler {
                         "metadata": {"annotations": {PREVIOUS_REPLICAS_ANNOTATION: current.to_string()}}
                     });
                     let patched = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-                    // The patch moved the object's resourceVersion; write on top of it.
+                    // The patch moved the resourceVersion (which an update must carry).
                     scale.metadata.resource_version = patched.metadata.resource_version;
                     remembered = true;
                 }
-                scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
-                match api.replace_scale(name, &PostParams::default(), &scale).await.map_err(Error::from) {
+                match self.write_replicas(&api, name, &mut scale, desired).await {
                     Ok(written) => {
                         self.remember_scale(key, &written, regarding.uid.clone());
                         return Ok(outcome(desired, true, format!("scaled from {current} to {desired}")));
+                    }
+                    Err(e) if e.status() == Some(422) && attempt < CONFLICT_RETRIES => {
+                        tracing::debug!(%target, attempt, "write refused; reading again");
+                        refused = Some((current, e));
                     }
                     Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
                         tracing::debug!(%target, attempt, "conflict; reading again");
@@ -395,5 +449,25 @@ mod tests {
         assert_eq!(check_replicas(i64::from(i32::MAX)).unwrap(), i32::MAX);
         assert!(check_replicas(-1).is_err());
         assert!(check_replicas(i64::from(i32::MAX) + 1).is_err());
+    }
+
+    #[test]
+    fn the_write_tests_the_count_that_was_compared() {
+        let json = |p: json_patch::Patch| serde_json::to_value(p).unwrap();
+        assert_eq!(
+            json(replicas_patch(Some(3), 5)),
+            serde_json::json!([
+                {"op": "test", "path": "/spec/replicas", "value": 3},
+                {"op": "replace", "path": "/spec/replicas", "value": 5},
+            ])
+        );
+        // A zero count is absent from the read: then spec must still be empty.
+        assert_eq!(
+            json(replicas_patch(None, 2)),
+            serde_json::json!([
+                {"op": "test", "path": "/spec", "value": {}},
+                {"op": "add", "path": "/spec/replicas", "value": 2},
+            ])
+        );
     }
 }
