@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -55,6 +55,25 @@ def service_account_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, tmp_path: 
     path = tmp_path / f"{sa}.kubeconfig"
     path.write_text(json.dumps(cfg))
     return path
+
+
+def scaler_role_kubeconfig(
+    cluster: ClusterAPI, ns: str, sa: str, tmp_path: Path, edit: Callable[[list[dict[str, Any]]], None]
+) -> Path:
+    """Binds the example's kubescale-scaler Role, its rules changed by `edit`, to a new
+    ServiceAccount `sa`, and returns a kubeconfig with that account's token."""
+    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    role = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    edit(role["rules"])
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa}}
+    binding = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
+    )
+    binding["subjects"][0]["name"] = sa
+    apply(cluster, ns, [role, account, binding])
+    return service_account_kubeconfig(cluster, ns, sa, tmp_path)
 
 
 class Idle:
@@ -108,19 +127,11 @@ def test_rbac_example_is_sufficient_and_namespaced(
 def test_missing_events_permission_does_not_fail_a_scale(
     kube_cluster: ClusterAPI, namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
-    role = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    role["rules"] = [r for r in role["rules"] if "events.k8s.io" not in r["apiGroups"]]
-    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "no-events"}}
-    binding = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    binding["subjects"][0]["name"] = "no-events"
-    apply(kube_cluster, namespace, [role, sa, binding])
+    def drop_events(rules: list[dict[str, Any]]) -> None:
+        rules[:] = [r for r in rules if "events.k8s.io" not in r["apiGroups"]]
+
+    kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "no-events", tmp_path, drop_events)
     kube_cluster.create_deployment(namespace, "web", 1)
-    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "no-events", tmp_path)
     caplog.set_level(logging.WARNING, logger="kubescale")
     kubescale.reset_logging()
     with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
@@ -133,21 +144,13 @@ def test_update_without_patch_on_scale_still_scales(
     kube_cluster: ClusterAPI, namespace: str, tmp_path: Path
 ) -> None:
     # Roles written for other tools often grant get and update on */scale, not patch.
-    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
-    role = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    for rule in role["rules"]:
-        if any(r.endswith("/scale") for r in rule["resources"]):
-            rule["verbs"] = ["get", "update"]
-    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "update-only"}}
-    binding = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    binding["subjects"][0]["name"] = "update-only"
-    apply(kube_cluster, namespace, [role, sa, binding])
+    def update_only(rules: list[dict[str, Any]]) -> None:
+        for rule in rules:
+            if any(r.endswith("/scale") for r in rule["resources"]):
+                rule["verbs"] = ["get", "update"]
+
+    kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "update-only", tmp_path, update_only)
     kube_cluster.create_deployment(namespace, "web", 1)
-    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "update-only", tmp_path)
     with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
         assert h.scale("deploy/web", 2).changed
         assert h.scale_to_zero("deploy/web").previous == 2
