@@ -5,9 +5,9 @@
 
 use proptest::prelude::*;
 
-use kubescale::core::elastiservice::ElastiService;
-use kubescale::core::enabled_period::{EnabledPeriod, parse_duration};
-use kubescale::core::scalers::prometheus::{PrometheusConfig, parse_query_response};
+use kubescale::core::elasti::enabled_period::{EnabledPeriod, parse_duration};
+use kubescale::core::elasti::resource::ElastiService;
+use kubescale::core::elasti::scalers::prometheus::{PrometheusConfig, parse_query_response};
 use kubescale::core::target::{TargetRef, TypeSpec};
 
 /// Arbitrary JSON values, a few levels deep.

@@ -114,9 +114,19 @@ impl Error {
         self.status() == Some(404)
     }
 
-    /// True for a 409 answer.
+    /// True for a 409 answer (Conflict).
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
+    }
+
+    /// True for a 403 answer (Forbidden).
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403)
+    }
+
+    /// True for a 422 answer (Invalid; also a JSON Patch whose `test` failed).
+    pub fn is_invalid(&self) -> bool {
+        self.status() == Some(422)
     }
 
     /// True when a 404 means the resource *type* is not served (as opposed to a missing object):

@@ -1,29 +1,20 @@
-//! The pure-Rust core: no Python here. Every operation is an `async fn` on [`ScaleHandler`].
+//! The pure-Rust core: no Python here. Every operation is an `async fn`.
+//!
+//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`]. The scale path is
+//! [`scale`] ([`ScaleHandler`]); the ElastiService scale-to-zero loop is [`elasti`]
+//! ([`elasti::Controller`]), which holds a handler and reaches the scale path only through it.
 
 pub mod config;
-pub mod crds;
-pub mod decision;
 pub mod discovery;
-pub mod elastiservice;
-pub mod enabled_period;
+pub mod elasti;
 pub mod error;
-pub mod events;
-pub mod handler;
-pub mod keda;
-pub mod leader;
-pub mod locks;
-pub mod reconcile;
 pub mod scale;
-pub mod scale_cache;
-pub mod scalers;
 pub mod target;
-pub mod wait;
 
-pub use decision::Direction;
 pub use discovery::Resource;
+pub use elasti::{Controller, Decision, Direction, RunOptions};
 pub use error::{Error, Result};
-pub use events::{EventSpec, EventType};
-pub use handler::{DEFAULT_CONCURRENCY, EventInfo, HandlerOptions, ScaleHandler};
-pub use reconcile::{Decision, RunOptions};
-pub use scale::{ScaleInfo, ScaleOptions, ScaleOutcome};
+pub use scale::{
+    DEFAULT_CONCURRENCY, Event, EventSpec, EventType, HandlerOptions, Scale, ScaleHandler, ScaleOptions, ScaleResult,
+};
 pub use target::{TargetRef, TypeSpec};

@@ -44,7 +44,7 @@ fn connect(py: Python<'_>, a: NewArgs) -> PyResult<Arc<core::ScaleHandler>> {
 }
 
 /// An Event as a plain dict (converted to a Python dict on return).
-fn event_dict(e: core::EventInfo) -> std::collections::BTreeMap<&'static str, EventValue> {
+fn event_dict(e: core::Event) -> std::collections::BTreeMap<&'static str, EventValue> {
     use EventValue::{Int, Text};
     std::collections::BTreeMap::from([
         ("type", Text(e.type_)),
@@ -109,6 +109,8 @@ macro_rules! handler_class {
         #[pyclass(frozen, name = $pyname, module = "kubescale")]
         pub struct $cls {
             inner: Arc<core::ScaleHandler>,
+            /// The scale-to-zero loop, scaling through `inner`.
+            elasti: Arc<core::Controller>,
             loop_cell: LoopCell,
         }
 
@@ -133,10 +135,9 @@ macro_rules! handler_class {
             ) -> PyResult<Self> {
                 let reporter = reporter.to_string();
                 let a = NewArgs { namespace, kubeconfig, context, reporter, timeout, record_events, concurrency };
-                Ok(Self {
-                    inner: connect(py, a)?,
-                    loop_cell: LoopCell::default(),
-                })
+                let inner = connect(py, a)?;
+                let elasti = Arc::new(core::Controller::new(inner.clone()));
+                Ok(Self { inner, elasti, loop_cell: LoopCell::default() })
             }
 
             fn __repr__(&self) -> String {
@@ -175,7 +176,7 @@ macro_rules! handler_class {
 
             /// Closes the handler: later calls raise HandlerClosedError.
             fn close(&self) {
-                self.inner.close();
+                self.elasti.close();
             }
 
             /// Forgets the cached discovery information (e.g. after installing a CRD).
@@ -506,7 +507,7 @@ macro_rules! handler_class {
                     timeout,
                     loop_cell: self.loop_cell.clone(),
                 };
-                Ok(self.inner.scalers().register(r#type, Arc::new(f))?)
+                Ok(self.elasti.scalers().register(r#type, Arc::new(f))?)
             }
 
             /// Applies the ElastiService CRD (server-side apply; idempotent) and waits until it
@@ -518,8 +519,8 @@ macro_rules! handler_class {
             /// Raises:
             ///     ForbiddenError: No permission to manage CRDs. ApiUnavailableError.
             fn install_crds(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                let h = self.inner.clone();
-                $run(py, async move { h.install_crds().await })
+                let c = self.elasti.clone();
+                $run(py, async move { c.install_crds().await })
             }
 
             /// One scale-to-zero pass over the ElastiServices of the watch namespace (all
@@ -534,9 +535,9 @@ macro_rules! handler_class {
             ///     ApiUnavailableError.
             fn check_and_scale(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
                 $capture_loop(py, &self.loop_cell)?;
-                let h = self.inner.clone();
+                let c = self.elasti.clone();
                 $run(py, async move {
-                    h.check_and_scale().await.map(|ds| ds.into_iter().map(Decision::from).collect::<Vec<_>>())
+                    c.check_and_scale().await.map(|ds| ds.into_iter().map(Decision::from).collect::<Vec<_>>())
                 })
             }
 
@@ -555,8 +556,8 @@ macro_rules! handler_class {
             #[pyo3(signature = (name, *, namespace=None))]
             fn check_and_scale_service(&self, py: Python<'_>, name: String, namespace: Option<String>) -> PyResult<Py<PyAny>> {
                 $capture_loop(py, &self.loop_cell)?;
-                let h = self.inner.clone();
-                $run(py, async move { h.check_and_scale_service(&name, namespace.as_deref()).await.map(Decision::from) })
+                let c = self.elasti.clone();
+                $run(py, async move { c.check_and_scale_service(&name, namespace.as_deref()).await.map(Decision::from) })
             }
 
             /// Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
@@ -584,7 +585,7 @@ macro_rules! handler_class {
             ) -> PyResult<Py<PyAny>> {
                 let polling_interval = match polling_interval {
                     Some(s) => args::seconds("polling_interval", s)?,
-                    None => core::reconcile::polling_interval_from_env(),
+                    None => core::elasti::run::polling_interval_from_env(),
                 };
                 let lease_duration = args::seconds("lease_duration", lease_duration)?;
                 if polling_interval.is_zero() || lease_duration.is_zero() {
@@ -603,8 +604,8 @@ macro_rules! handler_class {
                     identity: None,
                 };
                 $capture_loop(py, &self.loop_cell)?;
-                let h = self.inner.clone();
-                $run(py, async move { h.run(opts).await })
+                let c = self.elasti.clone();
+                $run(py, async move { c.run(opts).await })
             }
 
             $($extra)*
@@ -638,7 +639,7 @@ handler_class!(
 
         #[pyo3(signature = (*_exc))]
         fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-            self.inner.close();
+            self.elasti.close();
             false
         }
     }
@@ -656,7 +657,7 @@ handler_class!(
 
         #[pyo3(signature = (*_exc))]
         fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
-            self.inner.close();
+            self.elasti.close();
             crate::python::asyncio_bridge::ready(py, false)
         }
     }

@@ -103,7 +103,7 @@ fn _shutdown(py: Python<'_>) {
 /// the loop reads.
 #[pyfunction]
 fn elastiservice_crd() -> String {
-    serde_json::to_string_pretty(&crate::core::elastiservice::crd()).expect("the CRD serialises")
+    serde_json::to_string_pretty(&crate::core::elasti::resource::crd()).expect("the CRD serialises")
 }
 
 /// Registers `_shutdown` with `atexit`.

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
 use crate::core::Error;
-use crate::core::scalers::{Scaler, ScalerFactory};
+use crate::core::elasti::scalers::{Scaler, ScalerFactory};
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
 pub type LoopCell = Arc<Mutex<Option<Py<PyAny>>>>;

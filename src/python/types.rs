@@ -158,8 +158,8 @@ impl Scale {
     }
 }
 
-impl From<core::ScaleInfo> for Scale {
-    fn from(s: core::ScaleInfo) -> Self {
+impl From<core::Scale> for Scale {
+    fn from(s: core::Scale) -> Self {
         Scale {
             namespace: s.namespace,
             name: s.name,
@@ -222,8 +222,8 @@ impl ScaleResult {
     }
 }
 
-impl From<core::ScaleOutcome> for ScaleResult {
-    fn from(o: core::ScaleOutcome) -> Self {
+impl From<core::ScaleResult> for ScaleResult {
+    fn from(o: core::ScaleResult) -> Self {
         ScaleResult {
             target: o.target,
             previous: o.previous,

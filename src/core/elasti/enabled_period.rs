@@ -43,8 +43,12 @@ pub fn parse_duration(field: &'static str, s: &str) -> Result<Duration> {
 }
 
 impl EnabledPeriod {
-    /// Parses a 5-field cron schedule (minute hour day-of-month month day-of-week, UTC) and a duration.
+    /// Parses a 5-field cron schedule (minute hour day-of-month month day-of-week, UTC) and a
+    /// duration. An empty (or blank) field takes its default, as in the reference, where a Helm
+    /// chart renders an unset value as `""`.
     pub fn parse(schedule: &str, duration: &str) -> Result<Self> {
+        let schedule = if schedule.trim().is_empty() { DEFAULT_SCHEDULE } else { schedule };
+        let duration = if duration.trim().is_empty() { DEFAULT_DURATION } else { duration };
         let fields = schedule.split_whitespace().count();
         if fields != 5 {
             return Err(invalid(
@@ -127,8 +131,16 @@ mod tests {
     }
 
     #[test]
+    fn empty_fields_take_the_defaults() {
+        // "0 0 * * *" for 24h: always enabled, as a Helm chart's unset values mean.
+        for (schedule, duration) in [("", ""), ("  ", "24h"), ("0 0 * * *", "")] {
+            assert!(enabled(schedule, duration, "2026-11-26T12:00:00Z"), "{schedule:?} {duration:?}");
+        }
+    }
+
+    #[test]
     fn invalid_schedules() {
-        for bad in ["", "* * *", "0 0 0 * * *", "0 25 * * *", "61 * * * *", "a b c d e"] {
+        for bad in ["* * *", "0 0 0 * * *", "0 25 * * *", "61 * * * *", "a b c d e"] {
             let err = EnabledPeriod::parse(bad, "1h").unwrap_err();
             assert!(err.to_string().contains("enabledPeriod.schedule"), "{bad:?}: {err}");
         }
@@ -136,7 +148,7 @@ mod tests {
 
     #[test]
     fn invalid_durations() {
-        for bad in ["", "-1h", "0h", "abc", "1x"] {
+        for bad in ["-1h", "0h", "abc", "1x"] {
             let err = EnabledPeriod::parse("0 0 * * *", bad).unwrap_err();
             assert!(err.to_string().contains("enabledPeriod.duration"), "{bad:?}: {err}");
         }

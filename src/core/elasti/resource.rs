@@ -8,7 +8,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::enabled_period::{DEFAULT_DURATION, DEFAULT_SCHEDULE};
+use crate::core::elasti::enabled_period::{DEFAULT_DURATION, DEFAULT_SCHEDULE};
 
 /// Default `minTargetReplicas`.
 pub const DEFAULT_MIN_REPLICAS: i32 = 1;

@@ -54,7 +54,7 @@ impl LeaderElector {
                 };
                 return match self.api.create(&PostParams::default(), &lease).await.map_err(Error::from) {
                     Ok(_) => Ok(true),
-                    Err(e) if e.status() == Some(409) => Ok(false), // another process created it first
+                    Err(e) if e.is_conflict() => Ok(false), // another process created it first
                     Err(e) => Err(e),
                 };
             }

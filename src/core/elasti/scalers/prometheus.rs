@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
+use crate::core::elasti::scalers::{Scaler, ScalerFactory};
 use crate::core::error::{Error, Result};
-use crate::core::scalers::{Scaler, ScalerFactory};
 
 /// Env fallback for `serverAddress`.
 pub const ENV_SERVER_ADDRESS: &str = "PROMETHEUS_TRIGGER_SERVER_ADDRESS";
@@ -88,7 +88,9 @@ impl PrometheusConfig {
         if !threshold.is_finite() {
             return Err(err(format!("metadata.threshold {raw:?} must be finite")));
         }
-        let uptime_filter = string_field(meta, "uptimeFilter")?.unwrap_or_else(|| DEFAULT_UPTIME_FILTER.to_string());
+        let uptime_filter = string_field(meta, "uptimeFilter")?
+            .filter(|f| !f.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_UPTIME_FILTER.to_string());
         let mut headers = BTreeMap::new();
         match meta.get("headers") {
             None | Some(serde_json::Value::Null) => {}

@@ -7,8 +7,8 @@ use kube::api::{DynamicObject, WatchEvent, WatchParams};
 
 use crate::core::discovery::Resource;
 use crate::core::error::{Error, Result};
-use crate::core::handler::ScaleHandler;
-use crate::core::scale::ScaleInfo;
+use crate::core::scale::Scale;
+use crate::core::scale::handler::ScaleHandler;
 use crate::core::target::TargetRef;
 
 /// Kinds whose status reports `readyReplicas` (omitted when 0).
@@ -52,7 +52,7 @@ impl ScaleHandler {
         ready: bool,
         timeout: Duration,
         namespace: Option<&str>,
-    ) -> Result<ScaleInfo> {
+    ) -> Result<Scale> {
         let started = Instant::now();
         let info = self.get_scale(target, namespace).await?;
         let wanted = replicas.unwrap_or(info.spec_replicas);

@@ -6,8 +6,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
+use crate::core::elasti::controller::Controller;
 use crate::core::error::{Error, Result};
-use crate::core::handler::ScaleHandler;
 
 /// Field manager of kubescale's server-side applies.
 pub const FIELD_MANAGER: &str = "kubescale";
@@ -19,13 +19,13 @@ fn established(crd: &CustomResourceDefinition) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
 }
 
-impl ScaleHandler {
+impl Controller {
     /// Applies the ElastiService CRD (server-side apply, so a second call changes nothing) and
     /// waits until it is established. Returns the names of the CRDs applied.
     pub async fn install_crds(&self) -> Result<Vec<String>> {
         self.check_open()?;
-        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        let crd = crate::core::elastiservice::crd();
+        let api: Api<CustomResourceDefinition> = Api::all(self.handler.client().clone());
+        let crd = crate::core::elasti::resource::crd();
         let name = crd.metadata.name.clone().unwrap_or_default();
         let pp = PatchParams::apply(FIELD_MANAGER).force();
         api.patch(&name, &pp, &Patch::Apply(&crd)).await?;
@@ -39,7 +39,7 @@ impl ScaleHandler {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.discovery.reset();
+        self.handler.reset_discovery();
         tracing::info!(crd = %name, "CRD applied");
         Ok(vec![name])
     }

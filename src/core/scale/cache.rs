@@ -1,8 +1,8 @@
 //! The last scale the handler saw of each target (desired count, resourceVersion, uid), so
 //! that a real change to a target it has seen before costs one write and no read: the write
-//! carries the remembered resourceVersion, and the server refuses it (409) if anyone changed the
-//! target since, after which the handler reads afresh. A wrong guess costs a retry, never a lost
-//! update or a wrong `previous`.
+//! tests the remembered count (or, as an update, carries the remembered resourceVersion), and
+//! the server refuses it (422 or 409) if the count changed since, after which the handler reads
+//! afresh. A wrong guess costs a retry, never a lost update or a wrong `previous`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,13 +10,13 @@ use std::sync::Mutex;
 /// At most this many targets are remembered; beyond it the oldest half is dropped.
 const CAPACITY: usize = 16_384;
 
+use crate::core::scale::write::Base;
+
 /// What was last seen of a target's scale subresource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
-    /// `spec.replicas`.
-    pub spec: i32,
-    /// The resourceVersion it was seen at.
-    pub resource_version: String,
+    /// The count and the resourceVersion it was seen at.
+    pub base: Base,
     /// The object's uid (for Events).
     pub uid: Option<String>,
 }
@@ -68,7 +68,7 @@ mod tests {
     use super::*;
 
     fn seen(spec: i32) -> Seen {
-        Seen { spec, resource_version: spec.to_string(), uid: None }
+        Seen { base: Base { replicas: Some(spec), resource_version: spec.to_string() }, uid: None }
     }
 
     #[test]

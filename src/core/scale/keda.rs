@@ -3,7 +3,7 @@
 use kube::api::{Patch, PatchParams};
 
 use crate::core::error::Result;
-use crate::core::handler::ScaleHandler;
+use crate::core::scale::handler::ScaleHandler;
 use crate::core::target::TypeSpec;
 
 /// KEDA stops scaling a ScaledObject while this annotation is `"true"`.

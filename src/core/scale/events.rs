@@ -10,12 +10,14 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::api::events::v1::{Event as ApiEvent, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
 use crate::core::error::{Error, Result};
+use crate::core::scale::handler::ScaleHandler;
+use crate::core::target::TargetRef;
 
 /// How long a repeat still joins the series of the first Event.
 const SERIES_WINDOW: SignedDuration = SignedDuration::from_secs(6 * 60);
@@ -167,7 +169,7 @@ impl EventRecorder {
             cache.get(&key).cloned().filter(|r| r.last + SERIES_WINDOW > now)
         };
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let events: Api<ApiEvent> = Api::namespaced(self.client.clone(), &namespace);
         if let Some(prev) = previous {
             let count = prev.count + 1;
             let patch = serde_json::json!({
@@ -188,7 +190,7 @@ impl EventRecorder {
             }
         }
         let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(&self.controller), now.as_nanosecond());
-        let event = Event {
+        let event = ApiEvent {
             action: Some(ev.action.clone()),
             reason: Some(ev.reason.clone()),
             note: Some(note),
@@ -214,6 +216,86 @@ impl EventRecorder {
             }
         }
         cache.insert(key, rec);
+    }
+}
+
+/// An Event as listed by [`ScaleHandler::events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// Reason, e.g. `SuccessToScale`.
+    pub reason: String,
+    /// Action, e.g. `Scale`.
+    pub action: String,
+    /// The note.
+    pub note: String,
+    /// How often it happened (series count).
+    pub count: i32,
+    /// RFC 3339 time of the last occurrence.
+    pub last_time: String,
+    /// The reporting controller.
+    pub reporter: String,
+}
+
+impl ScaleHandler {
+    /// Records an Event regarding `target` (any kind, scalable or not).
+    pub async fn record_event(&self, target: &TargetRef, namespace: Option<&str>, ev: &EventSpec) -> Result<()> {
+        EventRecorder::validate(ev)?;
+        let ns = self.namespace_for(namespace)?;
+        let resource = self.resolve(&target.type_spec).await?;
+        self.recorder.publish(ev, &resource.object_ref(&target.name, &ns)).await
+    }
+
+    /// Lists the `events.k8s.io/v1` Events regarding `target`, oldest first.
+    pub async fn events(&self, target: &TargetRef, namespace: Option<&str>) -> Result<Vec<Event>> {
+        self.check_open()?;
+        let ns = self.namespace_for(namespace)?;
+        let resource = self.resolve(&target.type_spec).await?;
+        let api: Api<ApiEvent> = Api::namespaced(self.client.clone(), &ns);
+        let fields = format!("regarding.name={},regarding.kind={}", target.name, resource.kind);
+        let list = api.list(&kube::api::ListParams::default().fields(&fields)).await?;
+        let mut out: Vec<Event> = list
+            .items
+            .into_iter()
+            .map(|e| {
+                let last = e
+                    .series
+                    .as_ref()
+                    .map(|s| s.last_observed_time.0)
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0))
+                    .or_else(|| e.deprecated_last_timestamp.as_ref().map(|t| t.0));
+                Event {
+                    type_: e.type_.unwrap_or_default(),
+                    reason: e.reason.unwrap_or_default(),
+                    action: e.action.unwrap_or_default(),
+                    note: e.note.unwrap_or_default(),
+                    count: e.series.as_ref().map_or_else(|| e.deprecated_count.unwrap_or(1), |s| s.count),
+                    last_time: last.map(|t| t.to_string()).unwrap_or_default(),
+                    reporter: e.reporting_controller.unwrap_or_default(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.last_time.cmp(&b.last_time));
+        Ok(out)
+    }
+
+    /// Records an Event (unless the handler was built without Events) and logs (never
+    /// returns) a failure to do so.
+    pub(crate) async fn record_quietly(
+        &self,
+        type_: EventType,
+        reason: &str,
+        note: String,
+        regarding: &ObjectReference,
+    ) {
+        if !self.record_events {
+            return;
+        }
+        let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
+        if let Err(e) = self.recorder.publish(&ev, regarding).await {
+            tracing::warn!(error = %e, reason, "could not record an event");
+        }
     }
 }
 

@@ -1,44 +1,18 @@
 //! The ScaleHandler: one client, one discovery cache, one lock map and one event recorder,
 //! shared by every call.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use jiff::Timestamp;
-use tokio::sync::Notify;
-
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::DynamicObject;
 use kube::{Api, Client};
 
 use crate::core::config::{ConnectOptions, connect};
 use crate::core::discovery::{Discovery, Resource};
 use crate::core::error::{Error, Result};
-use crate::core::events::{EventRecorder, EventSpec, EventType};
-use crate::core::locks::KeyedLocks;
-use crate::core::scale_cache::ScaleCache;
-use crate::core::scalers::ScalerRegistry;
-use crate::core::target::{TargetRef, TypeSpec, validate_namespace};
-
-/// An Event as listed by [`ScaleHandler::events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventInfo {
-    /// `Normal` or `Warning`.
-    pub type_: String,
-    /// Reason, e.g. `SuccessToScale`.
-    pub reason: String,
-    /// Action, e.g. `Scale`.
-    pub action: String,
-    /// The note.
-    pub note: String,
-    /// How often it happened (series count).
-    pub count: i32,
-    /// RFC 3339 time of the last occurrence.
-    pub last_time: String,
-    /// The reporting controller.
-    pub reporter: String,
-}
+use crate::core::scale::cache::ScaleCache;
+use crate::core::scale::events::EventRecorder;
+use crate::core::scale::locks::KeyedLocks;
+use crate::core::target::{TypeSpec, validate_namespace};
 
 /// How to build a [`ScaleHandler`].
 #[derive(Debug, Clone)]
@@ -75,23 +49,20 @@ impl Default for HandlerOptions {
     }
 }
 
-/// Scales anything with a `scale` subresource; see the methods in `scale.rs`, `wait.rs` and `keda.rs`.
+/// Scales anything with a `scale` subresource. It holds only what scaling needs; the calls
+/// are in `operations.rs`, `events.rs`, `wait.rs` and `keda.rs`.
 pub struct ScaleHandler {
     pub(crate) client: Client,
     pub(crate) discovery: Discovery,
     pub(crate) locks: KeyedLocks,
     pub(crate) recorder: EventRecorder,
-    pub(crate) scalers: ScalerRegistry,
     pub(crate) seen: ScaleCache,
-    /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
-    pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
-    pub(crate) closed_notify: Notify,
     watch_namespace: Option<String>,
     default_namespace: String,
     server: String,
     context: Option<String>,
     closed: AtomicBool,
-    record_events: bool,
+    pub(crate) record_events: bool,
     /// Places for scale operations in progress (see [`HandlerOptions::concurrency`]).
     pub(crate) admission: tokio::sync::Semaphore,
     /// False once the API refused a patch of a scale subresource (RBAC without `patch`).
@@ -126,10 +97,7 @@ impl ScaleHandler {
             record_events: opts.record_events,
             admission: tokio::sync::Semaphore::new(opts.concurrency),
             scale_patch_allowed: AtomicBool::new(true),
-            scalers: ScalerRegistry::default(),
             seen: ScaleCache::default(),
-            last_up: Mutex::new(HashMap::new()),
-            closed_notify: Notify::new(),
         })
     }
 
@@ -166,12 +134,6 @@ impl ScaleHandler {
     /// Marks the handler closed: later calls fail with [`Error::Closed`].
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        self.closed_notify.notify_waiters();
-    }
-
-    /// The scaler registry of the scale-to-zero loop.
-    pub fn scalers(&self) -> &ScalerRegistry {
-        &self.scalers
     }
 
     /// True after [`close`](Self::close).
@@ -236,65 +198,6 @@ impl ScaleHandler {
             Api::namespaced_with(self.client.clone(), namespace, &ar)
         } else {
             Api::all_with(self.client.clone(), &ar)
-        }
-    }
-
-    /// Records an Event regarding `target` (any kind, scalable or not).
-    pub async fn record_event(&self, target: &TargetRef, namespace: Option<&str>, ev: &EventSpec) -> Result<()> {
-        EventRecorder::validate(ev)?;
-        let ns = self.namespace_for(namespace)?;
-        let resource = self.resolve(&target.type_spec).await?;
-        self.recorder.publish(ev, &resource.object_ref(&target.name, &ns)).await
-    }
-
-    /// Lists the `events.k8s.io/v1` Events regarding `target`, oldest first.
-    pub async fn events(&self, target: &TargetRef, namespace: Option<&str>) -> Result<Vec<EventInfo>> {
-        self.check_open()?;
-        let ns = self.namespace_for(namespace)?;
-        let resource = self.resolve(&target.type_spec).await?;
-        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), &ns);
-        let fields = format!("regarding.name={},regarding.kind={}", target.name, resource.kind);
-        let list = api.list(&kube::api::ListParams::default().fields(&fields)).await?;
-        let mut out: Vec<EventInfo> = list
-            .items
-            .into_iter()
-            .map(|e| {
-                let last = e
-                    .series
-                    .as_ref()
-                    .map(|s| s.last_observed_time.0)
-                    .or_else(|| e.event_time.as_ref().map(|t| t.0))
-                    .or_else(|| e.deprecated_last_timestamp.as_ref().map(|t| t.0));
-                EventInfo {
-                    type_: e.type_.unwrap_or_default(),
-                    reason: e.reason.unwrap_or_default(),
-                    action: e.action.unwrap_or_default(),
-                    note: e.note.unwrap_or_default(),
-                    count: e.series.as_ref().map_or_else(|| e.deprecated_count.unwrap_or(1), |s| s.count),
-                    last_time: last.map(|t| t.to_string()).unwrap_or_default(),
-                    reporter: e.reporting_controller.unwrap_or_default(),
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.last_time.cmp(&b.last_time));
-        Ok(out)
-    }
-
-    /// Records an Event (unless the handler was built without Events) and logs (never
-    /// returns) a failure to do so.
-    pub(crate) async fn record_quietly(
-        &self,
-        type_: EventType,
-        reason: &str,
-        note: String,
-        regarding: &ObjectReference,
-    ) {
-        if !self.record_events {
-            return;
-        }
-        let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
-        if let Err(e) = self.recorder.publish(&ev, regarding).await {
-            tracing::warn!(error = %e, reason, "could not record an event");
         }
     }
 }

@@ -36,12 +36,22 @@ pub struct Facts {
     pub cooldown: Duration,
     /// Whether now is inside the enabled period (`None` = not yet known).
     pub enabled: Option<bool>,
-    /// Whether every trigger is healthy (`None` = not yet asked).
-    pub all_healthy: Option<bool>,
-    /// Whether every trigger allows zero (`None` = not yet asked).
-    pub all_ready_for_zero: Option<bool>,
+    /// What the triggers say, asked in order (`None` = not yet asked).
+    pub triggers_say: Option<TriggersSay>,
     /// Time since the last tick that decided to scale up, if known.
     pub since_last_up: Option<Duration>,
+}
+
+/// What the triggers say, asked in the reference's order: per trigger, health and then
+/// readiness for zero; the first unhealthy trigger or the first that wants the target up ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggersSay {
+    /// A trigger is unhealthy (asked before any later trigger wanted the target up).
+    Unhealthy,
+    /// A trigger wants the target up.
+    WantsUp,
+    /// Every trigger is healthy and allows zero.
+    AllowZero,
 }
 
 /// The next step of the decision: a result, or the fact it needs next.
@@ -51,15 +61,13 @@ pub enum Step {
     Decided(Direction, &'static str),
     /// Ask whether now is in the enabled period.
     NeedEnabled,
-    /// Ask every trigger whether it is healthy.
-    NeedHealth,
-    /// Ask every trigger whether the target may be at zero.
-    NeedReadiness,
+    /// Ask the triggers, in order (see [`TriggersSay`]).
+    NeedTriggers,
 }
 
 /// The decision order of the reference: no triggers (an error, reported by the caller) → too
-/// young → outside the enabled period → unhealthy trigger → a trigger wants the target up →
-/// down, unless the last scale-up is less than one cooldown ago.
+/// young → outside the enabled period → the triggers in order (an unhealthy one → no scale; one
+/// that wants the target up → up) → down, unless the last scale-up is less than one cooldown ago.
 pub fn decide(f: &Facts) -> Step {
     use Direction::*;
     if f.triggers == 0 {
@@ -73,15 +81,11 @@ pub fn decide(f: &Facts) -> Step {
         Some(false) => return Step::Decided(ScaleUp, "outside the enabled period"),
         Some(true) => {}
     }
-    match f.all_healthy {
-        None => return Step::NeedHealth,
-        Some(false) => return Step::Decided(NoScale, "a trigger is unhealthy"),
-        Some(true) => {}
-    }
-    match f.all_ready_for_zero {
-        None => Step::NeedReadiness,
-        Some(false) => Step::Decided(ScaleUp, "a trigger wants the target up"),
-        Some(true) => match f.since_last_up {
+    match f.triggers_say {
+        None => Step::NeedTriggers,
+        Some(TriggersSay::Unhealthy) => Step::Decided(NoScale, "a trigger is unhealthy"),
+        Some(TriggersSay::WantsUp) => Step::Decided(ScaleUp, "a trigger wants the target up"),
+        Some(TriggersSay::AllowZero) => match f.since_last_up {
             Some(since) if since < f.cooldown => {
                 Step::Decided(NoScale, "less than one cooldown period since the last scale-up")
             }
@@ -101,8 +105,7 @@ mod tests {
             age: Duration::from_secs(3600),
             cooldown: Duration::from_secs(60),
             enabled: Some(true),
-            all_healthy: Some(true),
-            all_ready_for_zero: Some(true),
+            triggers_say: Some(TriggersSay::AllowZero),
             since_last_up: None,
         }
     }
@@ -113,8 +116,9 @@ mod tests {
         assert!(matches!(decide(&Facts { triggers: 0, ..base() }), Step::Decided(NoScale, _)));
         assert!(matches!(decide(&Facts { age: Duration::from_secs(10), ..base() }), Step::Decided(NoScale, _)));
         assert!(matches!(decide(&Facts { enabled: Some(false), ..base() }), Step::Decided(ScaleUp, _)));
-        assert!(matches!(decide(&Facts { all_healthy: Some(false), ..base() }), Step::Decided(NoScale, _)));
-        assert!(matches!(decide(&Facts { all_ready_for_zero: Some(false), ..base() }), Step::Decided(ScaleUp, _)));
+        let say = |s| Facts { triggers_say: Some(s), ..base() };
+        assert!(matches!(decide(&say(TriggersSay::Unhealthy)), Step::Decided(NoScale, _)));
+        assert!(matches!(decide(&say(TriggersSay::WantsUp)), Step::Decided(ScaleUp, _)));
         let recent = Facts { since_last_up: Some(Duration::from_secs(30)), ..base() };
         assert!(matches!(decide(&recent), Step::Decided(NoScale, _)));
         let old = Facts { since_last_up: Some(Duration::from_secs(61)), ..base() };
@@ -123,12 +127,11 @@ mod tests {
 
     #[test]
     fn asks_only_what_it_needs_in_order() {
-        assert_eq!(decide(&Facts { enabled: None, all_healthy: None, ..base() }), Step::NeedEnabled);
-        assert_eq!(decide(&Facts { all_healthy: None, all_ready_for_zero: None, ..base() }), Step::NeedHealth);
-        assert_eq!(decide(&Facts { all_ready_for_zero: None, ..base() }), Step::NeedReadiness);
+        assert_eq!(decide(&Facts { enabled: None, triggers_say: None, ..base() }), Step::NeedEnabled);
+        assert_eq!(decide(&Facts { triggers_say: None, ..base() }), Step::NeedTriggers);
         // Outside the period the triggers are never asked.
         assert!(matches!(
-            decide(&Facts { enabled: Some(false), all_healthy: None, ..base() }),
+            decide(&Facts { enabled: Some(false), triggers_say: None, ..base() }),
             Step::Decided(ScaleUp, _)
         ));
     }

@@ -1,0 +1,69 @@
+//! The loop's own state around a [`ScaleHandler`], as kube-runtime's `Controller` keeps its
+//! state in its context: the scalers of trigger types, the last tick that decided up per
+//! service, and the close signal that wakes a sleeping `run`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::core::elasti::scalers::ScalerRegistry;
+use crate::core::error::Result;
+use crate::core::scale::handler::ScaleHandler;
+
+/// The scale-to-zero loop over ElastiServices; scales through the handler it holds.
+pub struct Controller {
+    pub(crate) handler: Arc<ScaleHandler>,
+    pub(crate) scalers: ScalerRegistry,
+    /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
+    pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
+    /// `true` once closed; a watch, so a close that lands mid-pass is not lost.
+    closed: watch::Sender<bool>,
+}
+
+impl Controller {
+    /// A loop that scales through `handler`, with the built-in scalers registered.
+    pub fn new(handler: Arc<ScaleHandler>) -> Self {
+        Controller {
+            handler,
+            scalers: ScalerRegistry::default(),
+            last_up: Mutex::new(HashMap::new()),
+            closed: watch::Sender::new(false),
+        }
+    }
+
+    /// The handler the loop scales through.
+    pub fn handler(&self) -> &Arc<ScaleHandler> {
+        &self.handler
+    }
+
+    /// The scaler registry (trigger type → factory).
+    pub fn scalers(&self) -> &ScalerRegistry {
+        &self.scalers
+    }
+
+    /// Closes the handler and wakes a running loop, which then returns.
+    pub fn close(&self) {
+        self.handler.close();
+        self.closed.send_replace(true);
+    }
+
+    /// Fails with [`Error::Closed`](crate::core::Error::Closed) once closed.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.handler.check_open()
+    }
+
+    /// Resolves once [`close`](Self::close) was called (at once if it already was).
+    pub(crate) async fn closed(&self) {
+        let mut rx = self.closed.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").field("handler", &self.handler).field("scalers", &self.scalers.types()).finish()
+    }
+}
