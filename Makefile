@@ -9,7 +9,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus develop wheel install-wheel test lint docs bench fuzz soak demo clean
+.PHONY: venv control-plane prometheus develop wheel install-wheel test lint stubs docs bench fuzz soak demo clean
 
 venv: $(VENV)/.installed
 
@@ -45,12 +45,18 @@ test: venv control-plane prometheus install-wheel
 	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv
+	cargo fmt --check
 	cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
 	cargo clippy --lib -q -- -D warnings
 	$(VENV)/bin/ruff check python tests examples
 	$(VENV)/bin/ruff format --check python tests examples
+	$(PY) scripts/gen_stubs.py --check
 	$(PY) -m mypy.stubtest kubescale._native --allowlist .stubtest-allowlist
 	$(PY) -m mypy --strict python/kubescale examples tests/typing_check.py
+
+# python/kubescale/_native.pyi from scripts/stubs/_native.pyi.in and the built module's docstrings.
+stubs: venv
+	$(PY) scripts/gen_stubs.py
 
 # API reference from the docstrings, in docs/api/.
 docs: venv

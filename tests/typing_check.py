@@ -32,12 +32,16 @@ def sync_api(handler: kubescale.ScaleHandler) -> int:
     handler.register_scaler("always", Always)
     decisions: list[kubescale.Decision] = handler.check_and_scale()
     one: kubescale.Decision = handler.check_and_scale_service("web")
-    events: list[dict[str, Any]] = handler.events("deployment/web")
+    events: list[kubescale.Event] = handler.events("deployment/web")
+    note: str = events[0]["note"] if events else ""
+    count: int = events[0]["count"] if events else 0
     paused: bool = handler.pause_keda("web-so")
     scaler: kubescale.Scaler = Always({}, timedelta(0))
     assert isinstance(scaler, kubescale.Scaler)
     return (
         result.replicas
+        + len(note)
+        + count
         + scale.spec_replicas
         + len(resource.short_names)
         + len(kinds)
@@ -64,3 +68,12 @@ def errors() -> None:
         print(e.wanted, e.seen)
     except kubescale.KubeScaleError:
         raise
+
+
+def target_forms_are_checked(handler: kubescale.ScaleHandler) -> None:
+    """A call without a target, or with half of the keyword form, does not type-check (mypy
+    --strict reports an unused `type: ignore`, so these lines fail the lint if they pass)."""
+    handler.scale(replicas=3)  # type: ignore[call-overload]
+    handler.get_scale(kind="Deployment", name="web")  # type: ignore[call-overload]
+    handler.scale_to_zero()  # type: ignore[call-overload]
+    handler.scale("deploy/web", 2, api_version="apps/v1")  # type: ignore[call-overload]

@@ -22,6 +22,7 @@ from kubescale._native import (
     reset_logging,
 )
 from kubescale._scalers import Scaler
+from kubescale._types import Event
 from kubescale.errors import (
     ApiError,
     ApiUnavailableError,
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "Decision",
+    "Event",
     "ForbiddenError",
     "HandlerClosedError",
     "InvalidError",

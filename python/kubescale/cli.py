@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 import kubescale
-from kubescale.errors import KubeScaleError, WaitTimeoutError
+from kubescale.errors import ApiError, KubeScaleError, WaitTimeoutError
 
 __all__ = ["main"]
 
@@ -267,6 +267,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as e:
         print(f"kubescale: error: {e}", file=sys.stderr)
         return 2
+    except ApiError as e:
+        # The server refused (an InvalidError is also a ValueError, but not a usage error).
+        print(f"kubescale: error: {e}", file=sys.stderr)
+        return 1
     except (TypeError, ValueError) as e:
         print(f"kubescale: error: {e}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ __all__ = [
     "NoMatchError",
     "NotFoundError",
     "NotScalableError",
+    "ScalerError",
     "UnauthorizedError",
     "WaitTimeoutError",
 ]
@@ -115,7 +116,8 @@ class WaitTimeoutError(KubeScaleError, TimeoutError):
 
 
 class HandlerClosedError(KubeScaleError, RuntimeError):
-    """The handler was closed."""
+    """The handler was closed, or was created in another process before a fork (then create a
+    new handler in this process)."""
 
 
 class ScalerError(KubeScaleError):

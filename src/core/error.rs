@@ -32,7 +32,10 @@ pub enum Error {
     NoMatch(String),
 
     /// The resource type exists but has no `scale` subresource.
-    #[error("{kind} ({plural}.{group}) has no scale subresource: it cannot be scaled")]
+    #[error(
+        "{kind} ({}) has no scale subresource: it cannot be scaled",
+        if group.is_empty() { plural.clone() } else { format!("{plural}.{group}") }
+    )]
     NotScalable {
         /// The kind, e.g. `ConfigMap`.
         kind: String,
@@ -91,6 +94,16 @@ pub enum Error {
     /// The handler was closed.
     #[error("the handler is closed")]
     Closed,
+
+    /// The handler was made in another process, which then forked: its connections belong to
+    /// that process.
+    #[error(
+        "this handler was created in process {created_in}, before a fork; create a new ScaleHandler in this process (e.g. in a Celery worker_process_init or gunicorn post_fork hook)"
+    )]
+    Forked {
+        /// The process the handler was created in.
+        created_in: u32,
+    },
 
     /// A response that could not be understood.
     #[error("unexpected response from the API server: {0}")]
@@ -152,6 +165,10 @@ impl From<kube::Error> for Error {
             K::InferConfig(e) => Error::Config(e.to_string()),
             K::Discovery(e) => Error::Decode(e.to_string()),
             K::BuildRequest(e) => Error::Config(e.to_string()),
+            K::Auth(e) => Error::Config(format!("authentication failed: {}", error_chain(&e))),
+            K::Service(e) if e.downcast_ref::<kube::client::AuthError>().is_some() => {
+                Error::Config(format!("authentication failed: {}", error_chain(&*e)))
+            }
             other => Error::Unavailable(error_chain(&other)),
         }
     }
@@ -175,6 +192,14 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_are_named_as_kubectl_names_them() {
+        let core = Error::NotScalable { kind: "ConfigMap".into(), plural: "configmaps".into(), group: String::new() };
+        assert_eq!(core.to_string(), "ConfigMap (configmaps) has no scale subresource: it cannot be scaled");
+        let grouped = Error::NotScalable { kind: "Job".into(), plural: "jobs".into(), group: "batch".into() };
+        assert!(grouped.to_string().starts_with("Job (jobs.batch) has no scale"));
+    }
 
     #[test]
     fn missing_type_vs_missing_object() {

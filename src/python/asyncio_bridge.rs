@@ -13,8 +13,9 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::FutureExt;
 use pyo3::IntoPyObjectExt;
@@ -225,4 +226,56 @@ where
     let future = running_loop(py)?.call_method0(pyo3::intern!(py, "create_future"))?;
     future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
     Ok(future.unbind())
+}
+
+/// Awaitables whose Rust side has not finished yet.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Whether any awaitable was ever made (only then is there anything to wait for at exit).
+static ASYNC_USED: AtomicBool = AtomicBool::new(false);
+
+/// Counts an awaitable as in flight until its Rust future completes or is dropped.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        ASYNC_USED.store(true, Ordering::Relaxed);
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Wraps `fut` in an asyncio awaitable; cancelling the awaitable cancels the operation.
+pub fn run_async<T, F>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = crate::core::Result<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let guard = InFlight::new();
+    awaitable(py, async move {
+        let out = fut.await;
+        drop(guard);
+        out
+    })
+}
+
+/// At interpreter exit: gives awaitables still in flight up to 2 s to finish, so that work they
+/// hand to Python on other threads (a scaler call of `run()`) does not take the GIL during
+/// finalization, where such a thread is killed. Results themselves never take the GIL on the
+/// runtime's threads (see `asyncio_bridge`).
+pub fn drain_before_exit(py: Python<'_>) {
+    if !ASYNC_USED.load(Ordering::Relaxed) {
+        return;
+    }
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while IN_FLIGHT.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
 }

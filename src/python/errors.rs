@@ -38,7 +38,7 @@ impl From<Error> for PyErr {
                 }
                 Error::Unavailable(_) => exception(py, "ApiUnavailableError", (msg, 0u16, "Unavailable")),
                 Error::WaitTimeout { wanted, seen, .. } => exception(py, "WaitTimeoutError", (msg, *wanted, *seen)),
-                Error::Closed => exception(py, "HandlerClosedError", (msg,)),
+                Error::Closed | Error::Forked { .. } => exception(py, "HandlerClosedError", (msg,)),
                 Error::Trigger { .. } => exception(py, "ScalerError", (msg,)),
                 Error::Decode(_) => exception(py, "ApiError", (msg, 0u16, "Decode")),
             }

@@ -8,7 +8,9 @@ use pyo3::prelude::*;
 
 use crate::core::{self, EventSpec, EventType, HandlerOptions, RunOptions, ScaleOptions};
 use crate::python::args;
-use crate::python::runtime::{run_async, run_sync, runtime};
+use crate::python::asyncio_bridge::run_async;
+use crate::python::blocking::run_sync;
+use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
 use crate::python::types::{Decision, Resource, Scale, ScaleResult};
 

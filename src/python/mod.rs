@@ -2,6 +2,7 @@
 
 mod args;
 mod asyncio_bridge;
+mod blocking;
 mod errors;
 mod handler;
 mod runtime;
@@ -95,7 +96,7 @@ fn reset_logging(py: Python<'_>) {
 /// stops the runtime's threads from calling into Python.
 #[pyfunction]
 fn _shutdown(py: Python<'_>) {
-    runtime::drain_before_exit(py);
+    asyncio_bridge::drain_before_exit(py);
     FINALIZING.store(true, Ordering::SeqCst);
 }
 

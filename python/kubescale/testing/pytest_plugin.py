@@ -1,4 +1,8 @@
-"""pytest plugin (entry point ``pytest11``): the ``kube_cluster`` and ``namespace`` fixtures.
+"""pytest plugin: the ``kube_cluster`` and ``namespace`` fixtures. Opt-in, so that installing
+kubescale changes no other project's test runs: enable it with ``pytest -p
+kubescale.testing.pytest_plugin``, with ``addopts = ["-p", "kubescale.testing.pytest_plugin"]`` in
+``[tool.pytest.ini_options]``, or with ``pytest_plugins = ["kubescale.testing.pytest_plugin"]``
+in a top-level ``conftest.py``.
 
 ``kube_cluster`` (session) uses the cluster of ``$KUBESCALE_TEST_KUBECONFIG`` when set (as
 ``make test`` does), else starts a :class:`~kubescale.testing.LocalCluster` for the session.

@@ -34,6 +34,22 @@ pub struct HandlerOptions {
     pub concurrency: usize,
 }
 
+/// `events.k8s.io/v1` refuses a `reportingController` or `reportingInstance` longer than this.
+const MAX_REPORTER: usize = 128;
+
+/// The Events' `reportingInstance`: the pod or host name, cut to what the API accepts (a
+/// longer one would make every Event a 422).
+fn reporting_instance(mut name: String) -> String {
+    if name.len() > MAX_REPORTER {
+        let mut cut = MAX_REPORTER;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name
+}
+
 /// The default for [`HandlerOptions::concurrency`].
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
@@ -67,6 +83,8 @@ pub struct ScaleHandler {
     pub(crate) admission: tokio::sync::Semaphore,
     /// False once the API refused a patch of a scale subresource (RBAC without `patch`).
     pub(crate) scale_patch_allowed: AtomicBool,
+    /// The process the handler was made in (its connections belong to it).
+    pid: u32,
 }
 
 impl ScaleHandler {
@@ -82,8 +100,15 @@ impl ScaleHandler {
             });
         }
         let conn = connect(&opts.connect).await?;
+        if opts.reporter.is_empty() || opts.reporter.len() > MAX_REPORTER {
+            return Err(Error::InvalidValue {
+                field: "reporter",
+                problem: format!("{:?} must be 1 to {MAX_REPORTER} characters", opts.reporter),
+            });
+        }
         let instance =
             std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| opts.reporter.clone());
+        let instance = reporting_instance(instance);
         Ok(ScaleHandler {
             discovery: Discovery::new(conn.client.clone()),
             recorder: EventRecorder::new(conn.client.clone(), opts.reporter, instance),
@@ -97,6 +122,7 @@ impl ScaleHandler {
             record_events: opts.record_events,
             admission: tokio::sync::Semaphore::new(opts.concurrency),
             scale_patch_allowed: AtomicBool::new(true),
+            pid: std::process::id(),
             seen: ScaleCache::default(),
         })
     }
@@ -141,8 +167,15 @@ impl ScaleHandler {
         self.closed.load(Ordering::SeqCst)
     }
 
+    /// Fails once closed, and in a process forked after the handler was made.
     pub(crate) fn check_open(&self) -> Result<()> {
-        if self.is_closed() { Err(Error::Closed) } else { Ok(()) }
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        if self.pid != std::process::id() {
+            return Err(Error::Forked { created_in: self.pid });
+        }
+        Ok(())
     }
 
     /// The namespace for a call: its own (checked against the watch namespace) or the default.
@@ -209,5 +242,19 @@ impl std::fmt::Debug for ScaleHandler {
             .field("context", &self.context)
             .field("namespace", &self.watch_namespace)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_pod_name_is_cut_to_what_events_accept() {
+        assert_eq!(reporting_instance("web-0".into()), "web-0");
+        let long = "p".repeat(300);
+        assert_eq!(reporting_instance(long).len(), MAX_REPORTER);
+        let multibyte = "é".repeat(100); // 200 bytes
+        assert!(reporting_instance(multibyte).len() <= MAX_REPORTER);
     }
 }

@@ -3,7 +3,6 @@
 //! Empty results, several series, non-200 answers, ±Inf and NaN are errors: no scaling on doubt.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -11,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::core::elasti::scalers::{Scaler, ScalerFactory};
 use crate::core::error::{Error, Result};
+use crate::core::per_process::PerProcess;
 
 /// Env fallback for `serverAddress`.
 pub const ENV_SERVER_ADDRESS: &str = "PROMETHEUS_TRIGGER_SERVER_ADDRESS";
@@ -158,9 +158,11 @@ pub fn parse_query_response(body: &[u8]) -> Result<f64> {
     Ok(value)
 }
 
+/// The HTTP client of every Prometheus scaler, one per process (its connections are driven by
+/// the runtime's tasks, which a forked child does not have).
 fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
+    static CLIENT: PerProcess<reqwest::Client> = PerProcess::new();
+    CLIENT.get(|| {
         // reqwest leaves the TLS crypto provider to us: ring, as kube uses.
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder().timeout(QUERY_TIMEOUT).build().expect("an HTTP client")
