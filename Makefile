@@ -42,7 +42,7 @@ install-wheel: wheel
 # Starts one local cluster and runs the Rust and the Python suites against it; the Python
 # suite runs against the installed release wheel, not the source tree.
 test: venv control-plane prometheus install-wheel
-	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
+	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) -- --include-ignored && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv
 	cargo fmt --check

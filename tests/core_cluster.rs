@@ -1,7 +1,8 @@
 //! The Rust core against the local cluster that `make test` starts.
 //!
-//! Run through `make test` (or `python -m kubescale.testing exec -- cargo test
-//! --no-default-features`), which sets `KUBESCALE_TEST_KUBECONFIG`.
+//! Marked `#[ignore]` so that a plain `cargo test` (no cluster) lists them as ignored with the
+//! reason. `make test` runs them (`cargo test -- --include-ignored` inside `python -m
+//! kubescale.testing exec`, which sets `KUBESCALE_TEST_KUBECONFIG`).
 
 use std::path::PathBuf;
 
@@ -55,6 +56,7 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: make test, or python -m kubescale.testing exec -- cargo test --no-default-features -- --include-ignored"]
 async fn scales_a_deployment_3_to_0_to_3() {
     let h = handler().await;
     let ns = fresh_namespace(&h, "core-scale").await;
@@ -76,6 +78,7 @@ async fn scales_a_deployment_3_to_0_to_3() {
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: make test, or python -m kubescale.testing exec -- cargo test --no-default-features -- --include-ignored"]
 async fn discovery_resolves_kubectl_names_and_refuses_the_unscalable() {
     let h = handler().await;
     for (spelling, kind) in [

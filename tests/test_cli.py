@@ -113,6 +113,9 @@ def test_run_scales_and_stops_cleanly_on_ctrl_c(kube_cluster: ClusterAPI, namesp
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell running the tests in the background makes them inherit an ignored SIGINT, and
+        # Python keeps it ignored: give the child the disposition a terminal user's has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         time.sleep(3)

@@ -259,3 +259,255 @@ impl ScaleHandler {
         }
     }
 }
+
+/// Offline tests of every branch of the write path: a handler whose client talks to a scripted
+/// API server (kube-rs's `tower-test` pattern), so each request the path makes is checked.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use serde_json::{Value, json};
+    use tower_test::mock::{self, Handle, SendResponse};
+
+    use super::*;
+    use crate::core::config::Connection;
+    use crate::core::discovery::Resource;
+    use crate::core::scale::handler::HandlerOptions;
+
+    type Api = Handle<Request<Body>, Response<Body>>;
+
+    fn handler() -> (Arc<ScaleHandler>, Api) {
+        let (service, api) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "ns");
+        let conn = Connection { client, server: "https://mock".into(), context: None, default_namespace: "ns".into() };
+        let opts = HandlerOptions { record_events: false, ..Default::default() };
+        (Arc::new(ScaleHandler::with_connection(conn, opts).unwrap()), api)
+    }
+
+    fn web() -> ResolvedTarget {
+        let resource = Resource {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            plural: "deployments".into(),
+            namespaced: true,
+            scalable: true,
+            short_names: vec!["deploy".into()],
+        };
+        ResolvedTarget::new(resource, "ns", "web")
+    }
+
+    const SCALE_PATH: &str = "/apis/apps/v1/namespaces/ns/deployments/web/scale";
+
+    fn scale(replicas: i32, rv: &str) -> Value {
+        let mut s = json!({
+            "apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv, "uid": "uid-web"},
+            "spec": {}, "status": {"replicas": replicas},
+        });
+        if replicas > 0 {
+            s["spec"]["replicas"] = json!(replicas);
+        }
+        s
+    }
+
+    fn status(code: u16, reason: &str, message: &str) -> Value {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message})
+    }
+
+    /// The next request: method, path with query, JSON body (Null when empty), and the reply slot.
+    async fn next(api: &mut Api) -> (String, String, Value, SendResponse<Response<Body>>) {
+        let (req, send) = api.next_request().await.expect("a request");
+        let method = req.method().to_string();
+        let uri = match req.uri().query().filter(|q| !q.is_empty()) {
+            Some(q) => format!("{}?{q}", req.uri().path()),
+            None => req.uri().path().to_string(),
+        };
+        let bytes = req.into_body().collect_bytes().await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        (method, uri, body, send)
+    }
+
+    fn reply(send: SendResponse<Response<Body>>, code: u16, body: &Value) {
+        let resp = Response::builder().status(code).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap();
+        send.send_response(resp);
+    }
+
+    fn tested_patch(from: i32, to: i32) -> Value {
+        json!([
+            {"op": "test", "path": "/spec/replicas", "value": from},
+            {"op": "replace", "path": "/spec/replicas", "value": to},
+        ])
+    }
+
+    fn set(replicas: i32) -> Intent {
+        Intent::Set { replicas, at_least: false }
+    }
+
+    async fn call(
+        h: &Arc<ScaleHandler>,
+        intent: Intent,
+        dry_run: bool,
+    ) -> tokio::task::JoinHandle<Result<ScaleResult>> {
+        let h = h.clone();
+        tokio::spawn(async move { h.converge(&web(), intent, dry_run, None).await })
+    }
+
+    #[tokio::test]
+    async fn a_first_change_reads_then_writes_a_tested_patch() {
+        let (h, mut api) = handler();
+        let task = call(&h, set(5), false).await;
+        let (m, uri, _, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), uri.as_str()), ("GET", SCALE_PATH));
+        reply(send, 200, &scale(3, "10"));
+        let (m, uri, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), uri.as_str()), ("PATCH", SCALE_PATH));
+        assert_eq!(body, tested_patch(3, 5));
+        reply(send, 200, &scale(5, "11"));
+        let r = task.await.unwrap().unwrap();
+        assert_eq!((r.previous, r.replicas, r.changed), (3, 5, true));
+        assert_eq!(r.target, "deployment.apps/web");
+    }
+
+    #[tokio::test]
+    async fn a_repeated_change_is_one_request_and_a_changed_count_costs_a_read() {
+        let (h, mut api) = handler();
+        h.remember_scale(&web(), &serde_json::from_value(scale(3, "10")).unwrap(), None);
+        // One request: the patch tests the remembered count.
+        let task = call(&h, set(4), false).await;
+        let (m, _, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), body), ("PATCH", tested_patch(3, 4)));
+        reply(send, 200, &scale(4, "11"));
+        assert_eq!(task.await.unwrap().unwrap().previous, 3);
+        // Someone set 7 meanwhile: the test fails (422), the handler reads and writes over 7.
+        let task = call(&h, set(2), false).await;
+        let (_, _, body, send) = next(&mut api).await;
+        assert_eq!(body, tested_patch(4, 2));
+        reply(send, 422, &status(422, "Invalid", "the server rejected our request due to an error in our request"));
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "GET");
+        reply(send, 200, &scale(7, "15"));
+        let (_, _, body, send) = next(&mut api).await;
+        assert_eq!(body, tested_patch(7, 2));
+        reply(send, 200, &scale(2, "16"));
+        let r = task.await.unwrap().unwrap();
+        assert_eq!((r.previous, r.replicas), (7, 2), "previous is what the read showed, not the stale memory");
+    }
+
+    #[tokio::test]
+    async fn a_refused_value_is_an_invalid_error_once_a_read_shows_the_count_unchanged() {
+        let (h, mut api) = handler();
+        let task = call(&h, set(500), false).await;
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "GET");
+        reply(send, 200, &scale(3, "10"));
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "PATCH");
+        reply(send, 422, &status(422, "Invalid", "spec.replicas: Invalid value: 500: must be at most 10"));
+        // A 422 is either the test of the count failing or the value refused: the read tells.
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "GET");
+        reply(send, 200, &scale(3, "10"));
+        let e = task.await.unwrap().unwrap_err();
+        assert!(e.is_invalid() && e.to_string().contains("must be at most 10"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn rbac_without_patch_switches_to_update_for_good() {
+        let (h, mut api) = handler();
+        let task = call(&h, set(5), false).await;
+        let (_, _, _, send) = next(&mut api).await;
+        reply(send, 200, &scale(3, "10"));
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "PATCH");
+        let denied = "deployments.apps \"web\" is forbidden: User \"u\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"ns\"";
+        reply(send, 403, &status(403, "Forbidden", denied));
+        let (m, uri, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), uri.as_str()), ("PUT", SCALE_PATH));
+        assert_eq!(body["metadata"]["resourceVersion"], "10");
+        assert_eq!(body["spec"]["replicas"], 5);
+        reply(send, 200, &scale(5, "11"));
+        assert!(task.await.unwrap().unwrap().changed);
+        // The next change goes straight to an update on top of what was seen.
+        let task = call(&h, set(6), false).await;
+        let (m, _, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), &body["metadata"]["resourceVersion"]), ("PUT", &json!("11")));
+        reply(send, 200, &scale(6, "12"));
+        assert_eq!(task.await.unwrap().unwrap().previous, 5);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_403_fails_the_call_but_keeps_patching() {
+        let (h, mut api) = handler();
+        let task = call(&h, set(5), false).await;
+        let (_, _, _, send) = next(&mut api).await;
+        reply(send, 200, &scale(3, "10"));
+        let (_, _, _, send) = next(&mut api).await;
+        reply(send, 403, &status(403, "Forbidden", "admission webhook \"freeze.example.com\" denied the request"));
+        let e = task.await.unwrap().unwrap_err();
+        assert!(e.is_forbidden(), "{e}");
+        let task = call(&h, set(5), false).await;
+        let (m, _, body, send) = next(&mut api).await;
+        assert_eq!(m, "PATCH", "still a patch: the webhook is no RBAC verdict");
+        assert_eq!(body, tested_patch(3, 5), "on top of the count read before");
+        reply(send, 200, &scale(5, "11"));
+        assert!(task.await.unwrap().unwrap().changed);
+    }
+
+    #[tokio::test]
+    async fn an_update_conflict_reads_again() {
+        let (h, mut api) = handler();
+        h.scale_patch_allowed.store(false, std::sync::atomic::Ordering::Relaxed);
+        h.remember_scale(&web(), &serde_json::from_value(scale(3, "10")).unwrap(), None);
+        let task = call(&h, set(4), false).await;
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "PUT");
+        reply(send, 409, &status(409, "Conflict", "the object has been modified"));
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "GET");
+        reply(send, 200, &scale(3, "12"));
+        let (m, _, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), &body["metadata"]["resourceVersion"]), ("PUT", &json!("12")));
+        reply(send, 200, &scale(4, "13"));
+        assert_eq!(task.await.unwrap().unwrap().replicas, 4);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_reads_and_sends_a_dry_run_patch() {
+        let (h, mut api) = handler();
+        h.remember_scale(&web(), &serde_json::from_value(scale(3, "10")).unwrap(), None);
+        let task = call(&h, set(5), true).await;
+        let (m, _, _, send) = next(&mut api).await;
+        assert_eq!(m, "GET", "a dry run shows what is there now, not what was seen");
+        reply(send, 200, &scale(3, "10"));
+        let (m, uri, body, send) = next(&mut api).await;
+        assert_eq!(m, "PATCH");
+        assert!(uri.contains("dryRun=All"), "{uri}");
+        assert_eq!(body, tested_patch(3, 5));
+        reply(send, 200, &scale(5, "10"));
+        let r = task.await.unwrap().unwrap();
+        assert_eq!((r.previous, r.replicas, r.changed), (3, 3, false));
+        assert!(r.reason.starts_with("dry run"), "{}", r.reason);
+    }
+
+    #[tokio::test]
+    async fn going_to_zero_remembers_the_count_first() {
+        let (h, mut api) = handler();
+        let task = call(&h, Intent::ToZero, false).await;
+        let (_, _, _, send) = next(&mut api).await;
+        reply(send, 200, &scale(4, "10"));
+        let (m, uri, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), uri.as_str()), ("PATCH", "/apis/apps/v1/namespaces/ns/deployments/web"));
+        assert_eq!(body["metadata"]["annotations"][super::PREVIOUS_REPLICAS_ANNOTATION], "4");
+        let mut object = scale(4, "11");
+        object["kind"] = json!("Deployment");
+        object["apiVersion"] = json!("apps/v1");
+        reply(send, 200, &object);
+        let (m, _, body, send) = next(&mut api).await;
+        assert_eq!((m.as_str(), body), ("PATCH", tested_patch(4, 0)));
+        reply(send, 200, &scale(0, "12"));
+        assert_eq!(task.await.unwrap().unwrap().replicas, 0);
+    }
+}

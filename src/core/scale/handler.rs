@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use kube::api::DynamicObject;
 use kube::{Api, Client};
 
-use crate::core::config::{ConnectOptions, connect};
+use crate::core::config::{ConnectOptions, Connection, connect};
 use crate::core::discovery::{Discovery, Resource};
 use crate::core::error::{Error, Result};
 use crate::core::scale::cache::ScaleCache;
@@ -90,22 +90,15 @@ pub struct ScaleHandler {
 impl ScaleHandler {
     /// Connects (kubeconfig or in-cluster) and builds a handler. Must run inside the runtime.
     pub async fn connect(opts: HandlerOptions) -> Result<Self> {
-        if let Some(ns) = &opts.namespace {
-            validate_namespace(ns)?;
-        }
-        if opts.concurrency == 0 || opts.concurrency > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(Error::InvalidValue {
-                field: "concurrency",
-                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
-            });
-        }
+        Self::check_options(&opts)?;
         let conn = connect(&opts.connect).await?;
-        if opts.reporter.is_empty() || opts.reporter.len() > MAX_REPORTER {
-            return Err(Error::InvalidValue {
-                field: "reporter",
-                problem: format!("{:?} must be 1 to {MAX_REPORTER} characters", opts.reporter),
-            });
-        }
+        Self::with_connection(conn, opts)
+    }
+
+    /// Builds a handler over an existing connection (any `kube::Client`, e.g. one over a
+    /// custom or mock transport); `opts.connect` is not used.
+    pub fn with_connection(conn: Connection, opts: HandlerOptions) -> Result<Self> {
+        Self::check_options(&opts)?;
         let instance =
             std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| opts.reporter.clone());
         let instance = reporting_instance(instance);
@@ -125,6 +118,25 @@ impl ScaleHandler {
             pid: std::process::id(),
             seen: ScaleCache::default(),
         })
+    }
+
+    fn check_options(opts: &HandlerOptions) -> Result<()> {
+        if let Some(ns) = &opts.namespace {
+            validate_namespace(ns)?;
+        }
+        if opts.concurrency == 0 || opts.concurrency > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::InvalidValue {
+                field: "concurrency",
+                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
+            });
+        }
+        if opts.reporter.is_empty() || opts.reporter.len() > MAX_REPORTER {
+            return Err(Error::InvalidValue {
+                field: "reporter",
+                problem: format!("{:?} must be 1 to {MAX_REPORTER} characters", opts.reporter),
+            });
+        }
+        Ok(())
     }
 
     /// The API server's URL.
