@@ -15,7 +15,7 @@ An ElastiService for it::
     spec:
       service: web
       scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
-      cooldownPeriod: 0
+      cooldownPeriod: 60
       triggers:
         - type: file-metric
           metadata: {path: /tmp/web-load, threshold: "1"}
@@ -52,9 +52,6 @@ class FileMetricScaler:
 
     async def should_scale_to_zero(self) -> bool:
         return self._value() < self.threshold
-
-    async def should_scale_from_zero(self) -> bool:
-        return self._value() >= self.threshold
 
 
 handler: Optional[kubescale.asyncio.ScaleHandler] = None

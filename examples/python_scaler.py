@@ -48,9 +48,6 @@ class WorkingHoursScaler:
     def should_scale_to_zero(self) -> bool:
         return not self._busy()
 
-    def should_scale_from_zero(self) -> bool:
-        return self._busy()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(

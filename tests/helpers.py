@@ -223,7 +223,7 @@ def elasti_service(
     *,
     kind: str = "Deployment",
     target: str = "web",
-    cooldown: int = 0,
+    cooldown: int = 1,
     min_replicas: int = 1,
     trigger_type: str = "flag",
     keda: str = "",
@@ -249,8 +249,14 @@ def elasti_service(
     }
 
 
-def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any]) -> None:
+def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any], *, age: bool = True) -> None:
+    """Creates an ElastiService; with `age`, waits until it is older than a short cooldown
+    (`cooldownPeriod` up to 5 s), past which the loop may scale it. (A cooldown of 0 means
+    KubeElasti's 900 s default, so tests use short positive ones.)"""
     cluster.request("POST", ES_PATH.format(ns=ns), obj)
+    cooldown = obj["spec"].get("cooldownPeriod", 0)
+    if age and 0 < cooldown <= 5:
+        time.sleep(cooldown + 0.1)
 
 
 def status(cluster: ClusterAPI, ns: str, name: str) -> dict[str, Any]:

@@ -156,3 +156,24 @@ def test_update_without_patch_on_scale_still_scales(
         assert h.scale_to_zero("deploy/web").previous == 2
         assert h.scale_from_zero("deploy/web").replicas == 2
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+
+
+def test_patch_without_update_on_scale_scales_every_time(
+    kube_cluster: ClusterAPI, namespace: str, tmp_path: Path
+) -> None:
+    # What `kubectl scale` needs: get and patch on */scale, no update. Every write is a patch,
+    # the repeated change on top of a scale seen before included.
+    def patch_only(rules: list[dict[str, Any]]) -> None:
+        for rule in rules:
+            if any(r.endswith("/scale") for r in rule["resources"]):
+                rule["verbs"] = ["get", "patch"]
+
+    kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "patch-only", tmp_path, patch_only)
+    kube_cluster.create_deployment(namespace, "web", 1)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
+        for n in (2, 3, 4, 1):
+            assert h.scale("deploy/web", n).replicas == n
+        assert h.scale_to_zero("deploy/web").previous == 1
+        assert h.scale_from_zero("deploy/web").replicas == 1
+        assert h.scale("deploy/web", 5, dry_run=True).reason.startswith("dry run")
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1

@@ -21,7 +21,9 @@ __all__ = ["Scaler", "call"]
 class Scaler(Protocol):
     """What a trigger type's factory returns. Each method may be ``async``.
 
-    ``close()`` is optional.
+    ``close()`` is optional. As in KubeElasti, whose loop never asks it, a scale-up is decided by
+    ``should_scale_to_zero()`` returning False; a ``should_scale_from_zero()`` method, if a
+    scaler has one, is not called.
     """
 
     def is_healthy(self) -> Union[bool, Awaitable[bool]]:
@@ -30,10 +32,6 @@ class Scaler(Protocol):
 
     def should_scale_to_zero(self) -> Union[bool, Awaitable[bool]]:
         """Whether the target may be (or stay) at zero."""
-        ...
-
-    def should_scale_from_zero(self) -> Union[bool, Awaitable[bool]]:
-        """Whether the target should come back from zero."""
         ...
 
 

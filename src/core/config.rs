@@ -16,9 +16,16 @@ pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     /// A context of the kubeconfig; default: its current context.
     pub context: Option<String>,
-    /// Per-request timeout (connect, and each read or write); default: kube's (295 s read).
+    /// Per-request timeout (connect, and each read or write). Default: [`DEFAULT_TIMEOUT`]
+    /// for a read or a write, kube's 30 s to connect; so a half-open connection fails a call
+    /// within a minute instead of holding its target's lock for good.
     pub timeout: Option<Duration>,
 }
+
+/// How long a read or a write may wait without progress when no timeout is given. Every
+/// watch kubescale makes asks the server to end it sooner (20 s), so it never trips on a quiet
+/// watch.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A connected client and what it was made from.
 pub struct Connection {
@@ -82,10 +89,16 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
         })?;
         (config, None)
     };
-    if let Some(t) = opts.timeout {
-        config.connect_timeout = Some(t);
-        config.read_timeout = Some(t);
-        config.write_timeout = Some(t);
+    match opts.timeout {
+        Some(t) => {
+            config.connect_timeout = Some(t);
+            config.read_timeout = Some(t);
+            config.write_timeout = Some(t);
+        }
+        None => {
+            config.read_timeout = Some(DEFAULT_TIMEOUT);
+            config.write_timeout = Some(DEFAULT_TIMEOUT);
+        }
     }
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();

@@ -1,6 +1,6 @@
 //! The pure-Rust core: no Python here. Every operation is an `async fn`.
 //!
-//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`], [`per_process`]. The scale path is
+//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`], [`per_process`], [`redact`]. The scale path is
 //! [`scale`] ([`ScaleHandler`]); the ElastiService scale-to-zero loop is [`elasti`]
 //! ([`elasti::Controller`]), which holds a handler and reaches the scale path only through it.
 
@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod elasti;
 pub mod error;
 pub mod per_process;
+pub mod redact;
 pub mod scale;
 pub mod target;
 

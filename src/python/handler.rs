@@ -89,6 +89,8 @@ Args:
     context: A context of the kubeconfig. Default: its current context.
     reporter: ``reportingController`` of the Events this handler records.
     timeout: Seconds to wait for the connection and for each read or write.
+        Default: 60 s for a read or a write without progress, 30 s to connect, so a
+        stalled connection fails the call (ApiUnavailableError) instead of hanging.
     record_events: Record an Event for every change and every failed scale
         (``SuccessToScale``, ``FailedToScale``), as the loop does for its
         decisions. Each is one more API write; ``False`` skips them.

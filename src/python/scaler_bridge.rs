@@ -119,10 +119,6 @@ impl Scaler for PyScaler {
         self.ask("should_scale_to_zero")
     }
 
-    fn should_scale_from_zero(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
-        self.ask("should_scale_from_zero")
-    }
-
     fn close(&self) -> BoxFuture<'_, crate::core::Result<()>> {
         Box::pin(async move { self.call("close").await.map(|_| ()) })
     }

@@ -78,20 +78,26 @@ fn memory_key(es: &ElastiService) -> String {
     )
 }
 
-/// The last tick that decided up: the later of the one remembered here and the stored one. The
-/// stored one is rewritten only every quarter cooldown, so it may stand for any time up to a
-/// quarter cooldown later (never later than now).
+/// The last tick that decided up. A stored value newer than the one remembered here was written
+/// by another process (KubeElasti's resolver, a previous leader): it counts as written. Else the
+/// remembered one counts. With nothing remembered (a restart, a new leader), the stored value,
+/// rewritten by the loop only every quarter cooldown, may stand for any time up to a quarter
+/// cooldown later (never later than now): it is read that way.
 fn last_scaled_up(
     remembered: Option<Timestamp>,
     stored: Option<Timestamp>,
     cooldown: Duration,
     now: Timestamp,
 ) -> Option<Timestamp> {
-    let conservative = stored.map(|t| match t.checked_add(persist_after(cooldown)) {
-        Ok(later) if later < now => later,
-        _ => now,
-    });
-    remembered.max(conservative)
+    match (remembered, stored) {
+        (Some(r), Some(s)) if s > r => Some(s),
+        (Some(r), _) => Some(r),
+        (None, Some(s)) => Some(match s.checked_add(persist_after(cooldown)) {
+            Ok(later) if later < now => later,
+            _ => now,
+        }),
+        (None, None) => None,
+    }
 }
 
 impl Controller {
@@ -147,7 +153,8 @@ impl Controller {
         match self.reconcile(&es).await {
             Ok((direction, reason)) => decision(direction, &reason, None),
             Err(e) => {
-                let message = e.to_string();
+                // A scaler's error may quote a URL with credentials (a Python scaler's too).
+                let message = crate::core::redact::redact(&e.to_string());
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
                 let regarding = reference_to(&es.metadata);
                 self.handler.record_quietly(EventType::Warning, "FailedToScale", message.clone(), &regarding).await;
@@ -283,14 +290,16 @@ mod tests {
     fn the_later_scale_up_counts() {
         let now = at("2026-11-29T12:00:00Z");
         let cooldown = Duration::from_secs(400);
-        // Stored by another process after the one remembered here: the stored one counts
-        // (read as up to a quarter cooldown later, never after now).
+        // Stored by another process after the one remembered here: the stored one counts.
         let remembered = Some(at("2026-11-29T11:00:00Z"));
         let stored = Some(at("2026-11-29T11:59:00Z"));
-        assert_eq!(last_scaled_up(remembered, stored, cooldown, now), Some(now));
+        assert_eq!(last_scaled_up(remembered, stored, cooldown, now), stored);
+        // Our own, older write: memory counts.
         let stored_old = Some(at("2026-11-29T10:00:00Z"));
         assert_eq!(last_scaled_up(remembered, stored_old, cooldown, now), remembered);
+        // After a restart: read as up to a quarter cooldown later, never after now.
         assert_eq!(last_scaled_up(None, stored_old, cooldown, now), Some(at("2026-11-29T10:01:40Z")));
+        assert_eq!(last_scaled_up(None, stored, cooldown, now), Some(now));
         assert_eq!(last_scaled_up(None, None, cooldown, now), None);
     }
 }

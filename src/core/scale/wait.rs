@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
+use kube::Api;
 use kube::api::{DynamicObject, WatchEvent, WatchParams};
 
 use crate::core::discovery::Resource;
@@ -24,26 +25,72 @@ fn int_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
     v.as_i64()
 }
 
-/// The count a wait compares: ready replicas when asked for and reported, else status replicas.
-/// `None` while the controller has not yet observed the latest spec.
-fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) -> Option<i32> {
+/// The counts a wait compares, from an object as watched: the count (ready replicas when asked
+/// for and reported, else status replicas) and the status replicas. `None` while the controller
+/// has not yet observed the latest spec.
+///
+/// Only the built-in workload kinds (and Argo's Rollout) are known to keep their replicas in
+/// `.status.replicas`; any other kind maps its scale subresource's `statusReplicasPath`
+/// wherever its CRD says (`.status.currentReplicas`, ...), so for those the caller reads the
+/// scale subresource instead ([`Observed::FromScale`]).
+fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) -> Observed {
     if let (Some(observed), Some(generation)) =
         (int_at(obj, &["status", "observedGeneration"]), obj.metadata.generation)
         && observed < generation
     {
-        return None;
+        return Observed::NotYet;
+    }
+    if !READY_REPORTING.contains(&resource.kind.as_str()) {
+        return Observed::FromScale;
     }
     let replicas = int_at(obj, &["status", "replicas"]).unwrap_or(0);
-    let ready_count = int_at(obj, &["status", "readyReplicas"]);
-    let count = match (ready, ready_count) {
+    let count = match (ready, int_at(obj, &["status", "readyReplicas"])) {
         (true, Some(r)) => r,
-        (true, None) if READY_REPORTING.contains(&resource.kind.as_str()) => 0,
+        (true, None) => 0,
         _ => replicas,
     };
-    Some(i32::try_from(count).unwrap_or(i32::MAX))
+    Observed::Counts(clamp(count), clamp(replicas))
+}
+
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+}
+
+/// What an object tells a wait.
+enum Observed {
+    /// The controller has not observed the latest spec yet.
+    NotYet,
+    /// The count compared and the status replicas.
+    Counts(i32, i32),
+    /// Read the scale subresource (a kind whose replicas live where its CRD says).
+    FromScale,
 }
 
 impl ScaleHandler {
+    /// Whether `obj` shows the wanted count, settled: the surplus pods of a scale-down gone, not
+    /// merely unready. Records the count seen.
+    async fn settled(
+        &self,
+        api: &Api<DynamicObject>,
+        resource: &Resource,
+        obj: &DynamicObject,
+        ready: bool,
+        wanted: i32,
+        seen: &mut i32,
+    ) -> Result<bool> {
+        let (count, status_replicas) = match observed(resource, obj, ready) {
+            Observed::NotYet => return Ok(false),
+            Observed::Counts(c, s) => (c, s),
+            Observed::FromScale => {
+                let name = obj.metadata.name.as_deref().unwrap_or_default();
+                let s = api.get_scale(name).await?.status.map_or(0, |st| st.replicas);
+                (s, s)
+            }
+        };
+        *seen = count;
+        Ok(count == wanted && status_replicas == wanted)
+    }
+
     /// Waits until the target's ready count (or status count) equals `replicas` (default: its spec).
     pub async fn wait_for_replicas(
         &self,
@@ -60,21 +107,10 @@ impl ScaleHandler {
         let api = self.dynamic_api(&resource, &info.namespace);
         let what = format!("{target} {} replicas", if ready { "ready" } else { "" }).replace("  ", " ");
         let mut seen = -1;
-        let done = |obj: &DynamicObject, seen: &mut i32| -> bool {
-            let status_replicas = int_at(obj, &["status", "replicas"]).unwrap_or(0);
-            match observed(&resource, obj, ready) {
-                Some(count) => {
-                    *seen = count;
-                    // Settled: the surplus pods of a scale-down are gone, not merely unready.
-                    count == wanted && status_replicas == i64::from(wanted)
-                }
-                None => false,
-            }
-        };
         let work = async {
             loop {
                 let obj = api.get(&target.name).await?;
-                if done(&obj, &mut seen) {
+                if self.settled(&api, &resource, &obj, ready, wanted, &mut seen).await? {
                     return Ok(());
                 }
                 let rv = obj.metadata.resource_version.clone().unwrap_or_default();
@@ -83,7 +119,7 @@ impl ScaleHandler {
                 while let Some(ev) = stream.try_next().await? {
                     match ev {
                         WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            if done(&o, &mut seen) {
+                            if self.settled(&api, &resource, &o, ready, wanted, &mut seen).await? {
                                 return Ok(());
                             }
                         }

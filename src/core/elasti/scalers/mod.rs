@@ -17,8 +17,6 @@ pub trait Scaler: Send + Sync {
     fn is_healthy(&self) -> BoxFuture<'_, Result<bool>>;
     /// Whether the target may go to (or stay at) zero.
     fn should_scale_to_zero(&self) -> BoxFuture<'_, Result<bool>>;
-    /// Whether the target should come back from zero.
-    fn should_scale_from_zero(&self) -> BoxFuture<'_, Result<bool>>;
     /// Releases the scaler's resources.
     fn close(&self) -> BoxFuture<'_, Result<()>>;
 }

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use crate::core::elasti::scalers::{Scaler, ScalerFactory};
 use crate::core::error::{Error, Result};
 use crate::core::per_process::PerProcess;
+use crate::core::redact::redact;
 
 /// Env fallback for `serverAddress`.
 pub const ENV_SERVER_ADDRESS: &str = "PROMETHEUS_TRIGGER_SERVER_ADDRESS";
@@ -21,8 +22,9 @@ pub const DEFAULT_UPTIME_FILTER: &str = "container=\"prometheus\"";
 /// Per-query timeout.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A trigger error; credentials inside URLs never reach its message.
 fn err(message: impl Into<String>) -> Error {
-    Error::Trigger { trigger: "prometheus".into(), message: message.into() }
+    Error::Trigger { trigger: "prometheus".into(), message: redact(&message.into()) }
 }
 
 /// Parsed trigger metadata.
@@ -45,7 +47,7 @@ pub struct PrometheusConfig {
 impl std::fmt::Debug for PrometheusConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusConfig")
-            .field("server_address", &self.server_address)
+            .field("server_address", &redact(&self.server_address))
             .field("query", &self.query)
             .field("threshold", &self.threshold)
             .field("uptime_filter", &self.uptime_filter)
@@ -191,9 +193,10 @@ impl PrometheusScaler {
         let resp = req
             .send()
             .await
-            .map_err(|e| err(format!("cannot query {url}: {}", crate::core::error::error_chain(&e))))?;
+            .map_err(|e| err(format!("cannot query {url}: {}", crate::core::error::error_chain(&e.without_url()))))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| err(format!("cannot read the answer of {url}: {e}")))?;
+        let body =
+            resp.bytes().await.map_err(|e| err(format!("cannot read the answer of {url}: {}", e.without_url())))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             return Err(err(format!(
@@ -213,10 +216,6 @@ impl Scaler for PrometheusScaler {
 
     fn should_scale_to_zero(&self) -> BoxFuture<'_, Result<bool>> {
         Box::pin(async move { Ok(self.query(&self.config.query).await? < self.config.threshold) })
-    }
-
-    fn should_scale_from_zero(&self) -> BoxFuture<'_, Result<bool>> {
-        Box::pin(async move { Ok(self.query(&self.config.query).await? >= self.config.threshold) })
     }
 
     fn close(&self) -> BoxFuture<'_, Result<()>> {
@@ -302,5 +301,21 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
+        let c = PrometheusConfig::from_metadata(
+            &json!({"serverAddress": "https://u:t0k3n@p", "query": "q", "threshold": "1"}),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("t0k3n"));
+    }
+
+    #[test]
+    fn an_empty_uptime_filter_takes_the_default() {
+        let c = PrometheusConfig::from_metadata(
+            &json!({"serverAddress": "http://p", "query": "q", "threshold": "1", "uptimeFilter": ""}),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(c.uptime_filter, DEFAULT_UPTIME_FILTER);
     }
 }

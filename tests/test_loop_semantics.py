@@ -1,0 +1,168 @@
+"""The loop beside other owners of the replica count, and KubeElasti's semantics where
+kubescale makes no deliberate change (docs/compatibility.md lists every difference)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+import kubescale
+from kubescale.testing import ClusterAPI
+
+from helpers import DEPLOY, by_name, create_es, elasti_service, events_for, spec_replicas
+
+ES = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/{name}"
+STATE: dict[str, dict[str, Any]] = {}
+
+
+class Flag:
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        self.state = STATE[metadata["key"]]
+        self.state["cooldown"] = cooldown
+        self.state["asked"] = self.state.get("asked", 0) + 1
+
+    def is_healthy(self) -> bool:
+        time.sleep(self.state.get("sleep", 0))
+        return bool(self.state.get("healthy", True))
+
+    def should_scale_to_zero(self) -> bool:
+        return bool(self.state["zero"])
+
+
+@pytest.fixture
+def h(kube_cluster: ClusterAPI, namespace: str, crds_installed: None) -> Iterator[kubescale.ScaleHandler]:
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as handler:
+        handler.register_scaler("flag", Flag)
+        yield handler
+
+
+def scale_by_hand(cluster: ClusterAPI, ns: str, replicas: int) -> None:
+    """What `kubectl scale --replicas=N deploy/web` sends."""
+    cluster.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{ns}/deployments/web/scale",
+        {"spec": {"replicas": replicas}},
+        content_type="application/merge-patch+json",
+    )
+
+
+def test_a_restored_target_belongs_to_its_owners_again(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 10)
+    STATE["owned"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("web", "owned", min_replicas=2))
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+    STATE["owned"]["zero"] = False
+    assert h.check_and_scale_service("web").direction == "scale_up"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 10, "restored from zero"
+    # KEDA, an HPA or a person now owns the count: the loop must not push it back to 10.
+    scale_by_hand(kube_cluster, namespace, 3)
+    for _ in range(3):
+        assert h.check_and_scale_service("web").direction == "scale_up"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 3
+    # Below minTargetReplicas it is raised to the minimum, as the reference does.
+    scale_by_hand(kube_cluster, namespace, 1)
+    h.check_and_scale_service("web")
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+
+
+def test_a_newer_scale_up_written_elsewhere_holds_the_cooldown(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["woken"] = {"zero": False}
+    create_es(kube_cluster, namespace, elasti_service("web", "woken", cooldown=3))
+    assert h.check_and_scale_service("web").direction == "scale_up"  # remembered: now
+    time.sleep(3.2)  # the remembered scale-up is a cooldown old
+    # Another process (KubeElasti's resolver, a previous leader) woke the target just now.
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kube_cluster.request(
+        "PATCH",
+        ES.format(ns=namespace, name="web") + "/status",
+        {"status": {"lastScaledUpTime": now}},
+        content_type="application/merge-patch+json",
+    )
+    STATE["woken"]["zero"] = True
+    d = h.check_and_scale_service("web")
+    assert d.direction == "no_scale" and "since the last scale-up" in d.reason, d
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+
+
+def test_a_cooldown_of_zero_means_the_900s_default(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["zero-cool"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("web", "zero-cool", cooldown=0))
+    time.sleep(1.1)
+    d = h.check_and_scale_service("web")
+    assert d.direction == "no_scale" and "created less than one cooldown" in d.reason, d
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+
+
+def test_an_invalid_enabled_period_keeps_the_target_up_and_says_why(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 0)  # stranded at zero
+    STATE["bad-period"] = {"zero": True}
+    period = {"schedule": "every night", "duration": "8h"}
+    create_es(kube_cluster, namespace, elasti_service("web", "bad-period", enabled_period=period))
+    d = h.check_and_scale_service("web")
+    assert (d.direction, d.error) == ("scale_up", None), d
+    assert "enabled period" in d.reason
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+    warnings = [e for e in events_for(kube_cluster, namespace, "web") if e["type"] == "Warning"]
+    assert [e["reason"] for e in warnings] == ["InvalidEnabledPeriod"]
+    assert "enabledPeriod.schedule" in warnings[0]["note"]
+
+
+def test_empty_schedule_and_duration_take_the_defaults(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["helm"] = {"zero": True}
+    period = {"schedule": "", "duration": ""}  # what a Helm chart renders for unset values
+    create_es(kube_cluster, namespace, elasti_service("web", "helm", enabled_period=period))
+    d = h.check_and_scale_service("web")
+    assert (d.direction, d.error) == ("scale_down", None), d
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+
+
+def test_triggers_are_asked_in_the_reference_order(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    for target in ("a", "b"):
+        kube_cluster.create_deployment(namespace, target, 0)
+    STATE.update({"busy": {"zero": False}, "sick": {"zero": True, "healthy": False}, "idle": {"zero": True}})
+    flag = [{"type": "flag", "metadata": {"key": k}} for k in ("busy", "sick", "idle")]
+    # The first trigger wants the target up: that decides, the unhealthy one after it is not asked.
+    create_es(kube_cluster, namespace, elasti_service("a", "", target="a", triggers=[flag[0], flag[1]]))
+    # An unhealthy trigger first: no scaling, the one after it is not asked.
+    create_es(kube_cluster, namespace, elasti_service("b", "", target="b", triggers=[flag[1], flag[0]]))
+    STATE["sick"]["asked"] = STATE["busy"]["asked"] = 0
+    d = by_name(h.check_and_scale())
+    assert d["a"].direction == "scale_up", d["a"]
+    assert d["b"].direction == "no_scale" and "unhealthy" in d["b"].reason, d["b"]
+    assert (STATE["busy"]["asked"], STATE["sick"]["asked"]) == (1, 1)
+
+
+def test_close_during_a_pass_stops_run_promptly(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    STATE["slow"] = {"zero": True, "sleep": 3}
+    create_es(kube_cluster, namespace, elasti_service("web", "slow"))
+    t = threading.Thread(target=h.run, kwargs={"polling_interval": 120})
+    t.start()
+    time.sleep(1)  # inside the slow scaler of the first pass
+    h.close()
+    t.join(timeout=20)
+    # Before, the wake-up was lost and run() slept a whole polling interval (120 s).
+    assert not t.is_alive()
