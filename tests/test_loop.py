@@ -366,7 +366,7 @@ def test_leader_election_one_process_acts_and_a_follower_takes_over(
         )
 
     def acted() -> set[int]:
-        return {int(p) for p in marker.read_text().split()}
+        return {int(line.split()[0]) for line in marker.read_text().splitlines()}
 
     first = start()
     second = None

@@ -3,10 +3,13 @@ kubescale makes no deliberate change (docs/compatibility.md lists every differen
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +169,80 @@ def test_close_during_a_pass_stops_run_promptly(
     t.join(timeout=20)
     # Before, the wake-up was lost and run() slept a whole polling interval (120 s).
     assert not t.is_alive()
+
+
+def _intervals(text: str, killed: dict[int, float]) -> list[tuple[int, float, float]]:
+    """(pid, start, end) of each scaler call; a call cut short by a kill ends at the kill."""
+    open_calls: dict[int, float] = {}
+    out = []
+    for line in text.splitlines():
+        pid_s, what, at_s = line.split()
+        pid, at = int(pid_s), float(at_s)
+        if what == "start":
+            open_calls[pid] = at
+        else:
+            out.append((pid, open_calls.pop(pid), at))
+    out += [(pid, start, killed.get(pid, float("inf"))) for pid, start in open_calls.items()]
+    return out
+
+
+def test_one_leader_even_when_a_pass_outlasts_the_lease(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    # Passes of 9 s, a Lease of 3 s: the leader must renew while its pass runs, or a follower
+    # takes the Lease and both act at once.
+    kube_cluster.create_deployment(namespace, "web", 1)
+    marker = tmp_path / "calls"
+    marker.touch()
+    es = elasti_service("le", "unused", trigger_type="pid-recorder")
+    es["spec"]["triggers"][0]["metadata"] = {"marker": str(marker)}
+    create_es(kube_cluster, namespace, es)
+    worker = str(Path(__file__).parent / "loop_worker.py")
+    lease_path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/loop-test"
+
+    def start() -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, worker, kube_cluster.kubeconfig_path, namespace, str(marker), "9"]
+        return subprocess.Popen(cmd)
+
+    def callers() -> set[int]:
+        return {pid for pid, _, _ in _intervals(marker.read_text(), {})}
+
+    first = start()
+    second = None
+    killed: dict[int, float] = {}
+    try:
+        kube_cluster.wait_for(lambda: first.pid in callers(), "the first process leads", 30)
+        second = start()
+        # Two long passes of the leader (the follower would have taken over in the first).
+        kube_cluster.wait_for(
+            lambda: (
+                sum(
+                    1
+                    for p, _, e in _intervals(marker.read_text(), {})
+                    if p == first.pid and e != float("inf")
+                )
+                >= 2
+            ),
+            "two passes of the leader",
+            40,
+        )
+        assert callers() == {first.pid}, "the follower acted while the leader was alive"
+        first.kill()  # mid-pass, without releasing the Lease
+        first.wait()
+        killed[first.pid] = time.time()
+        kube_cluster.wait_for(
+            lambda: second is not None and second.pid in callers(), "the follower takes over", 30
+        )
+        calls = sorted(_intervals(marker.read_text(), killed), key=lambda c: c[1])
+        for (p1, _, end1), (p2, start2, _) in zip(calls, calls[1:]):
+            assert p1 == p2 or start2 >= end1, f"{p1} and {p2} acted at once: {calls}"
+        # SIGTERM: the new leader releases the Lease on its way out.
+        second.terminate()
+        second.wait(20)
+        lease = kube_cluster.request("GET", lease_path)
+        assert not lease["spec"].get("holderIdentity"), lease["spec"]
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(10)

@@ -99,6 +99,12 @@ def test_a_handler_made_before_a_fork_says_so_in_the_child(kube_cluster: Cluster
         assert h.get_scale("deploy/web").spec_replicas == 1, "still usable in the parent"
 
 
+def observed(cluster: ClusterAPI, ns: str) -> bool:
+    """Whether the controller-manager has written status for the Deployment's latest spec."""
+    d = cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    return bool(d["status"].get("observedGeneration") == d["metadata"]["generation"])
+
+
 def test_a_repeated_change_is_one_request_while_the_controller_manager_writes_status() -> None:
     # On a real cluster the controller-manager updates the Deployment's status right after every
     # scale. A write that carried the resourceVersion read before would conflict almost every
@@ -111,18 +117,9 @@ def test_a_repeated_change_is_one_request_while_the_controller_manager_writes_st
         with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path, record_events=False) as h:
             h.scale("deploy/web", 3)  # first touch: a read and a write
             for n in changes:
-                # Wait until the controller-manager has written status for the last change.
-                cluster.wait_for(
-                    lambda: (
-                        cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/web")[
-                            "status"
-                        ].get("observedGeneration")
-                        == cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/web")[
-                            "metadata"
-                        ]["generation"]
-                    ),
-                    "the controller-manager observed the change",
-                )
+                # Pods become ready, and the controller-manager writes status for the last change.
+                cluster.mark_pods_ready(ns)
+                cluster.wait_for(lambda: observed(cluster, ns), "the controller-manager observed the change")
                 assert h.scale("deploy/web", n).replicas == n
         time.sleep(0.5)  # entries are written as responses complete
         entries = [e for e in cluster.audit_entries() if e["objectRef"].get("namespace") == ns]

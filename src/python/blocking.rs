@@ -24,6 +24,20 @@ where
     F: Future<Output = Result<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
+    run_sync_stopping(py, fut, None)
+}
+
+/// How long a stopped operation may take to finish its way out (release a Lease) after Ctrl-C.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// [`run_sync`], except that Ctrl-C first calls `stop` and gives the operation up to 5 s to
+/// finish its way out (the loop releasing its Lease), before the KeyboardInterrupt is raised.
+pub fn run_sync_stopping<T, F>(py: Python<'_>, fut: F, stop: Option<Box<dyn FnOnce() + Send>>) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let mut stop = stop;
     let (tx, rx) = mpsc::sync_channel(1);
     let task = runtime().spawn(async move {
         let _ = tx.send(fut.await);
@@ -36,6 +50,10 @@ where
             Ok(result) => return result?.into_py_any(py),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Err(e) = py.check_signals() {
+                    if let Some(stop) = stop.take() {
+                        stop();
+                        py.detach(move || drop(rx.recv_timeout(STOP_GRACE)));
+                    }
                     task.abort();
                     return Err(e);
                 }

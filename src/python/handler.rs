@@ -108,7 +108,7 @@ Raises:
 }
 
 macro_rules! handler_class {
-    ($cls:ident, $pyname:literal, $run:ident, $capture_loop:ident, $doc:literal, { $($extra:tt)* }) => {
+    ($cls:ident, $pyname:literal, $run:ident, $run_loop:ident, $capture_loop:ident, $doc:literal, { $($extra:tt)* }) => {
         #[doc = concat!($doc, "\n\n", constructor_doc!())]
         #[pyclass(frozen, name = $pyname, module = "kubescale")]
         pub struct $cls {
@@ -609,12 +609,30 @@ macro_rules! handler_class {
                 };
                 $capture_loop(py, &self.loop_cell)?;
                 let c = self.elasti.clone();
-                $run(py, async move { c.run(opts).await })
+                let stop = self.elasti.clone();
+                $run_loop(py, async move { c.run(opts).await }, Box::new(move || stop.stop_run()))
             }
 
             $($extra)*
         }
     };
+}
+
+/// The blocking `run()`: Ctrl-C stops the loop, which releases its Lease, then raises; the
+/// handler stays usable.
+fn run_loop_sync<F>(py: Python<'_>, fut: F, stop: Box<dyn FnOnce() + Send>) -> PyResult<Py<PyAny>>
+where
+    F: std::future::Future<Output = core::Result<()>> + Send + 'static,
+{
+    crate::python::blocking::run_sync_stopping(py, fut, Some(stop))
+}
+
+/// The awaitable `run()`: cancelling it drops the loop, which releases its Lease from a task.
+fn run_loop_async<F>(py: Python<'_>, fut: F, _stop: Box<dyn FnOnce() + Send>) -> PyResult<Py<PyAny>>
+where
+    F: std::future::Future<Output = core::Result<()>> + Send + 'static,
+{
+    run_async(py, fut)
 }
 
 /// Blocking calls run Python scaler coroutines on the background loop.
@@ -634,6 +652,7 @@ handler_class!(
     ScaleHandler,
     "ScaleHandler",
     run_sync,
+    run_loop_sync,
     no_loop,
     "Scales Kubernetes workloads; every method blocks (with the GIL released) until done.\n\nUse it as a context manager or call ``close()``. ``kubescale.asyncio.ScaleHandler`` has the same methods as coroutines.",
     {
@@ -652,6 +671,7 @@ handler_class!(
     AsyncScaleHandler,
     "AsyncScaleHandler",
     run_async,
+    run_loop_async,
     running_loop,
     "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.",
     {

@@ -18,8 +18,9 @@ pub struct Controller {
     pub(crate) scalers: ScalerRegistry,
     /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
     pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
-    /// `true` once closed; a watch, so a close that lands mid-pass is not lost.
-    closed: watch::Sender<bool>,
+    /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
+    /// not lost.
+    stop: watch::Sender<bool>,
 }
 
 impl Controller {
@@ -29,7 +30,7 @@ impl Controller {
             handler,
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
-            closed: watch::Sender::new(false),
+            stop: watch::Sender::new(false),
         }
     }
 
@@ -46,7 +47,19 @@ impl Controller {
     /// Closes the handler and wakes a running loop, which then returns.
     pub fn close(&self) {
         self.handler.close();
-        self.closed.send_replace(true);
+        self.stop.send_replace(true);
+    }
+
+    /// Makes a running loop return (releasing its Lease) while the handler stays usable.
+    pub fn stop_run(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Called as a run starts: forgets an earlier [`stop_run`](Self::stop_run).
+    pub(crate) fn start_run(&self) {
+        if !self.handler.is_closed() {
+            self.stop.send_replace(false);
+        }
     }
 
     /// Fails with [`Error::Closed`](crate::core::Error::Closed) once closed.
@@ -54,9 +67,10 @@ impl Controller {
         self.handler.check_open()
     }
 
-    /// Resolves once [`close`](Self::close) was called (at once if it already was).
+    /// Resolves once [`close`](Self::close) or [`stop_run`](Self::stop_run) was called (at once
+    /// if it already was).
     pub(crate) async fn closed(&self) {
-        let mut rx = self.closed.subscribe();
+        let mut rx = self.stop.subscribe();
         // The sender lives as long as `self`: waiting cannot fail.
         let _ = rx.wait_for(|c| *c).await;
     }

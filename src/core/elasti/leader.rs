@@ -1,7 +1,19 @@
 //! Leader election with a `coordination.k8s.io/v1` Lease, so that of several processes running
-//! the loop exactly one acts. The holder renews the Lease; when it stops renewing for a lease
-//! duration, another process takes it over.
+//! the loop exactly one acts.
+//!
+//! - A foreign Lease is judged expired by when *this* process saw it last change (holder or
+//!   renew time), measured on this process's monotonic clock, as client-go does: the holder's
+//!   clock and ours may disagree, durations on one clock cannot.
+//! - The holder renews every third of the duration, independently of the pass it runs
+//!   (`run.rs`), and stops acting once [`LeaderElector::renew_deadline`] has passed since its last
+//!   successful renewal: strictly before another process could see the Lease unchanged for a
+//!   whole duration and take it.
+//! - The Lease is released (holder cleared) on the way out, so a successor takes over at once.
+//!
+//! `kube-lease-manager` was considered: it judges expiry by comparing the stored renew time with
+//! the local clock plus a skew allowance, which lets clock skew cause takeovers; it is not used.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -9,8 +21,18 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::PostParams;
 use kube::{Api, Client};
+use tokio::time::Instant;
 
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
+
+/// What this process last saw of a foreign Lease, and when (on its own clock).
+#[derive(Debug, Clone, PartialEq)]
+struct Observed {
+    holder: String,
+    renew_time: Option<Timestamp>,
+    duration: Duration,
+    at: Instant,
+}
 
 /// Competes for one Lease under one identity.
 pub struct LeaderElector {
@@ -18,12 +40,19 @@ pub struct LeaderElector {
     name: String,
     identity: String,
     duration: Duration,
+    observed: Mutex<Option<Observed>>,
 }
 
 impl LeaderElector {
     /// An elector for Lease `namespace/name`, as `identity`, holding it for `duration` per renewal.
     pub fn new(client: Client, namespace: &str, name: &str, identity: String, duration: Duration) -> Self {
-        LeaderElector { api: Api::namespaced(client, namespace), name: name.to_string(), identity, duration }
+        LeaderElector {
+            api: Api::namespaced(client, namespace),
+            name: name.to_string(),
+            identity,
+            duration,
+            observed: Mutex::new(None),
+        }
     }
 
     /// This elector's identity.
@@ -31,8 +60,41 @@ impl LeaderElector {
         &self.identity
     }
 
+    /// How often the holder renews: a third of the duration.
+    pub fn retry_period(&self) -> Duration {
+        self.duration / 3
+    }
+
+    /// How long after its last successful renewal (measured from when that renewal was sent)
+    /// the holder may still act: two thirds of the duration, leaving a third as a margin before
+    /// any other process could take the Lease.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
+
     fn seconds(&self) -> i32 {
         i32::try_from(self.duration.as_secs().max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// Whether a foreign holder's Lease, as just read, has gone unchanged for its whole duration
+    /// by this process's clock. A change restarts the count.
+    fn foreign_expired(&self, spec: &LeaseSpec, now: Instant) -> bool {
+        let seen = Observed {
+            holder: spec.holder_identity.clone().unwrap_or_default(),
+            renew_time: spec.renew_time.as_ref().map(|t| t.0),
+            duration: Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0).max(0)).unwrap_or(0)),
+            at: now,
+        };
+        let mut observed = self.observed.lock().expect("lease memory poisoned");
+        match observed.as_ref() {
+            Some(o) if o.holder == seen.holder && o.renew_time == seen.renew_time && o.duration == seen.duration => {
+                now.duration_since(o.at) > o.duration
+            }
+            _ => {
+                *observed = Some(seen);
+                false
+            }
+        }
     }
 
     /// Takes or renews the Lease; `Ok(true)` when this process leads afterwards.
@@ -52,7 +114,7 @@ impl LeaderElector {
                         ..Default::default()
                     }),
                 };
-                return match self.api.create(&PostParams::default(), &lease).await.map_err(Error::from) {
+                return match self.api.create(&PostParams::default(), &lease).await.map_err(crate::core::Error::from) {
                     Ok(_) => Ok(true),
                     Err(e) if e.is_conflict() => Ok(false), // another process created it first
                     Err(e) => Err(e),
@@ -61,13 +123,8 @@ impl LeaderElector {
         };
         let spec = current.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
-        let held_for = Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0).max(0)).unwrap_or(0));
-        let expired = spec.renew_time.as_ref().is_none_or(|t| {
-            let since: Duration = now.duration_since(t.0).try_into().unwrap_or(Duration::ZERO);
-            since > held_for
-        });
         let ours = holder == self.identity;
-        if !ours && !holder.is_empty() && !expired {
+        if !ours && !holder.is_empty() && !self.foreign_expired(&spec, Instant::now()) {
             return Ok(false);
         }
         let mut lease = current.clone();
@@ -80,7 +137,7 @@ impl LeaderElector {
         spec.renew_time = Some(MicroTime(now));
         spec.lease_duration_seconds = Some(self.seconds());
         // The read resourceVersion makes this a compare-and-swap: of two racing takers one wins.
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await.map_err(Error::from) {
+        match self.api.replace(&self.name, &PostParams::default(), &lease).await.map_err(crate::core::Error::from) {
             Ok(_) => {
                 if !ours {
                     tracing::info!(lease = %self.name, identity = %self.identity, previous = %holder, "became the leader");
@@ -104,5 +161,51 @@ impl LeaderElector {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elector() -> LeaderElector {
+        // A client that is never used: the expiry judgement is local.
+        let (service, _handle) =
+            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+        LeaderElector::new(Client::new(service, "ns"), "ns", "l", "me".into(), Duration::from_secs(15))
+    }
+
+    fn spec(holder: &str, renew: &str) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(holder.into()),
+            renew_time: Some(MicroTime(renew.parse().unwrap())),
+            lease_duration_seconds: Some(15),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_foreign_lease_expires_by_our_clock_not_its_timestamps() {
+        let e = elector();
+        // Its renew time is far in the past by our wall clock (a skewed holder): not expired,
+        // we only just saw it.
+        let t0 = Instant::now();
+        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:00Z"), t0));
+        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:00Z"), t0 + Duration::from_secs(14)));
+        // A renewal (any change) restarts the count.
+        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(14)));
+        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(28)));
+        // Unchanged for longer than its duration on our clock: expired.
+        assert!(e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(30)));
+        // A renew time in the future (a holder whose clock runs fast) does not hold it forever.
+        let t1 = t0 + Duration::from_secs(100);
+        assert!(!e.foreign_expired(&spec("other", "2100-01-01T00:00:00Z"), t1));
+        assert!(e.foreign_expired(&spec("other", "2100-01-01T00:00:00Z"), t1 + Duration::from_secs(16)));
+    }
+
+    #[tokio::test]
+    async fn the_holder_stops_acting_before_anyone_may_take_over() {
+        let e = elector();
+        assert!(e.retry_period() < e.renew_deadline() && e.renew_deadline() < Duration::from_secs(15));
     }
 }

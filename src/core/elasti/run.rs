@@ -1,10 +1,15 @@
 //! The endless loop: a pass every polling interval until closed, optionally only while this
 //! process holds the leader Lease.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::{BoxFuture, OptionFuture};
+use tokio::time::Instant;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::leader::LeaderElector;
+use crate::core::elasti::pass::Decision;
 use crate::core::error::{Error, Result};
 
 /// How the loop runs.
@@ -56,77 +61,150 @@ pub fn polling_interval_from_env() -> Duration {
 impl Controller {
     /// Runs passes every `polling_interval` until closed (or the future dropped); on a closed
     /// handler it returns at once, and a close during a pass stops it. With leader election only
-    /// the Lease holder runs passes; the Lease is renewed every third of its duration and
-    /// released on the way out.
+    /// the Lease holder runs passes (see `leader.rs`): it renews the Lease every third of its
+    /// duration while a pass runs, cancels the pass when it cannot renew in time, and releases
+    /// the Lease on the way out: on close, on Ctrl-C and when the future is dropped.
     pub async fn run(&self, opts: RunOptions) -> Result<()> {
         if opts.polling_interval.is_zero() {
             return Err(Error::InvalidValue { field: "polling_interval", problem: "must be positive".into() });
         }
-        let elector = if opts.leader_election {
-            let ns = self.handler.namespace_for(opts.lease_namespace.as_deref())?;
-            crate::core::target::validate_name(&format!("lease/{}", opts.lease_name), &opts.lease_name)?;
-            let identity = opts.identity.clone().unwrap_or_else(|| {
-                let host = std::env::var("POD_NAME")
-                    .or_else(|_| std::env::var("HOSTNAME"))
-                    .unwrap_or_else(|_| "kubescale".into());
-                format!("{host}-{}", std::process::id())
-            });
-            Some(LeaderElector::new(
-                self.handler.client().clone(),
-                &ns,
-                &opts.lease_name,
-                identity,
-                opts.lease_duration,
-            ))
-        } else {
-            None
-        };
-        let renew_every = opts.lease_duration / 3;
-        let mut next_pass = tokio::time::Instant::now();
-        let result = async {
+        self.start_run();
+        let Some(elector) = self.elector(&opts)? else {
+            let mut next_pass = Instant::now();
             loop {
-                if self.handler.is_closed() {
-                    return Ok(());
-                }
-                let leading = match &elector {
-                    None => true,
-                    Some(e) => match e.try_acquire_or_renew().await {
-                        Ok(l) => l,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "leader election failed; not acting this round");
-                            false
-                        }
-                    },
-                };
-                let now = tokio::time::Instant::now();
-                if leading && now >= next_pass {
-                    let pass = tokio::select! {
-                        pass = self.check_and_scale() => pass,
-                        () = self.closed() => return Ok(()),
-                    };
-                    match pass {
-                        Ok(ds) => tracing::debug!(services = ds.len(), "pass done"),
-                        Err(Error::Closed) => return Ok(()),
-                        Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
-                    }
-                    next_pass = tokio::time::Instant::now() + opts.polling_interval;
-                }
-                let wake = match &elector {
-                    Some(_) => next_pass.min(tokio::time::Instant::now() + renew_every),
-                    None => next_pass,
-                };
                 tokio::select! {
-                    _ = tokio::time::sleep_until(wake) => {}
-                    () = self.closed() => {}
+                    () = self.closed() => return Ok(()),
+                    () = tokio::time::sleep_until(next_pass) => {}
+                }
+                tokio::select! {
+                    () = self.closed() => return Ok(()),
+                    pass = self.check_and_scale() => if !log_pass(pass) { return Ok(()) },
+                }
+                next_pass = Instant::now() + opts.polling_interval;
+            }
+        };
+        let elector = Arc::new(elector);
+        let release = ReleaseOnDrop(Some(elector.clone()));
+        let result = self.lead_or_follow(&elector, opts.polling_interval).await;
+        release.release_now().await;
+        result
+    }
+
+    fn elector(&self, opts: &RunOptions) -> Result<Option<LeaderElector>> {
+        if !opts.leader_election {
+            return Ok(None);
+        }
+        let ns = self.handler.namespace_for(opts.lease_namespace.as_deref())?;
+        crate::core::target::validate_name(&format!("lease/{}", opts.lease_name), &opts.lease_name)?;
+        let identity = opts.identity.clone().unwrap_or_else(|| {
+            let host =
+                std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "kubescale".into());
+            format!("{host}-{}", std::process::id())
+        });
+        let client = self.handler.client().clone();
+        Ok(Some(LeaderElector::new(client, &ns, &opts.lease_name, identity, opts.lease_duration)))
+    }
+
+    /// Follows until this process acquires the Lease, then leads until it loses it (or cannot
+    /// renew in time), and follows again; until closed.
+    async fn lead_or_follow(&self, elector: &LeaderElector, interval: Duration) -> Result<()> {
+        let retry = elector.retry_period();
+        loop {
+            // Following: try to acquire every retry period.
+            let sent = Instant::now();
+            let leading = match elector.try_acquire_or_renew().await {
+                Ok(l) => l,
+                Err(err) => {
+                    tracing::warn!(error = %err, "leader election failed; not acting");
+                    false
+                }
+            };
+            if !leading {
+                tokio::select! {
+                    () = self.closed() => return Ok(()),
+                    () = tokio::time::sleep_until(sent + retry) => continue,
                 }
             }
+            // Leading: passes, with renewals beside them.
+            let mut renewed = sent;
+            let mut next_renew = sent + retry;
+            let mut next_pass = Instant::now();
+            let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
+            loop {
+                if pass.is_none() && Instant::now() >= next_pass {
+                    pass = Some(Box::pin(self.check_and_scale()));
+                }
+                let running = pass.is_some();
+                tokio::select! {
+                    () = self.closed() => return Ok(()),
+                    done = OptionFuture::from(pass.as_mut()), if running => {
+                        pass = None;
+                        if !log_pass(done.expect("a running pass")) {
+                            return Ok(());
+                        }
+                        next_pass = Instant::now() + interval;
+                    }
+                    () = tokio::time::sleep_until(next_pass), if !running => {}
+                    () = tokio::time::sleep_until(next_renew) => {
+                        let sent = Instant::now();
+                        match elector.try_acquire_or_renew().await {
+                            Ok(true) => renewed = sent,
+                            Ok(false) => {
+                                tracing::warn!(identity = %elector.identity(), "lost the lease; stopping the pass");
+                                break;
+                            }
+                            Err(err) => tracing::warn!(error = %err, "renewing the lease failed"),
+                        }
+                        // Fencing: stop acting before anyone else may see the Lease unchanged for
+                        // a whole duration (they count from after our last renewal).
+                        if Instant::now() >= renewed + elector.renew_deadline() {
+                            tracing::warn!(identity = %elector.identity(), "could not renew the lease in time; stopping the pass");
+                            break;
+                        }
+                        next_renew = (sent + retry).min(renewed + elector.renew_deadline());
+                    }
+                }
+            }
+            // Dropping the pass cancels it.
+            drop(pass);
         }
-        .await;
-        if let Some(e) = &elector
+    }
+}
+
+/// Logs a pass; false when the handler was closed.
+fn log_pass(pass: Result<Vec<Decision>>) -> bool {
+    match pass {
+        Ok(ds) => tracing::debug!(services = ds.len(), "pass done"),
+        Err(Error::Closed) => return false,
+        Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
+    }
+    true
+}
+
+/// Releases the Lease when `run` ends in any way: at once on a normal return, from a task of
+/// its own when the future is dropped (a cancelled task, Ctrl-C).
+struct ReleaseOnDrop(Option<Arc<LeaderElector>>);
+
+impl ReleaseOnDrop {
+    async fn release_now(mut self) {
+        if let Some(e) = self.0.take()
             && let Err(err) = e.release().await
         {
             tracing::debug!(error = %err, "releasing the lease failed");
         }
-        result
+    }
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if let Some(e) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Err(err) = e.release().await {
+                    tracing::debug!(error = %err, "releasing the lease failed");
+                }
+            });
+        }
     }
 }
