@@ -3,6 +3,7 @@ kubescale makes no deliberate change (docs/compatibility.md lists every differen
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -246,3 +247,94 @@ def test_one_leader_even_when_a_pass_outlasts_the_lease(
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(10)
+
+
+class Stuck:
+    """A scaler whose health check never returns (until the test lets it go)."""
+
+    release = threading.Event()
+    calls = 0
+
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        Stuck.calls += 1
+        Stuck.release.wait()
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return True
+
+
+def test_a_scaler_that_never_returns_costs_its_service_only_and_one_thread(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    for target in ("stuck", "fine"):
+        kube_cluster.create_deployment(namespace, target, 1)
+    STATE["fine"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("stuck", "", target="stuck", trigger_type="stuck"))
+    create_es(kube_cluster, namespace, elasti_service("fine", "fine", target="fine"))
+    threads = lambda: len(os.listdir("/proc/self/task"))  # noqa: E731
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", Flag)
+        h.register_scaler("stuck", Stuck, timeout=0.5)
+        Stuck.calls = 0
+        Stuck.release.clear()
+        try:
+            first = by_name(h.check_and_scale())
+            assert first["stuck"].error and "took longer than 0.5s" in first["stuck"].error
+            assert first["fine"].direction == "scale_down" and first["fine"].error is None
+            before = threads()
+            for _ in range(5):
+                d = by_name(h.check_and_scale())
+                assert d["stuck"].error and "has not returned yet" in d["stuck"].error, d["stuck"]
+            assert Stuck.calls == 1, "the stuck trigger was called again"
+            assert threads() <= before + 1
+        finally:
+            Stuck.release.set()
+
+
+class Overlap:
+    """Records how many scaler calls run at once."""
+
+    lock = threading.Lock()
+    now = 0
+    most = 0
+
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        with Overlap.lock:
+            Overlap.now += 1
+            Overlap.most = max(Overlap.most, Overlap.now)
+        time.sleep(0.3)
+        with Overlap.lock:
+            Overlap.now -= 1
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return False
+
+
+def test_scaler_evaluations_are_bounded(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    for i in range(6):
+        kube_cluster.create_deployment(namespace, f"w{i}", 1)
+        create_es(
+            kube_cluster,
+            namespace,
+            elasti_service(f"s{i}", "", target=f"w{i}", trigger_type="overlap"),
+            age=False,
+        )
+    time.sleep(1.1)
+    Overlap.most = 0
+    with kubescale.ScaleHandler(
+        namespace, kubeconfig=kube_cluster.kubeconfig_path, scaler_concurrency=2
+    ) as h:
+        h.register_scaler("overlap", Overlap)
+        decisions = h.check_and_scale()
+    assert [d.error for d in decisions] == [None] * 6
+    assert 1 <= Overlap.most <= 2

@@ -16,6 +16,7 @@ use crate::python::types::{Decision, Resource, Scale, ScaleResult};
 
 // The constructor's signature spells the default out (so that `__text_signature__` shows it).
 const _: () = assert!(core::DEFAULT_CONCURRENCY == 32);
+const _: () = assert!(core::elasti::controller::DEFAULT_SCALER_CONCURRENCY == 16);
 
 /// The constructor's arguments.
 struct NewArgs {
@@ -99,11 +100,16 @@ Args:
         Further calls queue for a place (a fair queue, in the order the calls
         reach the runtime), which bounds the load on the API server and keeps the
         latency of a burst even.
+    scaler_concurrency: How many ElastiServices the loop asks its scalers about at
+        once; the others wait their turn. A scaler call that does not return within
+        its ``register_scaler(timeout=)`` is that service's error, and the trigger is
+        not called again until the stuck call returns (no thread per pass).
 
 Raises:
     ConfigError: No usable configuration, or an unknown context.
     InvalidValueError: ``namespace`` is not a valid namespace name, or
-        ``concurrency`` is below 1."
+        ``concurrency`` or ``scaler_concurrency`` is below 1, or ``reporter`` is empty
+        or longer than 128 characters."
     };
 }
 
@@ -124,7 +130,7 @@ macro_rules! handler_class {
             #[new]
             #[pyo3(signature = (
                 namespace=None, *, kubeconfig=None, context=None, reporter="kubescale", timeout=None,
-                record_events=true, concurrency=32,
+                record_events=true, concurrency=32, scaler_concurrency=16,
             ))]
             #[allow(clippy::too_many_arguments)]
             fn new(
@@ -136,11 +142,15 @@ macro_rules! handler_class {
                 timeout: Option<f64>,
                 record_events: bool,
                 concurrency: i64,
+                scaler_concurrency: i64,
             ) -> PyResult<Self> {
+                let scaler_concurrency = usize::try_from(scaler_concurrency).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    core::Error::InvalidValue { field: "scaler_concurrency", problem: "must be at least 1".into() }
+                })?;
                 let reporter = reporter.to_string();
                 let a = NewArgs { namespace, kubeconfig, context, reporter, timeout, record_events, concurrency };
                 let inner = connect(py, a)?;
-                let elasti = Arc::new(core::Controller::new(inner.clone()));
+                let elasti = Arc::new(core::Controller::new(inner.clone(), scaler_concurrency));
                 Ok(Self { inner, elasti, loop_cell: LoopCell::default() })
             }
 
@@ -510,6 +520,7 @@ macro_rules! handler_class {
                     factory: Arc::new(factory.unbind()),
                     timeout,
                     loop_cell: self.loop_cell.clone(),
+                    busy: Default::default(),
                 };
                 Ok(self.elasti.scalers().register(r#type, Arc::new(f))?)
             }

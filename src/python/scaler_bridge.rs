@@ -1,6 +1,7 @@
 //! Python scalers as core [`Scaler`]s: every call runs on a blocking thread with the GIL,
 //! bounded by the trigger type's timeout; coroutines are run by `kubescale._scalers.call`.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,13 +27,60 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
 /// Grace beyond a timeout, so that the Python side's own timeout (for coroutines) fires first.
 const GRACE: Duration = Duration::from_millis(200);
 
-/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace).
-async fn call_blocking<T, F>(type_: &str, what: &str, timeout: Duration, f: F) -> crate::core::Result<T>
+/// The triggers (type and metadata) whose last call is still running on a blocking thread.
+pub type Busy = Arc<Mutex<HashSet<String>>>;
+
+/// Marks a trigger busy until the blocking call that holds it returns (which, for a scaler that
+/// never returns, is never: then that trigger is refused further calls instead of costing a
+/// thread per pass).
+struct BusyGuard {
+    busy: Busy,
+    key: String,
+}
+
+impl BusyGuard {
+    fn take(busy: &Busy, key: &str) -> Option<Self> {
+        let mut set = busy.lock().expect("busy set poisoned");
+        set.insert(key.to_string()).then(|| BusyGuard { busy: busy.clone(), key: key.to_string() })
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.busy.lock().expect("busy set poisoned").remove(&self.key);
+    }
+}
+
+/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace). With
+/// `busy`, a trigger whose previous call has not returned yet is refused without a new thread.
+async fn call_blocking<T, F>(
+    type_: &str,
+    what: &str,
+    timeout: Duration,
+    busy: Option<(&Busy, &str)>,
+    f: F,
+) -> crate::core::Result<T>
 where
     F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    let task = tokio::task::spawn_blocking(move || Python::attach(|py| f(py).map_err(|e| describe(py, &e))));
+    let guard = match busy {
+        Some((set, key)) => match BusyGuard::take(set, key) {
+            Some(g) => Some(g),
+            None => {
+                return Err(trigger_error(
+                    type_,
+                    format!("{what}: the previous call of this trigger has not returned yet; not calling it again"),
+                ));
+            }
+        },
+        None => None,
+    };
+    let task = tokio::task::spawn_blocking(move || {
+        let out = Python::attach(|py| f(py).map_err(|e| describe(py, &e)));
+        drop(guard);
+        out
+    });
     match tokio::time::timeout(timeout + GRACE, task).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(message))) => Err(trigger_error(type_, format!("{what} raised {message}"))),
@@ -48,25 +96,31 @@ pub struct PyScalerFactory {
     pub factory: Arc<Py<PyAny>>,
     pub timeout: Duration,
     pub loop_cell: LoopCell,
+    /// Triggers of this type whose last call has not returned.
+    pub busy: Busy,
 }
 
 impl ScalerFactory for PyScalerFactory {
     fn create(
         &self,
+        trigger: &str,
         metadata: serde_json::Value,
         cooldown: Duration,
     ) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
         let factory = self.factory.clone();
         let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
+        let busy = self.busy.clone();
+        let trigger = trigger.to_string();
         Box::pin(async move {
             let json = metadata.to_string();
-            let obj = call_blocking(&type_, "the scaler factory", timeout, move |py| {
+            let key = trigger;
+            let obj = call_blocking(&type_, "the scaler factory", timeout, Some((&busy, &key)), move |py| {
                 let meta = py.import("json")?.call_method1("loads", (json,))?;
                 let td = py.import("datetime")?.getattr("timedelta")?.call1((0, cooldown.as_secs()))?;
                 factory.call1(py, (meta, td))
             })
             .await?;
-            Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell }) as Box<dyn Scaler>)
+            Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell, busy, key }) as Box<dyn Scaler>)
         })
     }
 }
@@ -77,6 +131,9 @@ pub struct PyScaler {
     obj: Arc<Py<PyAny>>,
     timeout: Duration,
     loop_cell: LoopCell,
+    busy: Busy,
+    /// The trigger (`namespace/service#index`): at most one call per trigger runs at a time.
+    key: String,
 }
 
 impl PyScaler {
@@ -86,7 +143,7 @@ impl PyScaler {
         let secs = self.timeout.as_secs_f64();
         let what = format!("{method}()");
         Box::pin(async move {
-            call_blocking(&self.type_, &what, self.timeout, move |py| {
+            call_blocking(&self.type_, &what, self.timeout, Some((&self.busy, &self.key)), move |py| {
                 let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
                 let helper = py.import("kubescale._scalers")?;
                 let r = helper.call_method1("call", (obj.as_ref(), method, event_loop, secs))?;

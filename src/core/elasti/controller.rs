@@ -12,22 +12,29 @@ use crate::core::elasti::scalers::ScalerRegistry;
 use crate::core::error::Result;
 use crate::core::scale::handler::ScaleHandler;
 
+/// The default bound on services whose triggers are asked at once.
+pub const DEFAULT_SCALER_CONCURRENCY: usize = 16;
+
 /// The scale-to-zero loop over ElastiServices; scales through the handler it holds.
 pub struct Controller {
     pub(crate) handler: Arc<ScaleHandler>,
     pub(crate) scalers: ScalerRegistry,
     /// Per ElastiService (`namespace/name/uid`): the last tick that decided to scale up.
     pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
+    /// Places for scaler evaluations (services whose triggers are being asked) at once.
+    pub(crate) evaluations: tokio::sync::Semaphore,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
 }
 
 impl Controller {
-    /// A loop that scales through `handler`, with the built-in scalers registered.
-    pub fn new(handler: Arc<ScaleHandler>) -> Self {
+    /// A loop that scales through `handler`, with the built-in scalers registered, asking the
+    /// triggers of at most `scaler_concurrency` services at once (the others wait their turn).
+    pub fn new(handler: Arc<ScaleHandler>, scaler_concurrency: usize) -> Self {
         Controller {
             handler,
+            evaluations: tokio::sync::Semaphore::new(scaler_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)),
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),

@@ -213,7 +213,7 @@ impl Controller {
                         }
                     }
                 }
-                Step::NeedTriggers => facts.triggers_say = Some(self.ask_triggers(spec, cooldown).await?),
+                Step::NeedTriggers => facts.triggers_say = Some(self.ask_triggers(&key, spec, cooldown).await?),
             }
         };
         let mut mode = None;
@@ -243,10 +243,13 @@ impl Controller {
     /// Asks the triggers in the reference's order: per trigger, health and then readiness for
     /// zero; the first unhealthy one, or the first that wants the target up, decides. Each
     /// scaler is closed after its questions.
-    async fn ask_triggers(&self, spec: &ElastiServiceSpec, cooldown: Duration) -> Result<TriggersSay> {
-        for t in &spec.triggers {
+    async fn ask_triggers(&self, service: &str, spec: &ElastiServiceSpec, cooldown: Duration) -> Result<TriggersSay> {
+        // A place among the scaler evaluations running at once (never closed: never an error).
+        let _place = self.evaluations.acquire().await;
+        for (i, t) in spec.triggers.iter().enumerate() {
             let metadata = t.metadata.clone().unwrap_or(serde_json::Value::Object(Default::default()));
-            let scaler = self.scalers.get(&t.type_)?.create(metadata, cooldown).await?;
+            let trigger = format!("{service}#{i}");
+            let scaler = self.scalers.get(&t.type_)?.create(&trigger, metadata, cooldown).await?;
             let answer = async {
                 if !scaler.is_healthy().await? {
                     return Ok(Some(TriggersSay::Unhealthy));

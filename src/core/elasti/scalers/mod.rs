@@ -23,8 +23,14 @@ pub trait Scaler: Send + Sync {
 
 /// Makes scalers of one trigger type from the trigger's metadata and the service's cooldown.
 pub trait ScalerFactory: Send + Sync {
-    /// A scaler for one trigger.
-    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Box<dyn Scaler>>>;
+    /// A scaler for one trigger; `trigger` names it (`namespace/service#index`), the same
+    /// every pass.
+    fn create(
+        &self,
+        trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+    ) -> BoxFuture<'static, Result<Box<dyn Scaler>>>;
 }
 
 /// Trigger types and their factories; registered types override built-in ones.

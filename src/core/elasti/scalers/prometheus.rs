@@ -228,7 +228,12 @@ impl Scaler for PrometheusScaler {
 pub struct PrometheusFactory;
 
 impl ScalerFactory for PrometheusFactory {
-    fn create(&self, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Box<dyn Scaler>>> {
+    fn create(
+        &self,
+        _trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+    ) -> BoxFuture<'static, Result<Box<dyn Scaler>>> {
         Box::pin(async move {
             let config = PrometheusConfig::from_metadata(&metadata, cooldown)?;
             Ok(Box::new(PrometheusScaler::new(config)) as Box<dyn Scaler>)
