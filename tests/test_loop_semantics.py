@@ -338,3 +338,42 @@ def test_scaler_evaluations_are_bounded(
         decisions = h.check_and_scale()
     assert [d.error for d in decisions] == [None] * 6
     assert 1 <= Overlap.most <= 2
+
+
+def test_deleting_a_service_restores_the_target_it_held_at_zero(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 4)
+    STATE["held"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("web", "held"))
+    path = ES.format(ns=namespace, name="web")
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+    assert kube_cluster.request("GET", path)["metadata"]["finalizers"] == ["kubescale.io/restore"]
+    kube_cluster.request("DELETE", path)
+    assert kube_cluster.request("GET", path)["metadata"]["deletionTimestamp"], "held by the finalizer"
+    (d,) = h.check_and_scale()
+    assert d.direction == "scale_up" and "restored to 4" in d.reason, d
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 4
+    kube_cluster.wait_for(lambda: not kube_cluster._exists(path), "the ElastiService is gone", 10)
+
+
+def test_the_finalizer_is_there_only_while_the_target_is_held_at_zero(
+    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 2)
+    STATE["fin"] = {"zero": False}
+    create_es(kube_cluster, namespace, elasti_service("web", "fin"))
+    path = ES.format(ns=namespace, name="web")
+    h.check_and_scale_service("web")
+    assert not kube_cluster.request("GET", path)["metadata"].get("finalizers")
+    STATE["fin"]["zero"] = True
+    time.sleep(1.1)  # past the cooldown after the scale-up
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    assert kube_cluster.request("GET", path)["metadata"]["finalizers"] == ["kubescale.io/restore"]
+    STATE["fin"]["zero"] = False
+    assert h.check_and_scale_service("web").direction == "scale_up"
+    assert not kube_cluster.request("GET", path)["metadata"].get("finalizers")
+    # A service being deleted whose target is not held by kubescale just goes.
+    kube_cluster.request("DELETE", path)
+    kube_cluster.wait_for(lambda: not kube_cluster._exists(path), "the ElastiService is gone", 10)

@@ -5,12 +5,14 @@
 //! - [`resource`], [`install`]: the ElastiService CRD types and installing the CRD;
 //! - [`decision`], [`enabled_period`]: the decision table and the enabled-period schedule;
 //! - [`pass`], [`status`]: one pass over the services, and its status writes;
+//! - [`finalizer`]: deleting an ElastiService restores the target it held at zero;
 //! - [`run`], [`leader`]: the endless loop, and leader election with a Lease;
 //! - [`scalers`]: what each trigger is asked (Prometheus built in, Python through a factory).
 
 pub mod controller;
 pub mod decision;
 pub mod enabled_period;
+pub mod finalizer;
 pub mod install;
 pub mod leader;
 pub mod pass;

@@ -19,6 +19,7 @@ use kube::{Api, Resource as _};
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Direction, Facts, Step, TriggersSay, decide};
 use crate::core::elasti::enabled_period::EnabledPeriod;
+use crate::core::elasti::finalizer::has_finalizer;
 use crate::core::elasti::resource::{AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
@@ -175,6 +176,9 @@ impl Controller {
         }
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
+        if es.metadata.deletion_timestamp.is_some() {
+            return self.release_on_deletion(es, &target).await;
+        }
         let cooldown = cooldown(spec);
         let now = Timestamp::now();
         let created = es.meta().creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
@@ -226,8 +230,11 @@ impl Controller {
                 let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
                 let o = self.handler.scale_with(&target, Some(&namespace), intent, false, Some(&es_ref)).await?;
                 mode = Some(if o.replicas == 0 { MODE_PROXY } else { MODE_SERVE });
+                self.set_finalizer(es, false).await?;
             }
             Direction::ScaleDown => {
+                // Held at zero from here on: deleting the service must restore the target.
+                self.set_finalizer(es, true).await?;
                 if let Some(a) = spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) {
                     self.handler.set_keda_paused(&a.name, Some(&namespace), true).await?;
                 }
@@ -238,6 +245,30 @@ impl Controller {
         }
         self.write_status(es, &status, direction, mode, now, cooldown).await?;
         Ok((direction, reason))
+    }
+
+    /// A service being deleted: if kubescale holds its target at zero (its finalizer is there),
+    /// restores the target (the remembered count, at least `minTargetReplicas`), resumes KEDA,
+    /// then lets the object go.
+    async fn release_on_deletion(&self, es: &ElastiService, target: &TargetRef) -> Result<(Direction, String)> {
+        if !has_finalizer(es) {
+            return Ok((Direction::NoScale, "the service is being deleted".into()));
+        }
+        let spec = &es.spec;
+        let namespace = es.metadata.namespace.clone().unwrap_or_default();
+        let es_ref = reference_to(&es.metadata);
+        if let Some(a) = spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) {
+            self.handler.set_keda_paused(&a.name, Some(&namespace), false).await?;
+        }
+        let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
+        let restored = match self.handler.scale_with(target, Some(&namespace), intent, false, Some(&es_ref)).await {
+            Ok(o) => format!("the service is being deleted: target restored to {} replicas", o.replicas),
+            // A target deleted too has nothing to restore; the service may go.
+            Err(e) if e.is_not_found() => "the service is being deleted; its target is gone".into(),
+            Err(e) => return Err(e),
+        };
+        self.set_finalizer(es, false).await?;
+        Ok((Direction::ScaleUp, restored))
     }
 
     /// Asks the triggers in the reference's order: per trigger, health and then readiness for
