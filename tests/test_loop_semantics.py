@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import kubescale
-from kubescale.testing import ClusterAPI
+from kubescale.testing import ClusterAPI, LocalCluster
 
 from helpers import DEPLOY, by_name, create_es, elasti_service, events_for, spec_replicas
 
@@ -377,3 +377,43 @@ def test_the_finalizer_is_there_only_while_the_target_is_held_at_zero(
     # A service being deleted whose target is not held by kubescale just goes.
     kube_cluster.request("DELETE", path)
     kube_cluster.wait_for(lambda: not kube_cluster._exists(path), "the ElastiService is gone", 10)
+
+
+def test_a_dry_pass_decides_as_a_real_one_and_writes_nothing() -> None:
+    from helpers import create_scaled_object, install_keda_crd
+
+    rule = {"level": "Metadata", "omitStages": ["RequestReceived"]}
+    with LocalCluster(controller_manager=False, audit_rules=[rule]) as cluster:
+        ns = cluster.create_namespace(wait_for_service_account=False)
+        cluster.create_deployment(ns, "web", 3)
+        with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
+            h.install_crds()
+            install_keda_crd(cluster)
+            create_scaled_object(cluster, ns, "web-so")
+            STATE["dry"] = {"zero": True}
+            create_es(cluster, ns, elasti_service("web", "dry", keda="web-so"))
+            h.register_scaler("flag", Flag)
+            time.sleep(1)
+            start = len(cluster.audit_entries())
+            dry = h.check_and_scale(dry_run=True)
+            time.sleep(0.5)  # entries are written as responses complete
+            writes = [
+                f"{e['verb']} {e['requestURI']}"
+                for e in cluster.audit_entries()[start:]
+                if e["verb"] not in ("get", "list", "watch")
+            ]
+            assert writes == []
+            (d,) = dry
+            assert (d.direction, d.dry_run, d.error) == ("scale_down", True, None), d
+            assert d.actions == [
+                "add finalizer kubescale.io/restore",
+                "pause KEDA web-so",
+                "scale deployment.apps/web 3 \u2192 0",
+            ]
+            assert "would do" in dry._repr_html_() and "3 \u2192 0" in dry._repr_html_()
+            assert spec_replicas(cluster, ns, DEPLOY) == 3
+            assert not [e for e in events_for(cluster, ns, "web") if e["reason"] != "InvalidElastiService"]
+            # The real pass then does exactly that.
+            (real,) = h.check_and_scale()
+            assert (real.direction, real.dry_run, real.actions) == ("scale_down", False, d.actions)
+            assert spec_replicas(cluster, ns, DEPLOY) == 0

@@ -22,7 +22,7 @@ from kubescale._native import (
     reset_logging,
 )
 from kubescale._scalers import Scaler
-from kubescale._types import Event
+from kubescale._types import Decisions, Event
 from kubescale.errors import (
     ApiError,
     ApiUnavailableError,
@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "Decision",
+    "Decisions",
     "Event",
     "ForbiddenError",
     "HandlerClosedError",

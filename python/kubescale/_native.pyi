@@ -183,6 +183,8 @@ class ScaleHandler:
         context: A context of the kubeconfig. Default: its current context.
         reporter: ``reportingController`` of the Events this handler records.
         timeout: Seconds to wait for the connection and for each read or write.
+            Default: 60 s for a read or a write without progress, 30 s to connect, so a
+            stalled connection fails the call (ApiUnavailableError) instead of hanging.
         record_events: Record an Event for every change and every failed scale
             (``SuccessToScale``, ``FailedToScale``), as the loop does for its
             decisions. Each is one more API write; ``False`` skips them.
@@ -191,11 +193,16 @@ class ScaleHandler:
             Further calls queue for a place (a fair queue, in the order the calls
             reach the runtime), which bounds the load on the API server and keeps the
             latency of a burst even.
+        scaler_concurrency: How many ElastiServices the loop asks its scalers about at
+            once; the others wait their turn. A scaler call that does not return within
+            its ``register_scaler(timeout=)`` is that service's error, and the trigger is
+            not called again until the stuck call returns (no thread per pass).
 
     Raises:
         ConfigError: No usable configuration, or an unknown context.
         InvalidValueError: ``namespace`` is not a valid namespace name, or
-            ``concurrency`` is below 1."""
+            ``concurrency`` or ``scaler_concurrency`` is below 1, or ``reporter`` is empty
+            or longer than 128 characters."""
 
     def __new__(
         cls,
@@ -207,6 +214,7 @@ class ScaleHandler:
         timeout: Optional[float] = None,
         record_events: bool = True,
         concurrency: int = 32,
+        scaler_concurrency: int = 16,
     ) -> ScaleHandler: ...
     @property
     def server(self) -> str:
@@ -593,6 +601,8 @@ class AsyncScaleHandler:
         context: A context of the kubeconfig. Default: its current context.
         reporter: ``reportingController`` of the Events this handler records.
         timeout: Seconds to wait for the connection and for each read or write.
+            Default: 60 s for a read or a write without progress, 30 s to connect, so a
+            stalled connection fails the call (ApiUnavailableError) instead of hanging.
         record_events: Record an Event for every change and every failed scale
             (``SuccessToScale``, ``FailedToScale``), as the loop does for its
             decisions. Each is one more API write; ``False`` skips them.
@@ -601,11 +611,16 @@ class AsyncScaleHandler:
             Further calls queue for a place (a fair queue, in the order the calls
             reach the runtime), which bounds the load on the API server and keeps the
             latency of a burst even.
+        scaler_concurrency: How many ElastiServices the loop asks its scalers about at
+            once; the others wait their turn. A scaler call that does not return within
+            its ``register_scaler(timeout=)`` is that service's error, and the trigger is
+            not called again until the stuck call returns (no thread per pass).
 
     Raises:
         ConfigError: No usable configuration, or an unknown context.
         InvalidValueError: ``namespace`` is not a valid namespace name, or
-            ``concurrency`` is below 1."""
+            ``concurrency`` or ``scaler_concurrency`` is below 1, or ``reporter`` is empty
+            or longer than 128 characters."""
 
     def __new__(
         cls,
@@ -617,6 +632,7 @@ class AsyncScaleHandler:
         timeout: Optional[float] = None,
         record_events: bool = True,
         concurrency: int = 32,
+        scaler_concurrency: int = 16,
     ) -> AsyncScaleHandler: ...
     @property
     def server(self) -> str:

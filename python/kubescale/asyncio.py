@@ -10,6 +10,6 @@ Example::
 
 from kubescale._native import AsyncScaleHandler as ScaleHandler
 from kubescale._native import Decision, Resource, Scale, ScaleResult
-from kubescale._types import Event
+from kubescale._types import Decisions, Event
 
-__all__ = ["Decision", "Event", "Resource", "Scale", "ScaleHandler", "ScaleResult"]
+__all__ = ["Decision", "Decisions", "Event", "Resource", "Scale", "ScaleHandler", "ScaleResult"]

@@ -144,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--polling-interval", help="Go duration between passes (default $POLLING_INTERVAL or 30s)")
     r.add_argument("--leader-election", action="store_true", help="act only while holding a Lease")
     r.add_argument("--lease-name", default="kubescale-scale-to-zero")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide every pass and write nothing; log what each pass would do",
+    )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
     return p
 
@@ -254,7 +259,12 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             interval = _seconds(args.polling_interval) if args.polling_interval else None
             signal.signal(signal.SIGTERM, lambda *_: handler.close())
             try:
-                handler.run(interval, leader_election=args.leader_election, lease_name=args.lease_name)
+                handler.run(
+                    interval,
+                    leader_election=args.leader_election,
+                    lease_name=args.lease_name,
+                    dry_run=args.dry_run,
+                )
             except KeyboardInterrupt:
                 print("stopped", file=sys.stderr)
     return 0

@@ -12,7 +12,7 @@ use crate::python::asyncio_bridge::run_async;
 use crate::python::blocking::run_sync;
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
-use crate::python::types::{Decision, Resource, Scale, ScaleResult};
+use crate::python::types::{Decision, Decisions, Resource, Scale, ScaleResult};
 
 // The constructor's signature spells the default out (so that `__text_signature__` shows it).
 const _: () = assert!(core::DEFAULT_CONCURRENCY == 32);
@@ -541,18 +541,24 @@ macro_rules! handler_class {
             /// One scale-to-zero pass over the ElastiServices of the watch namespace (all
             /// namespaces when the handler has none).
             ///
+            /// Args:
+            ///     dry_run: Decide exactly as a real pass and write nothing (no scale, KEDA
+            ///         annotation, status, Event or finalizer); each decision's ``actions``
+            ///         say what the pass would have done.
+            ///
             /// Returns:
-            ///     list[Decision]: One per service; a failing service has ``error`` set while
-            ///     the others proceed.
+            ///     Decisions: One Decision per service (a list, shown as one table in a
+            ///     notebook); a failing service has ``error`` set while the others proceed.
             ///
             /// Raises:
             ///     NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
             ///     ApiUnavailableError.
-            fn check_and_scale(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            #[pyo3(signature = (*, dry_run=false))]
+            fn check_and_scale(&self, py: Python<'_>, dry_run: bool) -> PyResult<Py<PyAny>> {
                 $capture_loop(py, &self.loop_cell)?;
                 let c = self.elasti.clone();
                 $run(py, async move {
-                    c.check_and_scale().await.map(|ds| ds.into_iter().map(Decision::from).collect::<Vec<_>>())
+                    c.check_and_scale(dry_run).await.map(|ds| Decisions(ds.into_iter().map(Decision::from).collect()))
                 })
             }
 
@@ -562,17 +568,26 @@ macro_rules! handler_class {
             /// Args:
             ///     name: The ElastiService's name.
             ///     namespace: Default: the watch namespace, else the context's, else "default".
+            ///     dry_run: Decide and write nothing; ``actions`` say what would be done.
             ///
             /// Returns:
             ///     Decision: ``error`` is set when the decision failed (nothing was scaled).
             ///
             /// Raises:
             ///     NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
-            #[pyo3(signature = (name, *, namespace=None))]
-            fn check_and_scale_service(&self, py: Python<'_>, name: String, namespace: Option<String>) -> PyResult<Py<PyAny>> {
+            #[pyo3(signature = (name, *, namespace=None, dry_run=false))]
+            fn check_and_scale_service(
+                &self,
+                py: Python<'_>,
+                name: String,
+                namespace: Option<String>,
+                dry_run: bool,
+            ) -> PyResult<Py<PyAny>> {
                 $capture_loop(py, &self.loop_cell)?;
                 let c = self.elasti.clone();
-                $run(py, async move { c.check_and_scale_service(&name, namespace.as_deref()).await.map(Decision::from) })
+                $run(py, async move {
+                    c.check_and_scale_service(&name, namespace.as_deref(), dry_run).await.map(Decision::from)
+                })
             }
 
             /// Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
@@ -585,10 +600,12 @@ macro_rules! handler_class {
             ///     lease_name: Name of the Lease.
             ///     lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             ///     lease_duration: Seconds a Lease holds without renewal.
+            ///     dry_run: Decide every pass and write nothing (see ``check_and_scale``).
             ///
             /// Raises:
             ///     InvalidValueError: A non-positive interval or duration.
-            #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name="kubescale-scale-to-zero", lease_namespace=None, lease_duration=15.0))]
+            #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name="kubescale-scale-to-zero", lease_namespace=None, lease_duration=15.0, dry_run=false))]
+            #[allow(clippy::too_many_arguments)]
             fn run(
                 &self,
                 py: Python<'_>,
@@ -597,6 +614,7 @@ macro_rules! handler_class {
                 lease_name: &str,
                 lease_namespace: Option<String>,
                 lease_duration: f64,
+                dry_run: bool,
             ) -> PyResult<Py<PyAny>> {
                 let polling_interval = match polling_interval {
                     Some(s) => args::seconds("polling_interval", s)?,
@@ -617,6 +635,7 @@ macro_rules! handler_class {
                     lease_namespace,
                     lease_duration,
                     identity: None,
+                    dry_run,
                 };
                 $capture_loop(py, &self.loop_cell)?;
                 let c = self.elasti.clone();

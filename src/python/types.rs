@@ -242,6 +242,9 @@ impl From<core::ScaleResult> for ScaleResult {
 ///     direction: "scale_up", "scale_down" or "no_scale".
 ///     reason: Why, in words.
 ///     error: What went wrong (then nothing was scaled), or None.
+///     actions: What the pass did, or in a dry run would do, e.g.
+///         ``["pause KEDA web-so", "scale deployment.apps/web 3 → 0"]``.
+///     dry_run: Whether nothing was written.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
 pub struct Decision {
@@ -255,6 +258,10 @@ pub struct Decision {
     reason: String,
     #[pyo3(get)]
     error: Option<String>,
+    #[pyo3(get)]
+    actions: Vec<String>,
+    #[pyo3(get)]
+    dry_run: bool,
 }
 
 #[pymethods]
@@ -267,11 +274,13 @@ impl Decision {
 
     fn __repr__(&self) -> String {
         format!(
-            "Decision(service={:?}, direction={:?}, reason={:?}, error={})",
+            "Decision(service={:?}, direction={:?}, reason={:?}, error={}, actions={:?}{})",
             self.service(),
             self.direction,
             self.reason,
-            self.error.as_ref().map_or_else(|| "None".to_string(), |e| format!("{e:?}"))
+            self.error.as_ref().map_or_else(|| "None".to_string(), |e| format!("{e:?}")),
+            self.actions,
+            if self.dry_run { ", dry_run=True" } else { "" },
         )
     }
 
@@ -282,8 +291,24 @@ impl Decision {
                 ("direction", self.direction.to_string()),
                 ("reason", self.reason.clone()),
                 ("error", self.error.clone().unwrap_or_default()),
+                (if self.dry_run { "would do" } else { "done" }, self.actions.join("; ")),
             ],
         )
+    }
+}
+
+/// A pass's decisions, returned as ``kubescale.Decisions`` (a ``list`` that renders as one
+/// HTML table in a notebook).
+pub struct Decisions(pub Vec<Decision>);
+
+impl<'py> IntoPyObject<'py> for Decisions {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let items = self.0.into_pyobject(py)?;
+        py.import("kubescale._types")?.getattr("Decisions")?.call1((items,))
     }
 }
 
@@ -295,6 +320,8 @@ impl From<core::Decision> for Decision {
             direction: d.direction.as_str(),
             reason: d.reason,
             error: d.error,
+            actions: d.actions,
+            dry_run: d.dry_run,
         }
     }
 }

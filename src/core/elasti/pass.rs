@@ -19,7 +19,7 @@ use kube::{Api, Resource as _};
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Direction, Facts, Step, TriggersSay, decide};
 use crate::core::elasti::enabled_period::EnabledPeriod;
-use crate::core::elasti::finalizer::has_finalizer;
+use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
 use crate::core::elasti::resource::{AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
@@ -40,6 +40,11 @@ pub struct Decision {
     pub reason: String,
     /// What went wrong, if anything (then nothing was scaled).
     pub error: Option<String>,
+    /// What the pass did (or, in a dry run, would do): `scale deployment.apps/web 3 → 0`,
+    /// `pause KEDA web-so`, `add finalizer kubescale.io/restore`.
+    pub actions: Vec<String>,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
 }
 
 /// The ElastiService API resource.
@@ -101,9 +106,19 @@ fn last_scaled_up(
     }
 }
 
+/// What one service's reconcile came to: the direction, why, and what was done (or, in a dry
+/// run, would be done).
+struct Outcome {
+    direction: Direction,
+    reason: String,
+    actions: Vec<String>,
+}
+
 impl Controller {
     /// One pass over the ElastiServices of the watch namespace (all namespaces without one).
-    pub async fn check_and_scale(&self) -> Result<Vec<Decision>> {
+    /// With `dry_run` it decides exactly as a real pass and writes nothing (no scale, KEDA
+    /// annotation, status, Event or finalizer); each decision lists what it would have done.
+    pub async fn check_and_scale(&self, dry_run: bool) -> Result<Vec<Decision>> {
         self.check_open()?;
         let ar = api_resource();
         let client = self.handler.client().clone();
@@ -113,29 +128,43 @@ impl Controller {
         };
         let list = api.list(&ListParams::default()).await?;
         // Services are independent: decide them concurrently.
-        let futures = list.items.into_iter().map(|obj| self.reconcile_object(obj));
+        let futures = list.items.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
         Ok(futures::future::join_all(futures).await)
     }
 
     /// One decision for one ElastiService (for operators that schedule services themselves).
-    pub async fn check_and_scale_service(&self, name: &str, namespace: Option<&str>) -> Result<Decision> {
+    pub async fn check_and_scale_service(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Decision> {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let ns = self.handler.namespace_for(namespace)?;
         let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
         let obj = api.get(name).await?;
-        Ok(self.reconcile_object(obj).await)
+        Ok(self.reconcile_object(obj, dry_run).await)
     }
 
-    async fn reconcile_object(&self, obj: DynamicObject) -> Decision {
+    /// Records a Warning Event regarding the service, unless this is a dry run.
+    async fn warn(&self, dry_run: bool, reason: &str, note: String, regarding: &ObjectReference) {
+        if !dry_run {
+            self.handler.record_quietly(EventType::Warning, reason, note, regarding).await;
+        }
+    }
+
+    async fn reconcile_object(&self, obj: DynamicObject, dry_run: bool) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
-        let decision = |direction, reason: &str, error| Decision {
+        let decision = |direction, reason: &str, error, actions| Decision {
             namespace: namespace.clone(),
             name: name.clone(),
             direction,
             reason: reason.to_string(),
             error,
+            actions,
+            dry_run,
         };
         let decoded: std::result::Result<ElastiService, _> =
             serde_json::from_value(serde_json::to_value(&obj).unwrap_or_default());
@@ -144,30 +173,25 @@ impl Controller {
             Err(e) => {
                 let message = format!("the ElastiService cannot be read: {e}");
                 tracing::warn!(%namespace, %name, error = %message, "skipping a malformed ElastiService");
-                let regarding = reference_to(&obj.metadata);
-                self.handler
-                    .record_quietly(EventType::Warning, "InvalidElastiService", message.clone(), &regarding)
-                    .await;
-                return decision(Direction::NoScale, "invalid object", Some(message));
+                self.warn(dry_run, "InvalidElastiService", message.clone(), &reference_to(&obj.metadata)).await;
+                return decision(Direction::NoScale, "invalid object", Some(message), Vec::new());
             }
         };
-        match self.reconcile(&es).await {
-            Ok((direction, reason)) => decision(direction, &reason, None),
+        match self.reconcile(&es, dry_run).await {
+            Ok(o) => decision(o.direction, &o.reason, None, o.actions),
             Err(e) => {
                 // A scaler's error may quote a URL with credentials (a Python scaler's too).
                 let message = crate::core::redact::redact(&e.to_string());
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
-                let regarding = reference_to(&es.metadata);
-                self.handler.record_quietly(EventType::Warning, "FailedToScale", message.clone(), &regarding).await;
-                decision(Direction::NoScale, "error", Some(message))
+                self.warn(dry_run, "FailedToScale", message.clone(), &reference_to(&es.metadata)).await;
+                decision(Direction::NoScale, "error", Some(message), Vec::new())
             }
         }
     }
 
-    /// Decides and acts for one service.
-    async fn reconcile(&self, es: &ElastiService) -> Result<(Direction, String)> {
+    /// Decides and acts (or, dry, describes) for one service.
+    async fn reconcile(&self, es: &ElastiService, dry_run: bool) -> Result<Outcome> {
         let spec = &es.spec;
-        let namespace = es.metadata.namespace.clone().unwrap_or_default();
         if spec.triggers.is_empty() {
             return Err(Error::InvalidValue {
                 field: "spec.triggers",
@@ -177,17 +201,36 @@ impl Controller {
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
         if es.metadata.deletion_timestamp.is_some() {
-            return self.release_on_deletion(es, &target).await;
+            return self.release_on_deletion(es, &target, dry_run).await;
         }
         let cooldown = cooldown(spec);
         let now = Timestamp::now();
-        let created = es.meta().creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
-        let status = es.status.clone().unwrap_or_default();
-        let key = memory_key(es);
-        let remembered = self.last_up.lock().expect("memory poisoned").get(&key).copied();
-        let stored = status.last_scaled_up_time.as_ref().map(|t| t.0);
-        let last_up = last_scaled_up(remembered, stored, cooldown, now);
+        let (direction, reason) = self.decide(es, cooldown, now, dry_run).await?;
+        let mut actions = Vec::new();
+        let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
+        if !dry_run {
+            if direction == Direction::ScaleUp {
+                self.last_up.lock().expect("memory poisoned").insert(memory_key(es), now);
+            }
+            let status = es.status.clone().unwrap_or_default();
+            self.write_status(es, &status, direction, mode, now, cooldown).await?;
+        }
+        Ok(Outcome { direction, reason, actions })
+    }
 
+    /// The decision table, fed with the facts it asks for.
+    async fn decide(
+        &self,
+        es: &ElastiService,
+        cooldown: Duration,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Result<(Direction, String)> {
+        let spec = &es.spec;
+        let created = es.meta().creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
+        let remembered = self.last_up.lock().expect("memory poisoned").get(&memory_key(es)).copied();
+        let stored = es.status.as_ref().and_then(|s| s.last_scaled_up_time.as_ref()).map(|t| t.0);
+        let last_up = last_scaled_up(remembered, stored, cooldown, now);
         let mut facts = Facts {
             triggers: spec.triggers.len(),
             age: elapsed(created, now),
@@ -195,10 +238,9 @@ impl Controller {
             since_last_up: last_up.map(|t| elapsed(t, now)),
             ..Default::default()
         };
-        let es_ref = reference_to(&es.metadata);
-        let (direction, reason) = loop {
+        loop {
             match decide(&facts) {
-                Step::Decided(d, why) => break (d, why.to_string()),
+                Step::Decided(d, why) => return Ok((d, why.to_string())),
                 Step::NeedEnabled => {
                     let parsed = match &spec.enabled_period {
                         Some(p) => EnabledPeriod::parse(&p.schedule, &p.duration),
@@ -208,67 +250,125 @@ impl Controller {
                         Ok(period) => facts.enabled = Some(period.is_enabled(now)),
                         // As the reference: a period that cannot be read prevents scale-down.
                         Err(e) => {
-                            tracing::warn!(%namespace, name = ?es.metadata.name, error = %e, "invalid enabledPeriod; keeping the target up");
+                            tracing::warn!(namespace = ?es.metadata.namespace, name = ?es.metadata.name, error = %e, "invalid enabledPeriod; keeping the target up");
                             let note = format!("{e}; scale-down is prevented until it is fixed");
-                            self.handler
-                                .record_quietly(EventType::Warning, "InvalidEnabledPeriod", note, &es_ref)
-                                .await;
-                            break (Direction::ScaleUp, format!("the enabled period is invalid ({e})"));
+                            self.warn(dry_run, "InvalidEnabledPeriod", note, &reference_to(&es.metadata)).await;
+                            return Ok((Direction::ScaleUp, format!("the enabled period is invalid ({e})")));
                         }
                     }
                 }
-                Step::NeedTriggers => facts.triggers_say = Some(self.ask_triggers(&key, spec, cooldown).await?),
-            }
-        };
-        let mut mode = None;
-        match direction {
-            Direction::ScaleUp => {
-                self.last_up.lock().expect("memory poisoned").insert(key, now);
-                if let Some(a) = spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) {
-                    self.handler.set_keda_paused(&a.name, Some(&namespace), false).await?;
+                Step::NeedTriggers => {
+                    facts.triggers_say = Some(self.ask_triggers(&memory_key(es), spec, cooldown).await?);
                 }
+            }
+        }
+    }
+
+    /// Carries out what was decided, or (dry) only says what it would do; returns the mode the
+    /// target ends in.
+    async fn act(
+        &self,
+        es: &ElastiService,
+        target: &TargetRef,
+        direction: Direction,
+        dry_run: bool,
+        actions: &mut Vec<String>,
+    ) -> Result<Option<&'static str>> {
+        let spec = &es.spec;
+        let up = direction == Direction::ScaleUp;
+        match direction {
+            Direction::NoScale => Ok(None),
+            Direction::ScaleUp => {
+                self.keda_step(es, false, dry_run, actions).await?;
                 let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
-                let o = self.handler.scale_with(&target, Some(&namespace), intent, false, Some(&es_ref)).await?;
-                mode = Some(if o.replicas == 0 { MODE_PROXY } else { MODE_SERVE });
-                self.set_finalizer(es, false).await?;
+                let replicas = self.scale_step(es, target, intent, dry_run, actions).await?;
+                self.finalizer_step(es, !up, dry_run, actions).await?;
+                Ok(Some(if replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
             }
             Direction::ScaleDown => {
                 // Held at zero from here on: deleting the service must restore the target.
-                self.set_finalizer(es, true).await?;
-                if let Some(a) = spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) {
-                    self.handler.set_keda_paused(&a.name, Some(&namespace), true).await?;
-                }
-                self.handler.scale_with(&target, Some(&namespace), Intent::ToZero, false, Some(&es_ref)).await?;
-                mode = Some(MODE_PROXY);
+                self.finalizer_step(es, !up, dry_run, actions).await?;
+                self.keda_step(es, true, dry_run, actions).await?;
+                self.scale_step(es, target, Intent::ToZero, dry_run, actions).await?;
+                Ok(Some(MODE_PROXY))
             }
-            Direction::NoScale => {}
         }
-        self.write_status(es, &status, direction, mode, now, cooldown).await?;
-        Ok((direction, reason))
+    }
+
+    /// Pauses or resumes the service's KEDA ScaledObject, if it names one.
+    async fn keda_step(&self, es: &ElastiService, pause: bool, dry_run: bool, actions: &mut Vec<String>) -> Result<()> {
+        let Some(a) = es.spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) else { return Ok(()) };
+        if self.handler.keda_paused(&a.name, es.metadata.namespace.as_deref(), pause, dry_run).await? {
+            actions.push(format!("{} KEDA {}", if pause { "pause" } else { "resume" }, a.name));
+        }
+        Ok(())
+    }
+
+    /// Scales the target (Event regarding the service); returns the count it ends at.
+    async fn scale_step(
+        &self,
+        es: &ElastiService,
+        target: &TargetRef,
+        intent: Intent,
+        dry_run: bool,
+        actions: &mut Vec<String>,
+    ) -> Result<i32> {
+        let ns = es.metadata.namespace.as_deref();
+        if dry_run {
+            return Ok(match self.handler.plan_scale(target, ns, intent).await? {
+                Some((t, from, to)) => {
+                    actions.push(format!("scale {t} {from} \u{2192} {to}"));
+                    to
+                }
+                None => intent.nominal(),
+            });
+        }
+        let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(&es.metadata))).await?;
+        if o.changed {
+            actions.push(format!("scale {} {} \u{2192} {}", o.target, o.previous, o.replicas));
+        }
+        Ok(o.replicas)
+    }
+
+    /// Adds or removes kubescale's finalizer where that changes it.
+    async fn finalizer_step(
+        &self,
+        es: &ElastiService,
+        present: bool,
+        dry_run: bool,
+        actions: &mut Vec<String>,
+    ) -> Result<()> {
+        if has_finalizer(es) != present {
+            actions.push(format!("{} finalizer {FINALIZER}", if present { "add" } else { "remove" }));
+            if !dry_run {
+                self.set_finalizer(es, present).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A service being deleted: if kubescale holds its target at zero (its finalizer is there),
     /// restores the target (the remembered count, at least `minTargetReplicas`), resumes KEDA,
     /// then lets the object go.
-    async fn release_on_deletion(&self, es: &ElastiService, target: &TargetRef) -> Result<(Direction, String)> {
+    async fn release_on_deletion(&self, es: &ElastiService, target: &TargetRef, dry_run: bool) -> Result<Outcome> {
+        let mut actions = Vec::new();
         if !has_finalizer(es) {
-            return Ok((Direction::NoScale, "the service is being deleted".into()));
+            return Ok(Outcome {
+                direction: Direction::NoScale,
+                reason: "the service is being deleted".into(),
+                actions,
+            });
         }
-        let spec = &es.spec;
-        let namespace = es.metadata.namespace.clone().unwrap_or_default();
-        let es_ref = reference_to(&es.metadata);
-        if let Some(a) = spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) {
-            self.handler.set_keda_paused(&a.name, Some(&namespace), false).await?;
-        }
-        let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
-        let restored = match self.handler.scale_with(target, Some(&namespace), intent, false, Some(&es_ref)).await {
-            Ok(o) => format!("the service is being deleted: target restored to {} replicas", o.replicas),
+        self.keda_step(es, false, dry_run, &mut actions).await?;
+        let intent = Intent::FromZero { min: es.spec.min_target_replicas.max(1), restore: true };
+        let reason = match self.scale_step(es, target, intent, dry_run, &mut actions).await {
+            Ok(n) => format!("the service is being deleted: target restored to {n} replicas"),
             // A target deleted too has nothing to restore; the service may go.
             Err(e) if e.is_not_found() => "the service is being deleted; its target is gone".into(),
             Err(e) => return Err(e),
         };
-        self.set_finalizer(es, false).await?;
-        Ok((Direction::ScaleUp, restored))
+        self.finalizer_step(es, false, dry_run, &mut actions).await?;
+        Ok(Outcome { direction: Direction::ScaleUp, reason, actions })
     }
 
     /// Asks the triggers in the reference's order: per trigger, health and then readiness for

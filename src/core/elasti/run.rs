@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub lease_duration: Duration,
     /// Identity in the Lease (default: `$POD_NAME`/`$HOSTNAME` plus the process id).
     pub identity: Option<String>,
+    /// Decide every pass and write nothing (see [`Controller::check_and_scale`]).
+    pub dry_run: bool,
 }
 
 impl Default for RunOptions {
@@ -38,6 +40,7 @@ impl Default for RunOptions {
             lease_namespace: None,
             lease_duration: Duration::from_secs(15),
             identity: None,
+            dry_run: false,
         }
     }
 }
@@ -78,14 +81,14 @@ impl Controller {
                 }
                 tokio::select! {
                     () = self.closed() => return Ok(()),
-                    pass = self.check_and_scale() => if !log_pass(pass) { return Ok(()) },
+                    pass = self.check_and_scale(opts.dry_run) => if !log_pass(pass) { return Ok(()) },
                 }
                 next_pass = Instant::now() + opts.polling_interval;
             }
         };
         let elector = Arc::new(elector);
         let release = ReleaseOnDrop(Some(elector.clone()));
-        let result = self.lead_or_follow(&elector, opts.polling_interval).await;
+        let result = self.lead_or_follow(&elector, opts.polling_interval, opts.dry_run).await;
         release.release_now().await;
         result
     }
@@ -107,7 +110,7 @@ impl Controller {
 
     /// Follows until this process acquires the Lease, then leads until it loses it (or cannot
     /// renew in time), and follows again; until closed.
-    async fn lead_or_follow(&self, elector: &LeaderElector, interval: Duration) -> Result<()> {
+    async fn lead_or_follow(&self, elector: &LeaderElector, interval: Duration, dry_run: bool) -> Result<()> {
         let retry = elector.retry_period();
         loop {
             // Following: try to acquire every retry period.
@@ -132,7 +135,7 @@ impl Controller {
             let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
             loop {
                 if pass.is_none() && Instant::now() >= next_pass {
-                    pass = Some(Box::pin(self.check_and_scale()));
+                    pass = Some(Box::pin(self.check_and_scale(dry_run)));
                 }
                 let running = pass.is_some();
                 tokio::select! {
@@ -174,7 +177,12 @@ impl Controller {
 /// Logs a pass; false when the handler was closed.
 fn log_pass(pass: Result<Vec<Decision>>) -> bool {
     match pass {
-        Ok(ds) => tracing::debug!(services = ds.len(), "pass done"),
+        Ok(ds) => {
+            for d in ds.iter().filter(|d| d.dry_run && !d.actions.is_empty()) {
+                tracing::info!(service = %format!("{}/{}", d.namespace, d.name), direction = d.direction.as_str(), "dry run: would {}", d.actions.join(", "));
+            }
+            tracing::debug!(services = ds.len(), "pass done");
+        }
         Err(Error::Closed) => return false,
         Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
     }

@@ -134,6 +134,16 @@ impl ScaleHandler {
         unreachable!("the last attempt returns")
     }
 
+    /// What [`converge`](Self::converge) would do, from reads only (no dry-run write either):
+    /// `Some((current, desired))` when it would write.
+    pub(crate) async fn plan(&self, t: &ResolvedTarget, intent: Intent) -> Result<Option<(i32, i32)>> {
+        let api = self.api_for(t);
+        let mut progress = Progress::default();
+        let current = Base::of(&self.read(&api, t, &mut progress).await?).count();
+        let desired = self.desired(&api, t, intent, current).await?;
+        Ok(intent.satisfied(current, desired).is_none().then_some((current, desired)))
+    }
+
     /// Step 1: writes on top of the scale seen last time, without reading, when the intent's
     /// count differs from it. Calls that must read first (dry runs, going to zero, which
     /// remembers the count read, and restoring a remembered count) skip it.

@@ -20,6 +20,12 @@ impl ScaleHandler {
     /// `paused-replicas`) a ScaledObject. Writes only when the annotations differ; returns whether
     /// it wrote.
     pub async fn set_keda_paused(&self, name: &str, namespace: Option<&str>, paused: bool) -> Result<bool> {
+        self.keda_paused(name, namespace, paused, false).await
+    }
+
+    /// [`set_keda_paused`](Self::set_keda_paused); with `dry_run`, reads only and returns
+    /// whether it would write.
+    pub async fn keda_paused(&self, name: &str, namespace: Option<&str>, paused: bool, dry_run: bool) -> Result<bool> {
         self.check_open()?;
         crate::core::target::validate_name(&format!("scaledobjects.keda.sh/{name}"), name)?;
         let ns = self.namespace_for(namespace)?;
@@ -32,6 +38,9 @@ impl ScaleHandler {
             && ann.get(PAUSED_REPLICAS).map(String::as_str) == want_replicas
         {
             return Ok(false);
+        }
+        if dry_run {
+            return Ok(true);
         }
         let patch = serde_json::json!({
             "metadata": {"annotations": {PAUSED: want_paused, PAUSED_REPLICAS: want_replicas}}

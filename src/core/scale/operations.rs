@@ -124,6 +124,20 @@ impl ScaleHandler {
         self.scale_with(target, namespace, Intent::FromZero { min: min_replicas, restore }, false, None).await
     }
 
+    /// What [`scale_with`](Self::scale_with) would do, from reads only: `Some((target, from,
+    /// to))` when it would write.
+    pub async fn plan_scale(
+        &self,
+        target: &TargetRef,
+        namespace: Option<&str>,
+        intent: Intent,
+    ) -> Result<Option<(String, i32, i32)>> {
+        self.with_resolved(target, namespace, |t| async move {
+            Ok(self.plan(&t, intent).await?.map(|(from, to)| (t.display(), from, to)))
+        })
+        .await
+    }
+
     /// Brings `target` to what `intent` asks, under its lock, recording the Event regarding
     /// `regarding` (the ElastiService, when the loop scales) or else the target.
     pub async fn scale_with(
