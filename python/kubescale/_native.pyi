@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Literal, Optional, Union, final, overload
 
 from kubescale._scalers import Scaler
-from kubescale._types import Event
+from kubescale._types import Decisions, Event
 
 __all__ = [
     "AsyncScaleHandler",
@@ -145,7 +145,10 @@ class Decision:
         name: The service's name.
         direction: "scale_up", "scale_down" or "no_scale".
         reason: Why, in words.
-        error: What went wrong (then nothing was scaled), or None."""
+        error: What went wrong (then nothing was scaled), or None.
+        actions: What the pass did, or in a dry run would do, e.g.
+            ``["pause KEDA web-so", "scale deployment.apps/web 3 → 0"]``.
+        dry_run: Whether nothing was written."""
 
     @property
     def namespace(self) -> str: ...
@@ -162,6 +165,10 @@ class Decision:
     def reason(self) -> str: ...
     @property
     def error(self) -> Optional[str]: ...
+    @property
+    def actions(self) -> list[str]: ...
+    @property
+    def dry_run(self) -> bool: ...
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
 
@@ -533,26 +540,34 @@ class ScaleHandler:
             ForbiddenError: No permission to manage CRDs. ApiUnavailableError."""
         ...
 
-    def check_and_scale(self) -> list[Decision]:
+    def check_and_scale(self, *, dry_run: bool = False) -> Decisions:
         """One scale-to-zero pass over the ElastiServices of the watch namespace (all
         namespaces when the handler has none).
 
+        Args:
+            dry_run: Decide exactly as a real pass and write nothing (no scale, KEDA
+                annotation, status, Event or finalizer); each decision's ``actions``
+                say what the pass would have done.
+
         Returns:
-            list[Decision]: One per service; a failing service has ``error`` set while
-            the others proceed.
+            Decisions: One Decision per service (a list, shown as one table in a
+            notebook); a failing service has ``error`` set while the others proceed.
 
         Raises:
             NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
             ApiUnavailableError."""
         ...
 
-    def check_and_scale_service(self, name: str, *, namespace: Optional[str] = None) -> Decision:
+    def check_and_scale_service(
+        self, name: str, *, namespace: Optional[str] = None, dry_run: bool = False
+    ) -> Decision:
         """One scale-to-zero decision for one ElastiService (for operators, such as kopf
         timers, that schedule services themselves).
 
         Args:
             name: The ElastiService's name.
             namespace: Default: the watch namespace, else the context's, else "default".
+            dry_run: Decide and write nothing; ``actions`` say what would be done.
 
         Returns:
             Decision: ``error`` is set when the decision failed (nothing was scaled).
@@ -569,6 +584,7 @@ class ScaleHandler:
         lease_name: str = "kubescale-scale-to-zero",
         lease_namespace: Optional[str] = None,
         lease_duration: float = 15.0,
+        dry_run: bool = False,
     ) -> None:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -580,6 +596,7 @@ class ScaleHandler:
             lease_name: Name of the Lease.
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             lease_duration: Seconds a Lease holds without renewal.
+            dry_run: Decide every pass and write nothing (see ``check_and_scale``).
 
         Raises:
             InvalidValueError: A non-positive interval or duration."""
@@ -951,26 +968,34 @@ class AsyncScaleHandler:
             ForbiddenError: No permission to manage CRDs. ApiUnavailableError."""
         ...
 
-    def check_and_scale(self) -> Awaitable[list[Decision]]:
+    def check_and_scale(self, *, dry_run: bool = False) -> Awaitable[Decisions]:
         """One scale-to-zero pass over the ElastiServices of the watch namespace (all
         namespaces when the handler has none).
 
+        Args:
+            dry_run: Decide exactly as a real pass and write nothing (no scale, KEDA
+                annotation, status, Event or finalizer); each decision's ``actions``
+                say what the pass would have done.
+
         Returns:
-            list[Decision]: One per service; a failing service has ``error`` set while
-            the others proceed.
+            Decisions: One Decision per service (a list, shown as one table in a
+            notebook); a failing service has ``error`` set while the others proceed.
 
         Raises:
             NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
             ApiUnavailableError."""
         ...
 
-    def check_and_scale_service(self, name: str, *, namespace: Optional[str] = None) -> Awaitable[Decision]:
+    def check_and_scale_service(
+        self, name: str, *, namespace: Optional[str] = None, dry_run: bool = False
+    ) -> Awaitable[Decision]:
         """One scale-to-zero decision for one ElastiService (for operators, such as kopf
         timers, that schedule services themselves).
 
         Args:
             name: The ElastiService's name.
             namespace: Default: the watch namespace, else the context's, else "default".
+            dry_run: Decide and write nothing; ``actions`` say what would be done.
 
         Returns:
             Decision: ``error`` is set when the decision failed (nothing was scaled).
@@ -987,6 +1012,7 @@ class AsyncScaleHandler:
         lease_name: str = "kubescale-scale-to-zero",
         lease_namespace: Optional[str] = None,
         lease_duration: float = 15.0,
+        dry_run: bool = False,
     ) -> Awaitable[None]:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -998,6 +1024,7 @@ class AsyncScaleHandler:
             lease_name: Name of the Lease.
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             lease_duration: Seconds a Lease holds without renewal.
+            dry_run: Decide every pass and write nothing (see ``check_and_scale``).
 
         Raises:
             InvalidValueError: A non-positive interval or duration."""
