@@ -417,3 +417,55 @@ def test_a_dry_pass_decides_as_a_real_one_and_writes_nothing() -> None:
             (real,) = h.check_and_scale()
             assert (real.direction, real.dry_run, real.actions) == ("scale_down", False, d.actions)
             assert spec_replicas(cluster, ns, DEPLOY) == 0
+
+
+def test_the_lease_is_released_when_run_is_cancelled_or_interrupted(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    import asyncio
+    import signal
+
+    import kubescale.asyncio
+
+    lease = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/cancel-test"
+
+    def holder() -> str:
+        try:
+            return str(kube_cluster.request("GET", lease)["spec"].get("holderIdentity") or "")
+        except Exception:
+            return ""
+
+    async def cancel_a_running_loop() -> None:
+        async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+            task = asyncio.ensure_future(h.run(60, leader_election=True, lease_name="cancel-test"))
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                if holder():
+                    break
+            assert holder(), "the loop never took the Lease"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if not holder():
+                    break
+
+    asyncio.run(cancel_a_running_loop())
+    assert holder() == "", "a cancelled run released its Lease"
+
+    # Ctrl-C on `kubescale run --leader-election`.
+    env = {**os.environ, "KUBECONFIG": kube_cluster.kubeconfig_path}
+    cmd = [sys.executable, "-m", "kubescale.cli", "run", "-n", namespace, "--leader-election"]
+    cmd += ["--lease-name", "cancel-test", "--polling-interval", "60s"]
+    proc = subprocess.Popen(
+        cmd, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), stderr=subprocess.PIPE
+    )
+    try:
+        kube_cluster.wait_for(lambda: bool(holder()), "the CLI takes the Lease", 20)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert holder() == "", "Ctrl-C released the Lease"
