@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import kubescale
 from kubescale.testing import ClusterAPI, ClusterAPIError
@@ -310,3 +313,23 @@ def competing_writer(cluster: ClusterAPI, ns: str, names: list[str], writers: in
         stop.set()
         for t in threads:
             t.join()
+
+
+def leader_election_setup(
+    cluster: ClusterAPI, ns: str, marker: Path, pass_seconds: float = 0
+) -> Callable[[], subprocess.Popen[bytes]]:
+    """A Deployment and an ElastiService whose `pid-recorder` trigger notes each scaler call in
+    `marker`; returns a function that starts one more `loop_worker.py` process (leader election,
+    3 s Lease) whose passes take `pass_seconds`."""
+    cluster.create_deployment(ns, "web", 1)
+    marker.touch()
+    es = elasti_service("le", "unused", trigger_type="pid-recorder")
+    es["spec"]["triggers"][0]["metadata"] = {"marker": str(marker)}
+    create_es(cluster, ns, es)
+    worker = str(Path(__file__).parent / "loop_worker.py")
+
+    def start() -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, worker, cluster.kubeconfig_path, ns, str(marker), str(pass_seconds)]
+        return subprocess.Popen(cmd)
+
+    return start

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from helpers import (
     create_scaled_object,
     elasti_service,
     events_for,
+    leader_election_setup,
     settle_deployment,
     spec_replicas,
     status,
@@ -352,18 +351,8 @@ def test_crd_manifest_is_generated_and_shipped() -> None:
 def test_leader_election_one_process_acts_and_a_follower_takes_over(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 1)
     marker = tmp_path / "passes"
-    marker.touch()
-    es = elasti_service("le", "unused", trigger_type="pid-recorder")
-    es["spec"]["triggers"][0]["metadata"] = {"marker": str(marker)}
-    create_es(kube_cluster, namespace, es)
-    worker = str(Path(__file__).parent / "loop_worker.py")
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, worker, kube_cluster.kubeconfig_path, namespace, str(marker)]
-        )
+    start = leader_election_setup(kube_cluster, namespace, marker)
 
     def acted() -> set[int]:
         return {int(line.split()[0]) for line in marker.read_text().splitlines()}

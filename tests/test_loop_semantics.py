@@ -18,7 +18,15 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPI, LocalCluster
 
-from helpers import DEPLOY, by_name, create_es, elasti_service, events_for, spec_replicas
+from helpers import (
+    DEPLOY,
+    by_name,
+    create_es,
+    elasti_service,
+    events_for,
+    leader_election_setup,
+    spec_replicas,
+)
 
 ES = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/{name}"
 STATE: dict[str, dict[str, Any]] = {}
@@ -192,18 +200,9 @@ def test_one_leader_even_when_a_pass_outlasts_the_lease(
 ) -> None:
     # Passes of 9 s, a Lease of 3 s: the leader must renew while its pass runs, or a follower
     # takes the Lease and both act at once.
-    kube_cluster.create_deployment(namespace, "web", 1)
     marker = tmp_path / "calls"
-    marker.touch()
-    es = elasti_service("le", "unused", trigger_type="pid-recorder")
-    es["spec"]["triggers"][0]["metadata"] = {"marker": str(marker)}
-    create_es(kube_cluster, namespace, es)
-    worker = str(Path(__file__).parent / "loop_worker.py")
+    start = leader_election_setup(kube_cluster, namespace, marker, pass_seconds=9)
     lease_path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/loop-test"
-
-    def start() -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, worker, kube_cluster.kubeconfig_path, namespace, str(marker), "9"]
-        return subprocess.Popen(cmd)
 
     def callers() -> set[int]:
         return {pid for pid, _, _ in _intervals(marker.read_text(), {})}
