@@ -9,7 +9,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus develop wheel install-wheel test lint stubs docs bench fuzz soak demo clean
+.PHONY: venv control-plane prometheus kubectl develop wheel install-wheel test lint stubs docs bench fuzz soak demo clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,9 @@ $(VENV)/.installed: requirements-dev.txt
 
 prometheus:
 	bash scripts/install-prometheus.sh
+
+kubectl:
+	bash scripts/install-kubectl.sh
 
 control-plane:
 	bash scripts/install-control-plane.sh
@@ -41,7 +44,7 @@ install-wheel: wheel
 
 # Starts one local cluster and runs the Rust and the Python suites against it; the Python
 # suite runs against the installed release wheel, not the source tree.
-test: venv control-plane prometheus install-wheel
+test: venv control-plane prometheus kubectl install-wheel
 	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) -- --include-ignored && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv

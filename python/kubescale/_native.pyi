@@ -540,6 +540,29 @@ class ScaleHandler:
             ForbiddenError: No permission to manage CRDs. ApiUnavailableError."""
         ...
 
+    def metrics(self) -> str:
+        """kubescale's metrics in Prometheus' (OpenMetrics) text format: passes, decisions,
+        errors, scale and Event writes, API requests, scaler latency, leadership. One
+        set per process.
+
+        Returns:
+            str: The exposition text."""
+        ...
+
+    def serve_metrics(self, address: str = "127.0.0.1:8080") -> str:
+        """Serves ``/metrics``, ``/healthz`` and ``/readyz`` over HTTP until the handler
+        is closed (what ``kubescale run --metrics-bind-address`` does).
+
+        Args:
+            address: ``host:port`` to listen on; port 0 picks a free one.
+
+        Returns:
+            str: The address listened on, ``host:port``.
+
+        Raises:
+            InvalidValueError: The address cannot be listened on."""
+        ...
+
     def check_and_scale(self, *, dry_run: bool = False) -> Decisions:
         """One scale-to-zero pass over the ElastiServices of the watch namespace (all
         namespaces when the handler has none).
@@ -966,6 +989,29 @@ class AsyncScaleHandler:
 
         Raises:
             ForbiddenError: No permission to manage CRDs. ApiUnavailableError."""
+        ...
+
+    def metrics(self) -> str:
+        """kubescale's metrics in Prometheus' (OpenMetrics) text format: passes, decisions,
+        errors, scale and Event writes, API requests, scaler latency, leadership. One
+        set per process.
+
+        Returns:
+            str: The exposition text."""
+        ...
+
+    def serve_metrics(self, address: str = "127.0.0.1:8080") -> str:
+        """Serves ``/metrics``, ``/healthz`` and ``/readyz`` over HTTP until the handler
+        is closed (what ``kubescale run --metrics-bind-address`` does).
+
+        Args:
+            address: ``host:port`` to listen on; port 0 picks a free one.
+
+        Returns:
+            str: The address listened on, ``host:port``.
+
+        Raises:
+            InvalidValueError: The address cannot be listened on."""
         ...
 
     def check_and_scale(self, *, dry_run: bool = False) -> Awaitable[Decisions]:

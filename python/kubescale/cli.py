@@ -145,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--leader-election", action="store_true", help="act only while holding a Lease")
     r.add_argument("--lease-name", default="kubescale-scale-to-zero")
     r.add_argument(
+        "--metrics-bind-address",
+        metavar="HOST:PORT",
+        help="serve /metrics, /healthz and /readyz there (e.g. 0.0.0.0:8080; off by default)",
+    )
+    r.add_argument(
         "--dry-run",
         action="store_true",
         help="decide every pass and write nothing; log what each pass would do",
@@ -257,6 +262,9 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             if args.install_crds:
                 handler.install_crds()
             interval = _seconds(args.polling_interval) if args.polling_interval else None
+            if args.metrics_bind_address:
+                bound = handler.serve_metrics(args.metrics_bind_address)
+                print(f"serving /metrics, /healthz and /readyz on {bound}", file=sys.stderr)
             signal.signal(signal.SIGTERM, lambda *_: handler.close())
             try:
                 handler.run(

@@ -102,6 +102,9 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     }
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(|e| config_error("cannot build a client", &e))?;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| config_error("cannot build a client", &e))?
+        .with_layer(&crate::core::metrics::CountRequests)
+        .build();
     Ok(Connection { client, server, context, default_namespace })
 }

@@ -122,6 +122,27 @@ impl Error {
         }
     }
 
+    /// A short name of the error's kind, for metrics: `config`, `invalid_target`,
+    /// `invalid_value`, `no_match`, `not_scalable`, `namespace_not_allowed`, `api`, `unavailable`,
+    /// `wait_timeout`, `trigger`, `closed`, `forked`, `decode`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::InvalidTarget { .. } => "invalid_target",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::NoMatch(_) => "no_match",
+            Error::NotScalable { .. } => "not_scalable",
+            Error::NamespaceNotAllowed { .. } => "namespace_not_allowed",
+            Error::Api { .. } => "api",
+            Error::Unavailable(_) => "unavailable",
+            Error::WaitTimeout { .. } => "wait_timeout",
+            Error::Trigger { .. } => "trigger",
+            Error::Closed => "closed",
+            Error::Forked { .. } => "forked",
+            Error::Decode(_) => "decode",
+        }
+    }
+
     /// True for a 404 answer.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

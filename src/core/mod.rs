@@ -8,9 +8,11 @@ pub mod config;
 pub mod discovery;
 pub mod elasti;
 pub mod error;
+pub mod metrics;
 pub mod per_process;
 pub mod redact;
 pub mod scale;
+pub mod serve;
 pub mod target;
 
 pub use discovery::Resource;

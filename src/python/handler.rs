@@ -525,6 +525,35 @@ macro_rules! handler_class {
                 Ok(self.elasti.scalers().register(r#type, Arc::new(f))?)
             }
 
+            /// kubescale's metrics in Prometheus' (OpenMetrics) text format: passes, decisions,
+            /// errors, scale and Event writes, API requests, scaler latency, leadership. One
+            /// set per process.
+            ///
+            /// Returns:
+            ///     str: The exposition text.
+            fn metrics(&self) -> String {
+                core::metrics::metrics().encode()
+            }
+
+            /// Serves ``/metrics``, ``/healthz`` and ``/readyz`` over HTTP until the handler
+            /// is closed (what ``kubescale run --metrics-bind-address`` does).
+            ///
+            /// Args:
+            ///     address: ``host:port`` to listen on; port 0 picks a free one.
+            ///
+            /// Returns:
+            ///     str: The address listened on, ``host:port``.
+            ///
+            /// Raises:
+            ///     InvalidValueError: The address cannot be listened on.
+            #[pyo3(signature = (address="127.0.0.1:8080"))]
+            fn serve_metrics(&self, py: Python<'_>, address: &str) -> PyResult<String> {
+                let c = self.elasti.clone();
+                let address = address.to_string();
+                let bound = py.detach(|| runtime().block_on(core::serve::serve(&address, c)))?;
+                Ok(bound.to_string())
+            }
+
             /// Applies the ElastiService CRD (server-side apply; idempotent) and waits until it
             /// is established.
             ///

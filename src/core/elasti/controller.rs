@@ -26,6 +26,8 @@ pub struct Controller {
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
+    /// `true` once closed (ends the metrics server).
+    closed: watch::Sender<bool>,
 }
 
 impl Controller {
@@ -38,6 +40,7 @@ impl Controller {
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
+            closed: watch::Sender::new(false),
         }
     }
 
@@ -55,6 +58,13 @@ impl Controller {
     pub fn close(&self) {
         self.handler.close();
         self.stop.send_replace(true);
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once [`close`](Self::close) was called.
+    pub(crate) async fn shut_down(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     /// Makes a running loop return (releasing its Lease) while the handler stays usable.

@@ -23,6 +23,7 @@ use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
 use crate::core::elasti::resource::{AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
+use crate::core::metrics::{TriggerLabel, metrics};
 use crate::core::scale::events::EventType;
 use crate::core::scale::intent::Intent;
 use crate::core::target::TargetRef;
@@ -126,10 +127,20 @@ impl Controller {
             Some(ns) => Api::namespaced_with(client, ns, &ar),
             None => Api::all_with(client, &ar),
         };
-        let list = api.list(&ListParams::default()).await?;
+        let started = std::time::Instant::now();
+        let list = match api.list(&ListParams::default()).await {
+            Ok(l) => l,
+            Err(e) => {
+                metrics().error("pass");
+                return Err(e.into());
+            }
+        };
         // Services are independent: decide them concurrently.
         let futures = list.items.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
-        Ok(futures::future::join_all(futures).await)
+        let decisions = futures::future::join_all(futures).await;
+        metrics().passes.inc();
+        metrics().pass_duration.observe(started.elapsed().as_secs_f64());
+        Ok(decisions)
     }
 
     /// One decision for one ElastiService (for operators that schedule services themselves).
@@ -157,14 +168,19 @@ impl Controller {
     async fn reconcile_object(&self, obj: DynamicObject, dry_run: bool) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
-        let decision = |direction, reason: &str, error, actions| Decision {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            direction,
-            reason: reason.to_string(),
-            error,
-            actions,
-            dry_run,
+        let decision = |direction: Direction, reason: &str, error, actions| {
+            if !dry_run {
+                metrics().decided(&namespace, &name, direction.as_str(), reason);
+            }
+            Decision {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                direction,
+                reason: reason.to_string(),
+                error,
+                actions,
+                dry_run,
+            }
         };
         let decoded: std::result::Result<ElastiService, _> =
             serde_json::from_value(serde_json::to_value(&obj).unwrap_or_default());
@@ -173,6 +189,7 @@ impl Controller {
             Err(e) => {
                 let message = format!("the ElastiService cannot be read: {e}");
                 tracing::warn!(%namespace, %name, error = %message, "skipping a malformed ElastiService");
+                metrics().error("invalid_object");
                 self.warn(dry_run, "InvalidElastiService", message.clone(), &reference_to(&obj.metadata)).await;
                 return decision(Direction::NoScale, "invalid object", Some(message), Vec::new());
             }
@@ -183,6 +200,7 @@ impl Controller {
                 // A scaler's error may quote a URL with credentials (a Python scaler's too).
                 let message = crate::core::redact::redact(&e.to_string());
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
+                metrics().error(e.kind());
                 self.warn(dry_run, "FailedToScale", message.clone(), &reference_to(&es.metadata)).await;
                 decision(Direction::NoScale, "error", Some(message), Vec::new())
             }
@@ -380,6 +398,7 @@ impl Controller {
         for (i, t) in spec.triggers.iter().enumerate() {
             let metadata = t.metadata.clone().unwrap_or(serde_json::Value::Object(Default::default()));
             let trigger = format!("{service}#{i}");
+            let asked = std::time::Instant::now();
             let scaler = self.scalers.get(&t.type_)?.create(&trigger, metadata, cooldown).await?;
             let answer = async {
                 if !scaler.is_healthy().await? {
@@ -391,6 +410,10 @@ impl Controller {
             if let Err(e) = scaler.close().await {
                 tracing::debug!(trigger = %t.type_, error = %e, "closing a scaler failed");
             }
+            metrics()
+                .scaler_calls
+                .get_or_create(&TriggerLabel { trigger: t.type_.clone() })
+                .observe(asked.elapsed().as_secs_f64());
             if let Some(say) = answer? {
                 return Ok(say);
             }

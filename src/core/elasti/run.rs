@@ -129,6 +129,7 @@ impl Controller {
                 }
             }
             // Leading: passes, with renewals beside them.
+            let _leading = LeaderGauge::set();
             let mut renewed = sent;
             let mut next_renew = sent + retry;
             let mut next_pass = Instant::now();
@@ -187,6 +188,22 @@ fn log_pass(pass: Result<Vec<Decision>>) -> bool {
         Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
     }
     true
+}
+
+/// `kubescale_leader` is 1 while this lives.
+struct LeaderGauge;
+
+impl LeaderGauge {
+    fn set() -> Self {
+        crate::core::metrics::metrics().leader.set(1);
+        LeaderGauge
+    }
+}
+
+impl Drop for LeaderGauge {
+    fn drop(&mut self) {
+        crate::core::metrics::metrics().leader.set(0);
+    }
 }
 
 /// Releases the Lease when `run` ends in any way: at once on a normal return, from a task of

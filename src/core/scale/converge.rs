@@ -68,6 +68,9 @@ impl ScaleHandler {
     ) -> Result<ScaleResult> {
         let mut progress = Progress::default();
         let outcome = self.converge_steps(t, intent, dry_run, &mut progress).await;
+        if matches!(&outcome, Ok(o) if o.changed) {
+            crate::core::metrics::metrics().scale_writes.inc();
+        }
         self.report(t, intent, dry_run, regarding, &progress, &outcome).await;
         outcome
     }

@@ -293,7 +293,13 @@ impl ScaleHandler {
             return;
         }
         let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
-        if let Err(e) = self.recorder.publish(&ev, regarding).await {
+        let result = self.recorder.publish(&ev, regarding).await;
+        let label = if result.is_ok() { "written" } else { "failed" };
+        crate::core::metrics::metrics()
+            .event_writes
+            .get_or_create(&crate::core::metrics::ResultLabel { result: label.into() })
+            .inc();
+        if let Err(e) = result {
             tracing::warn!(error = %e, reason, "could not record an event");
         }
     }

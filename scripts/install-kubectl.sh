@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Make sure `kubectl` (with its built-in kustomize) is on PATH: the deploy/ manifests are
+# rendered with `kubectl kustomize` and applied with `kubectl apply` in the tests. Uses the
+# machine's kubectl when there is one; else installs Debian's `kubernetes-client`.
+set -euo pipefail
+log() { printf '[install-kubectl] %s\n' "$*" >&2; }
+if command -v kubectl >/dev/null 2>&1; then
+    log "present: $(command -v kubectl)"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+log "installing Debian package: kubernetes-client"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client
