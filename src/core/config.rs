@@ -62,6 +62,23 @@ async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) 
     Ok((config, used))
 }
 
+/// Sets the client's timeouts: `timeout` for connecting and for each read or write, or by
+/// default [`DEFAULT_TIMEOUT`] for a read or a write (and kube's 30 s to connect). kube leaves
+/// reads without a timeout, so a half-open connection would hang a call for good.
+fn apply_timeouts(config: &mut Config, timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => {
+            config.connect_timeout = Some(t);
+            config.read_timeout = Some(t);
+            config.write_timeout = Some(t);
+        }
+        None => {
+            config.read_timeout = Some(DEFAULT_TIMEOUT);
+            config.write_timeout = Some(DEFAULT_TIMEOUT);
+        }
+    }
+}
+
 /// Loads configuration in kubectl's order and builds a client. Must run inside the runtime.
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     let (mut config, context) = if let Some(path) = &opts.kubeconfig {
@@ -89,17 +106,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
         })?;
         (config, None)
     };
-    match opts.timeout {
-        Some(t) => {
-            config.connect_timeout = Some(t);
-            config.read_timeout = Some(t);
-            config.write_timeout = Some(t);
-        }
-        None => {
-            config.read_timeout = Some(DEFAULT_TIMEOUT);
-            config.write_timeout = Some(DEFAULT_TIMEOUT);
-        }
-    }
+    apply_timeouts(&mut config, opts.timeout);
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
     let client = kube::client::ClientBuilder::try_from(config)
@@ -107,4 +114,24 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
         .with_layer(&crate::core::metrics::CountRequests)
         .build();
     Ok(Connection { client, server, context, default_namespace })
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    #[test]
+    fn no_request_waits_forever_by_default() {
+        let mut config = Config::new("https://127.0.0.1:6443".parse().unwrap());
+        assert_eq!(config.read_timeout, None, "kube's own default: no read timeout");
+        apply_timeouts(&mut config, None);
+        assert_eq!(config.read_timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(config.write_timeout, Some(DEFAULT_TIMEOUT));
+        assert!(config.connect_timeout.is_some());
+        apply_timeouts(&mut config, Some(Duration::from_secs(3)));
+        assert_eq!(
+            (config.connect_timeout, config.read_timeout, config.write_timeout),
+            (Some(Duration::from_secs(3)), Some(Duration::from_secs(3)), Some(Duration::from_secs(3)))
+        );
+    }
 }
