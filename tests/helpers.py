@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import random
 import subprocess
@@ -333,3 +334,21 @@ def leader_election_setup(
         return subprocess.Popen(cmd)
 
     return start
+
+
+def service_account_token(cluster: ClusterAPI, ns: str, sa: str) -> str:
+    """The ServiceAccount's token (from its Secret, made by the token controller)."""
+    deadline = time.monotonic() + 30
+    while True:
+        secrets = cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets")["items"]
+        tokens = [
+            s
+            for s in secrets
+            if s["type"] == "kubernetes.io/service-account-token"
+            and s["metadata"].get("annotations", {}).get("kubernetes.io/service-account.name") == sa
+            and s.get("data", {}).get("token")
+        ]
+        if tokens:
+            return base64.b64decode(tokens[0]["data"]["token"]).decode()
+        assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
+        time.sleep(0.2)

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from kubescale.testing import ClusterAPI
 
-from helpers import create_es, elasti_service
+from helpers import create_es, elasti_service, service_account_token
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
@@ -186,22 +185,8 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 def service_account_files(cluster: ClusterAPI, ns: str, sa: str, into: Path) -> None:
     """The token, CA and namespace files the kubelet mounts into a pod."""
-    deadline = time.monotonic() + 30
-    while True:
-        secrets = cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets")["items"]
-        tokens = [
-            s
-            for s in secrets
-            if s["type"] == "kubernetes.io/service-account-token"
-            and s["metadata"].get("annotations", {}).get("kubernetes.io/service-account.name") == sa
-            and s.get("data", {}).get("token")
-        ]
-        if tokens:
-            break
-        assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
-        time.sleep(0.2)
     into.mkdir(parents=True)
-    (into / "token").write_bytes(base64.b64decode(tokens[0]["data"]["token"]))
+    (into / "token").write_text(service_account_token(cluster, ns, sa))
     (into / "namespace").write_text(ns)
     kc = json.loads(Path(cluster.kubeconfig_path).read_text())
     (into / "ca.crt").write_bytes(

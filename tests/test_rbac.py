@@ -3,11 +3,9 @@ ForbiddenError, a missing Events permission never fails a scale."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import logging
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +16,7 @@ import yaml
 import kubescale
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, create_es, elasti_service, spec_replicas
+from helpers import DEPLOY, create_es, elasti_service, service_account_token, spec_replicas
 
 RBAC = Path(__file__).parent.parent / "examples" / "rbac.yaml"
 PATHS = {
@@ -34,22 +32,8 @@ def apply(cluster: ClusterAPI, ns: str, docs: list[dict[str, Any]]) -> None:
 
 
 def service_account_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, tmp_path: Path) -> Path:
-    """A kubeconfig with the ServiceAccount's token (its Secret, made by the token controller)."""
-    deadline = time.monotonic() + 30
-    while True:
-        secrets = cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets")["items"]
-        tokens = [
-            s
-            for s in secrets
-            if s["type"] == "kubernetes.io/service-account-token"
-            and s["metadata"].get("annotations", {}).get("kubernetes.io/service-account.name") == sa
-            and s.get("data", {}).get("token")
-        ]
-        if tokens:
-            break
-        assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
-        time.sleep(0.2)
-    token = base64.b64decode(tokens[0]["data"]["token"]).decode()
+    """A kubeconfig with the ServiceAccount's token."""
+    token = service_account_token(cluster, ns, sa)
     cfg = json.loads(Path(cluster.kubeconfig_path).read_text())
     cfg["users"][0]["user"] = {"token": token}
     path = tmp_path / f"{sa}.kubeconfig"
