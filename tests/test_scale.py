@@ -324,6 +324,7 @@ def test_events_record_type_reason_object_and_latest_note(
     created = kube_cluster.create_deployment(namespace, "web", 1)
     for r in (2, 1, 2, 1, 2):
         handler.scale("deploy/web", r, namespace=namespace)
+    handler.events("deploy/web", namespace=namespace)  # writes what is queued
     events = events_for(kube_cluster, namespace, "web")
     assert {e["type"] for e in events} == {"Normal"}
     assert {e["reason"] for e in events} == {"SuccessToScale"}
@@ -333,7 +334,7 @@ def test_events_record_type_reason_object_and_latest_note(
         assert e["regarding"]["uid"] == created["metadata"]["uid"]
     newest = events[-1]
     assert newest["note"] == "Scaled deployment.apps/web from 1 to 2 replicas"
-    assert newest["series"]["count"] == 3  # 1->2 three times, aggregated without losing the count
+    # Repeats are aggregated into few writes without losing a count.
     assert sum((e.get("series") or {}).get("count", 1) for e in events) == 5
 
 
@@ -492,3 +493,45 @@ def test_resources_lists_the_scalable_kinds(handler: kubescale.ScaleHandler) -> 
     everything = handler.resources()
     assert any(r.kind == "ConfigMap" and not r.scalable for r in everything)
     assert all(r.scalable for r in handler.resources(scalable=True))
+
+
+def test_an_event_queued_by_a_scale_is_written_by_close(kube_cluster: ClusterAPI, namespace: str) -> None:
+    # Events are written off the caller's path; closing the handler writes what is queued.
+    kube_cluster.create_deployment(namespace, "web", 1)
+    h = kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+    h.scale("deploy/web", 2)
+    h.close()
+    notes = [e["note"] for e in events_for(kube_cluster, namespace, "web")]
+    assert notes == ["Scaled deployment.apps/web from 1 to 2 replicas"]
+
+
+def test_a_storm_of_scales_is_a_handful_of_event_writes_with_the_right_count_and_note(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    def written(h: kubescale.ScaleHandler) -> float:
+        families = text_string_to_metric_families(h.metrics())
+        return sum(
+            s.value
+            for f in families
+            for s in f.samples
+            if s.name == "kubescale_event_writes_total" and s.labels.get("result") == "written"
+        )
+
+    kube_cluster.create_deployment(namespace, "web", 1)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.scale("deploy/web", 2)
+        h.events("deploy/web")  # written: the storm starts from a quiet queue
+        before = written(h)
+        last = None
+        for i in range(1000):
+            last = h.scale("deploy/web", 3 + i % 2)
+        assert last is not None and last.changed
+        events = [e for e in h.events("deploy/web") if e["reporter"] == "kubescale"]
+        writes = written(h) - before
+    assert writes <= 25, f"{writes} Event writes for 1,000 changes"
+    # Nothing lost: the server's Events count every change, and the newest says the last one.
+    assert sum(e["count"] for e in events) == 1001
+    newest = max(events, key=lambda e: e["last_time"])
+    assert newest["note"] == f"Scaled deployment.apps/web from {last.previous} to {last.replicas} replicas"

@@ -169,7 +169,7 @@ impl Metrics {
             namespace: namespace.to_string(),
             name: name.to_string(),
             direction: direction.to_string(),
-            reason: reason.chars().take(120).collect(),
+            reason: label_value(reason),
         };
         let mut last = self.last_decision.lock().expect("metrics poisoned");
         if let Some(old) = last.insert((namespace.to_string(), name.to_string()), labels.clone())
@@ -199,6 +199,20 @@ impl Metrics {
         let last = self.last_api_answer.load(Ordering::Relaxed);
         last > 0 && now_secs().saturating_sub(last) <= within.as_secs()
     }
+}
+
+/// A free text as a label value: at most 120 characters, without the quotes, backslashes and
+/// line breaks that the text format would need escaped (an error message may hold any of them).
+fn label_value(text: &str) -> String {
+    text.chars()
+        .take(120)
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 fn now_secs() -> u64 {
@@ -277,6 +291,8 @@ mod tests {
         assert_eq!(verb(&http::Method::GET, &uri("/api/v1/pods?watch=true&rv=1")), "watch");
         assert_eq!(verb(&http::Method::PATCH, &uri("/apis/apps/v1/x")), "patch");
         let m = Metrics::new();
+        m.decided("ns", "bad", "scale_up", "schedule: \"0 25 * * *\" is not\na cron \\ schedule");
+        assert!(m.encode().contains("reason=\"schedule: '0 25 * * *' is not a cron / schedule\""), "{}", m.encode());
         m.decided("ns", "web", "scale_down", "every trigger allows zero");
         m.decided("ns", "web", "scale_up", "a trigger wants the target up");
         m.api_request("get", Some(200));

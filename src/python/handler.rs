@@ -188,9 +188,10 @@ macro_rules! handler_class {
                 self.inner.lock_count()
             }
 
-            /// Closes the handler: later calls raise HandlerClosedError.
-            fn close(&self) {
-                self.elasti.close();
+            /// Closes the handler: writes the Events still queued (waiting at most 5 s), then
+            /// later calls raise HandlerClosedError.
+            fn close(&self, py: Python<'_>) {
+                close_flushing(py, &self.elasti);
             }
 
             /// Forgets the cached discovery information (e.g. after installing a CRD).
@@ -677,6 +678,18 @@ macro_rules! handler_class {
     };
 }
 
+/// How long closing a handler waits for its queued Events to be written.
+const FLUSH_ON_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes the queued Events (at most [`FLUSH_ON_CLOSE`]), then closes the handler.
+fn close_flushing(py: Python<'_>, c: &Arc<core::Controller>) {
+    if !c.handler().is_closed() {
+        let h = c.handler().clone();
+        py.detach(|| runtime().block_on(h.flush_events(FLUSH_ON_CLOSE)));
+    }
+    c.close();
+}
+
 /// The blocking `run()`: Ctrl-C stops the loop, which releases its Lease, then raises; the
 /// handler stays usable.
 fn run_loop_sync<F>(py: Python<'_>, fut: F, stop: Box<dyn FnOnce() + Send>) -> PyResult<Py<PyAny>>
@@ -720,8 +733,8 @@ handler_class!(
         }
 
         #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-            self.elasti.close();
+        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+            close_flushing(py, &self.elasti);
             false
         }
     }
@@ -740,8 +753,12 @@ handler_class!(
 
         #[pyo3(signature = (*_exc))]
         fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
-            self.elasti.close();
-            crate::python::asyncio_bridge::ready(py, false)
+            let c = self.elasti.clone();
+            run_async(py, async move {
+                c.handler().flush_events(FLUSH_ON_CLOSE).await;
+                c.close();
+                Ok(false)
+            })
         }
     }
 );

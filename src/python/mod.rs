@@ -97,6 +97,12 @@ fn reset_logging(py: Python<'_>) {
 #[pyfunction]
 fn _shutdown(py: Python<'_>) {
     asyncio_bridge::drain_before_exit(py);
+    // Events still queued by handlers nobody closed.
+    if crate::core::scale::event_queue::any_started() {
+        py.detach(|| {
+            runtime::runtime().block_on(crate::core::scale::event_queue::flush_all(std::time::Duration::from_secs(2)))
+        });
+    }
     FINALIZING.store(true, Ordering::SeqCst);
 }
 

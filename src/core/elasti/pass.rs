@@ -138,6 +138,8 @@ impl Controller {
         // Services are independent: decide them concurrently.
         let futures = list.items.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
         let decisions = futures::future::join_all(futures).await;
+        // The pass's Events are written by the time it returns.
+        self.handler.flush_events(Duration::from_secs(10)).await;
         metrics().passes.inc();
         metrics().pass_duration.observe(started.elapsed().as_secs_f64());
         Ok(decisions)
@@ -155,7 +157,9 @@ impl Controller {
         let ns = self.handler.namespace_for(namespace)?;
         let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
         let obj = api.get(name).await?;
-        Ok(self.reconcile_object(obj, dry_run).await)
+        let decision = self.reconcile_object(obj, dry_run).await;
+        self.handler.flush_events(Duration::from_secs(10)).await;
+        Ok(decision)
     }
 
     /// Records a Warning Event regarding the service, unless this is a dry run.

@@ -72,7 +72,13 @@ impl Controller {
             return Err(Error::InvalidValue { field: "polling_interval", problem: "must be positive".into() });
         }
         self.start_run();
-        let Some(elector) = self.elector(&opts)? else {
+        let result = self.run_passes(&opts).await;
+        self.handler.flush_events(Duration::from_secs(5)).await;
+        result
+    }
+
+    async fn run_passes(&self, opts: &RunOptions) -> Result<()> {
+        let Some(elector) = self.elector(opts)? else {
             let mut next_pass = Instant::now();
             loop {
                 tokio::select! {

@@ -135,7 +135,14 @@ impl EventRecorder {
 
     /// Records `ev` regarding `regarding`: a new Event, or the next count of a recent identical one.
     pub async fn publish(&self, ev: &EventSpec, regarding: &ObjectReference) -> Result<()> {
+        self.publish_n(ev, regarding, 1).await
+    }
+
+    /// Records `n` occurrences of `ev` at once (repeats aggregated by the queue): `n` more on the
+    /// series of a recent identical Event, or a new Event whose series counts `n`.
+    pub async fn publish_n(&self, ev: &EventSpec, regarding: &ObjectReference, n: i32) -> Result<()> {
         Self::validate(ev)?;
+        let n = n.max(1);
         let now = Timestamp::now();
         let mut note = ev.note.clone();
         if note.len() > MAX_NOTE {
@@ -171,7 +178,7 @@ impl EventRecorder {
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let events: Api<ApiEvent> = Api::namespaced(self.client.clone(), &namespace);
         if let Some(prev) = previous {
-            let count = prev.count + 1;
+            let count = prev.count + n;
             let patch = serde_json::json!({
                 "series": EventSeries { count, last_observed_time: MicroTime(now) }
             });
@@ -200,10 +207,11 @@ impl EventRecorder {
             reporting_controller: Some(self.controller.clone()),
             reporting_instance: Some(self.instance.clone()),
             metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(namespace.clone()), ..Default::default() },
+            series: (n > 1).then_some(EventSeries { count: n, last_observed_time: MicroTime(now) }),
             ..Default::default()
         };
         events.create(&PostParams::default(), &event).await?;
-        self.remember(key, Recorded { name, count: 1, last: now });
+        self.remember(key, Recorded { name, count: n, last: now });
         Ok(())
     }
 
@@ -250,6 +258,8 @@ impl ScaleHandler {
     /// Lists the `events.k8s.io/v1` Events regarding `target`, oldest first.
     pub async fn events(&self, target: &TargetRef, namespace: Option<&str>) -> Result<Vec<Event>> {
         self.check_open()?;
+        // What was queued before this call is listed too.
+        self.flush_events(std::time::Duration::from_secs(5)).await;
         let ns = self.namespace_for(namespace)?;
         let resource = self.resolve(&target.type_spec).await?;
         let api: Api<ApiEvent> = Api::namespaced(self.client.clone(), &ns);
@@ -280,8 +290,8 @@ impl ScaleHandler {
         Ok(out)
     }
 
-    /// Records an Event (unless the handler was built without Events) and logs (never
-    /// returns) a failure to do so.
+    /// Queues an Event (unless the handler was built without Events): written off the caller's
+    /// path (see `event_queue.rs`); a failure to write it is logged, never returned.
     pub(crate) async fn record_quietly(
         &self,
         type_: EventType,
@@ -293,14 +303,14 @@ impl ScaleHandler {
             return;
         }
         let ev = EventSpec { type_, reason: reason.into(), action: "Scale".into(), note };
-        let result = self.recorder.publish(&ev, regarding).await;
-        let label = if result.is_ok() { "written" } else { "failed" };
-        crate::core::metrics::metrics()
-            .event_writes
-            .get_or_create(&crate::core::metrics::ResultLabel { result: label.into() })
-            .inc();
-        if let Err(e) = result {
-            tracing::warn!(error = %e, reason, "could not record an event");
+        self.event_queue.push(ev, regarding.clone());
+    }
+
+    /// Writes the Events queued so far (waiting at most `timeout`). Does nothing in a process
+    /// forked after the handler was made (its writer task stayed with the parent).
+    pub async fn flush_events(&self, timeout: std::time::Duration) {
+        if self.is_own_process() {
+            self.event_queue.flush(timeout).await;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The ScaleHandler: one client, one discovery cache, one lock map and one event recorder,
 //! shared by every call.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use kube::api::DynamicObject;
@@ -10,6 +11,7 @@ use crate::core::config::{ConnectOptions, Connection, connect};
 use crate::core::discovery::{Discovery, Resource};
 use crate::core::error::{Error, Result};
 use crate::core::scale::cache::ScaleCache;
+use crate::core::scale::event_queue::EventQueue;
 use crate::core::scale::events::EventRecorder;
 use crate::core::scale::locks::KeyedLocks;
 use crate::core::target::{TypeSpec, validate_namespace};
@@ -71,7 +73,9 @@ pub struct ScaleHandler {
     pub(crate) client: Client,
     pub(crate) discovery: Discovery,
     pub(crate) locks: KeyedLocks,
-    pub(crate) recorder: EventRecorder,
+    pub(crate) recorder: Arc<EventRecorder>,
+    /// The Events of scale calls and of the loop, written off the caller's path.
+    pub(crate) event_queue: Arc<EventQueue>,
     pub(crate) seen: ScaleCache,
     watch_namespace: Option<String>,
     default_namespace: String,
@@ -102,9 +106,11 @@ impl ScaleHandler {
         let instance =
             std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| opts.reporter.clone());
         let instance = reporting_instance(instance);
+        let recorder = Arc::new(EventRecorder::new(conn.client.clone(), opts.reporter, instance));
         Ok(ScaleHandler {
             discovery: Discovery::new(conn.client.clone()),
-            recorder: EventRecorder::new(conn.client.clone(), opts.reporter, instance),
+            recorder: recorder.clone(),
+            event_queue: EventQueue::new(recorder),
             locks: KeyedLocks::default(),
             default_namespace: opts.namespace.clone().unwrap_or(conn.default_namespace),
             watch_namespace: opts.namespace,
@@ -177,6 +183,11 @@ impl ScaleHandler {
     /// True after [`close`](Self::close).
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Whether this is the process the handler was made in (not a child forked after).
+    pub fn is_own_process(&self) -> bool {
+        self.pid == std::process::id()
     }
 
     /// Fails once closed, and in a process forked after the handler was made.

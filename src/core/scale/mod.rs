@@ -8,10 +8,12 @@
 //! - [`converge`]: the read-compare-write steps under the target's lock;
 //! - [`write`]: the one write of a count (patch or update, real or dry run);
 //! - [`cache`], [`locks`]: the last scale seen per target, the per-target locks;
-//! - [`events`], [`wait`], [`keda`]: Events, waiting for replicas, KEDA's pause annotations.
+//! - [`events`], [`event_queue`]: Events, written off the caller's path;
+//! - [`wait`], [`keda`]: waiting for replicas, KEDA's pause annotations.
 
 pub mod cache;
 mod converge;
+pub mod event_queue;
 pub mod events;
 pub mod handler;
 pub mod intent;
