@@ -249,7 +249,8 @@ class ScaleHandler:
         ...
 
     def close(self) -> None:
-        """Closes the handler: later calls raise HandlerClosedError."""
+        """Closes the handler: writes the Events still queued (waiting at most 5 s), then
+        later calls raise HandlerClosedError."""
         ...
 
     def reset_discovery(self) -> None:
@@ -700,7 +701,8 @@ class AsyncScaleHandler:
         ...
 
     def close(self) -> None:
-        """Closes the handler: later calls raise HandlerClosedError."""
+        """Closes the handler: writes the Events still queued (waiting at most 5 s), then
+        later calls raise HandlerClosedError."""
         ...
 
     def reset_discovery(self) -> None:
