@@ -109,10 +109,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     apply_timeouts(&mut config, opts.timeout);
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| config_error("cannot build a client", &e))?
-        .with_layer(&crate::core::metrics::CountRequests)
-        .build();
+    let client = crate::core::transport::client(config)?;
     Ok(Connection { client, server, context, default_namespace })
 }
 

@@ -14,6 +14,7 @@ pub mod redact;
 pub mod scale;
 pub mod serve;
 pub mod target;
+pub mod transport;
 
 pub use discovery::Resource;
 pub use elasti::{Controller, Decision, Direction, RunOptions};
