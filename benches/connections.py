@@ -17,7 +17,7 @@ with LocalCluster(controller_manager=False) as cluster:
         async with kubescale.asyncio.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
             await asyncio.gather(*(h.scale(f"deploy/w{i}", 1) for i in range(128)))
             out = subprocess.run(["ss", "-tnp"], capture_output=True, text=True).stdout
-            mine = [l for l in out.splitlines() if f":{port} " in l and f"pid={os.getpid()}," in l]
+            mine = [s for s in out.splitlines() if f":{port} " in s and f"pid={os.getpid()}," in s]
             return len(mine)
 
     print("connections to the API server after 128 concurrent scales:", asyncio.run(burst()))
