@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -352,3 +353,34 @@ def service_account_token(cluster: ClusterAPI, ns: str, sa: str) -> str:
             return base64.b64decode(tokens[0]["data"]["token"]).decode()
         assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
         time.sleep(0.2)
+
+
+# What the `flag` test scalers answer, per trigger `metadata.key`.
+STATE: dict[str, dict[str, Any]] = {}
+
+
+class FlagScaler:
+    """A test scaler answering from STATE[metadata["key"]]: `zero` (may the target be at zero),
+    `healthy`, `sleep` (seconds in the health check), `raise`. Records the cooldown it was
+    given, how often it was made (`asked`) and closed (`closed`)."""
+
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        self.state = STATE[metadata["key"]]
+        self.state["cooldown"] = cooldown
+        self.state["asked"] = self.state.get("asked", 0) + 1
+
+    def is_healthy(self) -> bool:
+        if self.state.get("raise"):
+            raise RuntimeError("the queue is on fire")
+        time.sleep(self.state.get("sleep", 0))
+        return bool(self.state.get("healthy", True))
+
+    def should_scale_to_zero(self) -> bool:
+        return bool(self.state["zero"])
+
+    def should_scale_from_zero(self) -> bool:
+        # Never asked (as in KubeElasti); scalers written with it keep working.
+        return not self.state["zero"]
+
+    def close(self) -> None:
+        self.state["closed"] = self.state.get("closed", 0) + 1

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,8 @@ from kubescale.testing import ClusterAPI
 
 from helpers import (
     DEPLOY,
+    STATE,
+    FlagScaler,
     annotations,
     by_name,
     create_es,
@@ -32,32 +33,6 @@ from helpers import (
     status,
     write_requests,
 )
-
-# What the test scalers answer, per `metadata.key`.
-STATE: dict[str, dict[str, Any]] = {}
-
-
-class FlagScaler:
-    """Answers from STATE; records the cooldown it was given."""
-
-    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
-        self.state = STATE[metadata["key"]]
-        self.state["cooldown"] = cooldown
-
-    def is_healthy(self) -> bool:
-        if self.state.get("raise"):
-            raise RuntimeError("the queue is on fire")
-        time.sleep(self.state.get("sleep", 0))
-        return bool(self.state.get("healthy", True))
-
-    def should_scale_to_zero(self) -> bool:
-        return bool(self.state["zero"])
-
-    def should_scale_from_zero(self) -> bool:
-        return not self.state["zero"]
-
-    def close(self) -> None:
-        self.state["closed"] = self.state.get("closed", 0) + 1
 
 
 class AsyncFlagScaler(FlagScaler):

@@ -20,6 +20,8 @@ from kubescale.testing import ClusterAPI, LocalCluster
 
 from helpers import (
     DEPLOY,
+    STATE,
+    FlagScaler,
     by_name,
     create_es,
     elasti_service,
@@ -29,27 +31,12 @@ from helpers import (
 )
 
 ES = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/{name}"
-STATE: dict[str, dict[str, Any]] = {}
-
-
-class Flag:
-    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
-        self.state = STATE[metadata["key"]]
-        self.state["cooldown"] = cooldown
-        self.state["asked"] = self.state.get("asked", 0) + 1
-
-    def is_healthy(self) -> bool:
-        time.sleep(self.state.get("sleep", 0))
-        return bool(self.state.get("healthy", True))
-
-    def should_scale_to_zero(self) -> bool:
-        return bool(self.state["zero"])
 
 
 @pytest.fixture
 def h(kube_cluster: ClusterAPI, namespace: str, crds_installed: None) -> Iterator[kubescale.ScaleHandler]:
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as handler:
-        handler.register_scaler("flag", Flag)
+        handler.register_scaler("flag", FlagScaler)
         yield handler
 
 
@@ -276,7 +263,7 @@ def test_a_scaler_that_never_returns_costs_its_service_only_and_one_thread(
     create_es(kube_cluster, namespace, elasti_service("fine", "fine", target="fine"))
     threads = lambda: len(os.listdir("/proc/self/task"))  # noqa: E731
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", Flag)
+        h.register_scaler("flag", FlagScaler)
         h.register_scaler("stuck", Stuck, timeout=0.5)
         Stuck.calls = 0
         Stuck.release.clear()
@@ -391,7 +378,7 @@ def test_a_dry_pass_decides_as_a_real_one_and_writes_nothing() -> None:
             create_scaled_object(cluster, ns, "web-so")
             STATE["dry"] = {"zero": True}
             create_es(cluster, ns, elasti_service("web", "dry", keda="web-so"))
-            h.register_scaler("flag", Flag)
+            h.register_scaler("flag", FlagScaler)
             time.sleep(1)
             start = len(cluster.audit_entries())
             dry = h.check_and_scale(dry_run=True)

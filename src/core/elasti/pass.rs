@@ -163,9 +163,9 @@ impl Controller {
     }
 
     /// Records a Warning Event regarding the service, unless this is a dry run.
-    async fn warn(&self, dry_run: bool, reason: &str, note: String, regarding: &ObjectReference) {
+    fn warn(&self, dry_run: bool, reason: &str, note: String, regarding: &ObjectReference) {
         if !dry_run {
-            self.handler.record_quietly(EventType::Warning, reason, note, regarding).await;
+            self.handler.record_quietly(EventType::Warning, reason, note, regarding);
         }
     }
 
@@ -194,7 +194,7 @@ impl Controller {
                 let message = format!("the ElastiService cannot be read: {e}");
                 tracing::warn!(%namespace, %name, error = %message, "skipping a malformed ElastiService");
                 metrics().error("invalid_object");
-                self.warn(dry_run, "InvalidElastiService", message.clone(), &reference_to(&obj.metadata)).await;
+                self.warn(dry_run, "InvalidElastiService", message.clone(), &reference_to(&obj.metadata));
                 return decision(Direction::NoScale, "invalid object", Some(message), Vec::new());
             }
         };
@@ -205,7 +205,7 @@ impl Controller {
                 let message = crate::core::redact::redact(&e.to_string());
                 tracing::warn!(%namespace, %name, error = %message, "scale-to-zero decision failed");
                 metrics().error(e.kind());
-                self.warn(dry_run, "FailedToScale", message.clone(), &reference_to(&es.metadata)).await;
+                self.warn(dry_run, "FailedToScale", message.clone(), &reference_to(&es.metadata));
                 decision(Direction::NoScale, "error", Some(message), Vec::new())
             }
         }
@@ -227,12 +227,13 @@ impl Controller {
         }
         let cooldown = cooldown(spec);
         let now = Timestamp::now();
-        let (direction, reason) = self.decide(es, cooldown, now, dry_run).await?;
+        let key = memory_key(es);
+        let (direction, reason) = self.decide(es, &key, cooldown, now, dry_run).await?;
         let mut actions = Vec::new();
         let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
         if !dry_run {
             if direction == Direction::ScaleUp {
-                self.last_up.lock().expect("memory poisoned").insert(memory_key(es), now);
+                self.last_up.lock().expect("memory poisoned").insert(key, now);
             }
             let status = es.status.clone().unwrap_or_default();
             self.write_status(es, &status, direction, mode, now, cooldown).await?;
@@ -240,17 +241,19 @@ impl Controller {
         Ok(Outcome { direction, reason, actions })
     }
 
-    /// The decision table, fed with the facts it asks for.
+    /// The decision table, fed with the facts it asks for; `key` names the service in the
+    /// loop's memory (`namespace/name/uid`).
     async fn decide(
         &self,
         es: &ElastiService,
+        key: &str,
         cooldown: Duration,
         now: Timestamp,
         dry_run: bool,
     ) -> Result<(Direction, String)> {
         let spec = &es.spec;
         let created = es.meta().creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
-        let remembered = self.last_up.lock().expect("memory poisoned").get(&memory_key(es)).copied();
+        let remembered = self.last_up.lock().expect("memory poisoned").get(key).copied();
         let stored = es.status.as_ref().and_then(|s| s.last_scaled_up_time.as_ref()).map(|t| t.0);
         let last_up = last_scaled_up(remembered, stored, cooldown, now);
         let mut facts = Facts {
@@ -274,13 +277,13 @@ impl Controller {
                         Err(e) => {
                             tracing::warn!(namespace = ?es.metadata.namespace, name = ?es.metadata.name, error = %e, "invalid enabledPeriod; keeping the target up");
                             let note = format!("{e}; scale-down is prevented until it is fixed");
-                            self.warn(dry_run, "InvalidEnabledPeriod", note, &reference_to(&es.metadata)).await;
+                            self.warn(dry_run, "InvalidEnabledPeriod", note, &reference_to(&es.metadata));
                             return Ok((Direction::ScaleUp, format!("the enabled period is invalid ({e})")));
                         }
                     }
                 }
                 Step::NeedTriggers => {
-                    facts.triggers_say = Some(self.ask_triggers(&memory_key(es), spec, cooldown).await?);
+                    facts.triggers_say = Some(self.ask_triggers(key, spec, cooldown).await?);
                 }
             }
         }

@@ -71,7 +71,7 @@ impl ScaleHandler {
         if matches!(&outcome, Ok(o) if o.changed) {
             crate::core::metrics::metrics().scale_writes.inc();
         }
-        self.report(t, intent, dry_run, regarding, &progress, &outcome).await;
+        self.report(t, intent, dry_run, regarding, &progress, &outcome);
         outcome
     }
 
@@ -241,7 +241,7 @@ impl ScaleHandler {
     /// Step 6: a log line, and (unless the handler records none) an Event: `SuccessToScale` on a
     /// change, `FailedToScale` on a failure. A missing object or type has nothing to attach an
     /// Event to; a dry run records nothing.
-    async fn report(
+    fn report(
         &self,
         t: &ResolvedTarget,
         intent: Intent,
@@ -258,7 +258,7 @@ impl ScaleHandler {
             Ok(o) if o.changed => {
                 let note = format!("Scaled {target} from {} to {} replicas", o.previous, o.replicas);
                 tracing::info!(namespace = ns, %target, from = o.previous, to = o.replicas, "scaled");
-                self.record_quietly(EventType::Normal, "SuccessToScale", note, regarding).await;
+                self.record_quietly(EventType::Normal, "SuccessToScale", note, regarding);
             }
             Ok(o) => tracing::debug!(namespace = ns, %target, reason = %o.reason, "no scale needed"),
             Err(e) if e.is_not_found() || dry_run => {}
@@ -267,7 +267,7 @@ impl ScaleHandler {
                 let to = progress.desired.unwrap_or_else(|| intent.nominal());
                 let note = format!("Failed to scale {target} from {from} to {to} replicas: {e}");
                 tracing::warn!(namespace = ns, %target, error = %e, "scale failed");
-                self.record_quietly(EventType::Warning, "FailedToScale", note, regarding).await;
+                self.record_quietly(EventType::Warning, "FailedToScale", note, regarding);
             }
         }
     }

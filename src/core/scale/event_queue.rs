@@ -171,21 +171,22 @@ async fn writer(recorder: Arc<EventRecorder>, mut rx: mpsc::UnboundedReceiver<Co
             Some(Command::Flush(done)) => {
                 // Commands come in order: everything queued before the flush is pending now.
                 // It is written, rate limits aside.
-                for k in order.drain(..) {
-                    if let Some(p) = pending.remove(&k) {
-                        write(&recorder, p).await;
-                    }
-                }
+                write_all(&recorder, &mut pending, &mut order).await;
                 let _ = done.send(());
             }
             None => {
-                for k in order.drain(..) {
-                    if let Some(p) = pending.remove(&k) {
-                        write(&recorder, p).await;
-                    }
-                }
+                write_all(&recorder, &mut pending, &mut order).await;
                 return;
             }
+        }
+    }
+}
+
+/// Writes every pending Event, in the order they were first queued.
+async fn write_all(recorder: &EventRecorder, pending: &mut HashMap<Key, Pending>, order: &mut Vec<Key>) {
+    for k in order.drain(..) {
+        if let Some(p) = pending.remove(&k) {
+            write(recorder, p).await;
         }
     }
 }

@@ -292,13 +292,7 @@ impl ScaleHandler {
 
     /// Queues an Event (unless the handler was built without Events): written off the caller's
     /// path (see `event_queue.rs`); a failure to write it is logged, never returned.
-    pub(crate) async fn record_quietly(
-        &self,
-        type_: EventType,
-        reason: &str,
-        note: String,
-        regarding: &ObjectReference,
-    ) {
+    pub(crate) fn record_quietly(&self, type_: EventType, reason: &str, note: String, regarding: &ObjectReference) {
         if !self.record_events {
             return;
         }

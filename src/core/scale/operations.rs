@@ -34,7 +34,7 @@ pub struct Scale {
 }
 
 impl Scale {
-    fn of(t: &ResolvedTarget, s: &ApiScale) -> Self {
+    pub(crate) fn of(t: &ResolvedTarget, s: &ApiScale) -> Self {
         Scale {
             namespace: t.namespace.clone(),
             name: s.metadata.name.clone().unwrap_or_default(),

@@ -10,6 +10,7 @@ use crate::core::discovery::Resource;
 use crate::core::error::{Error, Result};
 use crate::core::scale::Scale;
 use crate::core::scale::handler::ScaleHandler;
+use crate::core::scale::resolved::ResolvedTarget;
 use crate::core::target::TargetRef;
 
 /// Kinds whose status reports `readyReplicas` (omitted when 0).
@@ -101,25 +102,41 @@ impl ScaleHandler {
         namespace: Option<&str>,
     ) -> Result<Scale> {
         let started = Instant::now();
-        let info = self.get_scale(target, namespace).await?;
+        self.with_resolved(target, namespace, |t| async move {
+            self.wait_resolved(target, &t, replicas, ready, timeout, started).await
+        })
+        .await
+    }
+
+    /// [`wait_for_replicas`](Self::wait_for_replicas) on the resolved target `t`.
+    async fn wait_resolved(
+        &self,
+        target: &TargetRef,
+        t: &ResolvedTarget,
+        replicas: Option<i32>,
+        ready: bool,
+        timeout: Duration,
+        started: Instant,
+    ) -> Result<Scale> {
+        let api = self.api_for(t);
+        let resource = &t.resource;
+        let info = Scale::of(t, &api.get_scale(&t.name).await?);
         let wanted = replicas.unwrap_or(info.spec_replicas);
-        let resource = self.resolve_scalable(&target.type_spec).await?;
-        let api = self.dynamic_api(&resource, &info.namespace);
         let what = format!("{target} {} replicas", if ready { "ready" } else { "" }).replace("  ", " ");
         let mut seen = -1;
         let work = async {
             loop {
-                let obj = api.get(&target.name).await?;
-                if self.settled(&api, &resource, &obj, ready, wanted, &mut seen).await? {
+                let obj = api.get(&t.name).await?;
+                if self.settled(&api, resource, &obj, ready, wanted, &mut seen).await? {
                     return Ok(());
                 }
                 let rv = obj.metadata.resource_version.clone().unwrap_or_default();
-                let wp = WatchParams::default().fields(&format!("metadata.name={}", target.name)).timeout(WATCH_SLICE);
+                let wp = WatchParams::default().fields(&format!("metadata.name={}", t.name)).timeout(WATCH_SLICE);
                 let mut stream = api.watch(&wp, &rv).await?.boxed();
                 while let Some(ev) = stream.try_next().await? {
                     match ev {
                         WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            if self.settled(&api, &resource, &o, ready, wanted, &mut seen).await? {
+                            if self.settled(&api, resource, &o, ready, wanted, &mut seen).await? {
                                 return Ok(());
                             }
                         }
@@ -138,9 +155,7 @@ impl ScaleHandler {
         };
         let remaining = timeout.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, work).await {
-            Ok(Ok(())) => {
-                self.get_scale(target, Some(&info.namespace).filter(|n| !n.is_empty()).map(String::as_str)).await
-            }
+            Ok(Ok(())) => Ok(Scale::of(t, &api.get_scale(&t.name).await?)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::WaitTimeout { what, wanted, seen: seen.max(0), waited: started.elapsed() }),
         }
