@@ -216,12 +216,10 @@ def test_steady_state_writes_nothing(
     kube_cluster.create_deployment(namespace, "web", 1)
     create_scaled_object(kube_cluster, namespace, "web-so")
     STATE["steady"] = {"zero": zero}
-    # A cooldown long enough that the stored lastScaledUpTime (rewritten when older than a
-    # quarter cooldown, 2 s here) stays fresh over the passes below.
-    create_es(
-        kube_cluster, namespace, elasti_service("steady", "steady", keda="web-so", cooldown=8), age=False
-    )
-    time.sleep(8.1)
+    # Going to zero waits out a short cooldown; serving, a long one keeps the stored
+    # lastScaledUpTime (rewritten when older than a quarter cooldown) fresh over the passes below.
+    cooldown = 3 if zero else 600
+    create_es(kube_cluster, namespace, elasti_service("steady", "steady", keda="web-so", cooldown=cooldown))
     loop_handler.check_and_scale()  # reaches the steady state
     settle_deployment(kube_cluster, namespace)
     loop_handler.check_and_scale()  # the stored scale-up time is fresh again

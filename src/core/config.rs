@@ -22,8 +22,11 @@ pub struct ConnectOptions {
     pub timeout: Option<Duration>,
 }
 
+/// The `User-Agent` of kubescale's requests.
+pub const USER_AGENT: &str = concat!("kubescale/", env!("CARGO_PKG_VERSION"));
+
 /// How long a read or a write may wait without progress when no timeout is given. Every
-/// watch kubescale makes asks the server to end it sooner (20 s), so it never trips on a quiet
+/// watch kubescale makes asks the server to end it sooner, so it never trips on a quiet
 /// watch.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -107,6 +110,8 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
         (config, None)
     };
     apply_timeouts(&mut config, opts.timeout);
+    // Named in the API server's audit log and metrics, as kubectl and client-go name themselves.
+    config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
     let client = crate::core::transport::client(config)?;

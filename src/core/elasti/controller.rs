@@ -23,6 +23,8 @@ pub struct Controller {
     pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
     /// Places for scaler evaluations (services whose triggers are being asked) at once.
     pub(crate) evaluations: tokio::sync::Semaphore,
+    /// The watches while `run` acts (see `watching.rs`).
+    pub(crate) watching: Mutex<Option<Arc<crate::core::elasti::watching::Watching>>>,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
@@ -39,6 +41,7 @@ impl Controller {
             evaluations: tokio::sync::Semaphore::new(scaler_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)),
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
+            watching: Mutex::new(None),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),
         }

@@ -7,6 +7,7 @@
 //! - [`pass`], [`status`]: one pass over the services, and its status writes;
 //! - [`finalizer`]: deleting an ElastiService restores the target it held at zero;
 //! - [`run`], [`leader`]: the endless loop, and leader election with a Lease;
+//! - `watching`: the watch-fed state `run` decides from (a steady pass sends no request);
 //! - [`scalers`]: what each trigger is asked (Prometheus built in, Python through a factory).
 
 pub mod controller;
@@ -20,6 +21,7 @@ pub mod resource;
 pub mod run;
 pub mod scalers;
 pub mod status;
+mod watching;
 
 pub use controller::Controller;
 pub use decision::Direction;

@@ -76,6 +76,19 @@ fn reference_to(meta: &ObjectMeta) -> ObjectReference {
     }
 }
 
+/// How long the first pass of `run` waits for its watches to fill.
+const WARM_UP: Duration = Duration::from_secs(10);
+
+/// The ElastiService in an object, or why it cannot be read.
+fn decode(obj: &DynamicObject) -> std::result::Result<ElastiService, serde_json::Error> {
+    serde_json::from_value(serde_json::to_value(obj).unwrap_or_default())
+}
+
+/// The KEDA ScaledObject the service names, if it names one.
+pub(crate) fn keda_of(es: &ElastiService) -> Option<&crate::core::elasti::resource::AutoscalerSpec> {
+    es.spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda)
+}
+
 fn memory_key(es: &ElastiService) -> String {
     format!(
         "{}/{}/{}",
@@ -121,28 +134,56 @@ impl Controller {
     /// annotation, status, Event or finalizer); each decision lists what it would have done.
     pub async fn check_and_scale(&self, dry_run: bool) -> Result<Vec<Decision>> {
         self.check_open()?;
-        let ar = api_resource();
-        let client = self.handler.client().clone();
-        let api: Api<DynamicObject> = match self.handler.watch_namespace() {
-            Some(ns) => Api::namespaced_with(client, ns, &ar),
-            None => Api::all_with(client, &ar),
-        };
         let started = std::time::Instant::now();
-        let list = match api.list(&ListParams::default()).await {
+        let objects = match self.services_now().await {
             Ok(l) => l,
             Err(e) => {
                 metrics().error("pass");
-                return Err(e.into());
+                return Err(e);
             }
         };
         // Services are independent: decide them concurrently.
-        let futures = list.items.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
+        let futures = objects.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
         let decisions = futures::future::join_all(futures).await;
         // The pass's Events are written by the time it returns.
         self.handler.flush_events(Duration::from_secs(10)).await;
         metrics().passes.inc();
         metrics().pass_duration.observe(started.elapsed().as_secs_f64());
         Ok(decisions)
+    }
+
+    /// The ElastiServices: from the watch while `run` keeps one (the first pass waits for it and
+    /// for the watches of the types its services use to fill), else from a LIST.
+    async fn services_now(&self) -> Result<Vec<DynamicObject>> {
+        if let Some(w) = self.watching() {
+            if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
+                for o in w.services.list().unwrap_or_default() {
+                    if let Ok(es) = decode(&o) {
+                        self.watch_types_of_service(&es).await;
+                    }
+                }
+                self.handler.watches_ready(WARM_UP).await;
+            }
+            if let Some(list) = w.services.list() {
+                return Ok(list.iter().map(|o| (**o).clone()).collect());
+            }
+        }
+        let ar = api_resource();
+        let client = self.handler.client().clone();
+        let api: Api<DynamicObject> = match self.handler.watch_namespace() {
+            Some(ns) => Api::namespaced_with(client, ns, &ar),
+            None => Api::all_with(client, &ar),
+        };
+        Ok(api.list(&ListParams::default()).await?.items)
+    }
+
+    /// Decides the services created or edited since the last pass (seen by the watch), at once.
+    pub(crate) async fn check_changed_services(&self, dry_run: bool) -> Result<Vec<Decision>> {
+        let changed = self.changed_services();
+        let futures = changed.iter().map(|(ns, name)| self.check_and_scale_service(name, Some(ns), dry_run));
+        let decisions = futures::future::join_all(futures).await;
+        // A service deleted meanwhile has nothing to decide.
+        Ok(decisions.into_iter().filter_map(|d| d.ok()).collect())
     }
 
     /// One decision for one ElastiService (for operators that schedule services themselves).
@@ -155,8 +196,13 @@ impl Controller {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let ns = self.handler.namespace_for(namespace)?;
-        let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
-        let obj = api.get(name).await?;
+        let cached = self.watching().and_then(|w| w.services.get(&ns, name)).flatten();
+        let obj = match cached {
+            Some(o) => (*o).clone(),
+            None => Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource())
+                .get(name)
+                .await?,
+        };
         let decision = self.reconcile_object(obj, dry_run).await;
         self.handler.flush_events(Duration::from_secs(10)).await;
         Ok(decision)
@@ -186,9 +232,7 @@ impl Controller {
                 dry_run,
             }
         };
-        let decoded: std::result::Result<ElastiService, _> =
-            serde_json::from_value(serde_json::to_value(&obj).unwrap_or_default());
-        let es = match decoded {
+        let es = match decode(&obj) {
             Ok(es) => es,
             Err(e) => {
                 let message = format!("the ElastiService cannot be read: {e}");
@@ -222,13 +266,17 @@ impl Controller {
         }
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
+        self.watch_types_of(&target, keda_of(es).is_some()).await;
         if es.metadata.deletion_timestamp.is_some() {
             return self.release_on_deletion(es, &target, dry_run).await;
         }
         let cooldown = cooldown(spec);
         let now = Timestamp::now();
         let key = memory_key(es);
-        let (direction, reason) = self.decide(es, &key, cooldown, now, dry_run).await?;
+        let (direction, reason) = match self.restored_by_others(es, &target).await? {
+            Some(n) => (Direction::ScaleUp, format!("restored to {n} replicas by someone else; counted as a scale-up")),
+            None => self.decide(es, &key, cooldown, now, dry_run).await?,
+        };
         let mut actions = Vec::new();
         let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
         if !dry_run {
@@ -239,6 +287,18 @@ impl Controller {
             self.write_status(es, &status, direction, mode, now, cooldown).await?;
         }
         Ok(Outcome { direction, reason, actions })
+    }
+
+    /// A target the loop held at zero (`mode: proxy`) that someone else brought back (a person
+    /// with `kubectl scale`, KubeElasti's resolver, a deploy): its count. That counts as a
+    /// scale-up now, so the loop honours the cooldown after it instead of taking the target
+    /// straight back to zero. Free in a steady state (the target's watch answers).
+    async fn restored_by_others(&self, es: &ElastiService, target: &TargetRef) -> Result<Option<i32>> {
+        if es.status.as_ref().and_then(|s| s.mode.as_deref()) != Some(MODE_PROXY) {
+            return Ok(None);
+        }
+        let n = self.handler.desired_count(target, es.metadata.namespace.as_deref()).await?;
+        Ok((n > 0).then_some(n))
     }
 
     /// The decision table, fed with the facts it asks for; `key` names the service in the
@@ -322,7 +382,7 @@ impl Controller {
 
     /// Pauses or resumes the service's KEDA ScaledObject, if it names one.
     async fn keda_step(&self, es: &ElastiService, pause: bool, dry_run: bool, actions: &mut Vec<String>) -> Result<()> {
-        let Some(a) = es.spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda) else { return Ok(()) };
+        let Some(a) = keda_of(es) else { return Ok(()) };
         if self.handler.keda_paused(&a.name, es.metadata.namespace.as_deref(), pause, dry_run).await? {
             actions.push(format!("{} KEDA {}", if pause { "pause" } else { "resume" }, a.name));
         }

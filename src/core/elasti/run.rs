@@ -79,17 +79,21 @@ impl Controller {
 
     async fn run_passes(&self, opts: &RunOptions) -> Result<()> {
         let Some(elector) = self.elector(opts)? else {
+            let _watching = self.start_watching();
             let mut next_pass = Instant::now();
             loop {
+                let full = tokio::select! {
+                    () = self.closed() => return Ok(()),
+                    () = tokio::time::sleep_until(next_pass) => true,
+                    () = self.service_changed() => false,
+                };
                 tokio::select! {
                     () = self.closed() => return Ok(()),
-                    () = tokio::time::sleep_until(next_pass) => {}
+                    pass = self.pass(full, opts.dry_run) => if !log_pass(pass) { return Ok(()) },
                 }
-                tokio::select! {
-                    () = self.closed() => return Ok(()),
-                    pass = self.check_and_scale(opts.dry_run) => if !log_pass(pass) { return Ok(()) },
+                if full {
+                    next_pass = Instant::now() + opts.polling_interval;
                 }
-                next_pass = Instant::now() + opts.polling_interval;
             }
         };
         let elector = Arc::new(elector);
@@ -134,15 +138,18 @@ impl Controller {
                     () = tokio::time::sleep_until(sent + retry) => continue,
                 }
             }
-            // Leading: passes, with renewals beside them.
+            // Leading: passes, with renewals beside them, from watches kept while leading.
             let _leading = LeaderGauge::set();
+            let _watching = self.start_watching();
+            let mut full = false;
             let mut renewed = sent;
             let mut next_renew = sent + retry;
             let mut next_pass = Instant::now();
             let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
             loop {
                 if pass.is_none() && Instant::now() >= next_pass {
-                    pass = Some(Box::pin(self.check_and_scale(dry_run)));
+                    full = true;
+                    pass = Some(Box::pin(self.pass(true, dry_run)));
                 }
                 let running = pass.is_some();
                 tokio::select! {
@@ -152,9 +159,15 @@ impl Controller {
                         if !log_pass(done.expect("a running pass")) {
                             return Ok(());
                         }
-                        next_pass = Instant::now() + interval;
+                        if full {
+                            next_pass = Instant::now() + interval;
+                        }
                     }
                     () = tokio::time::sleep_until(next_pass), if !running => {}
+                    () = self.service_changed(), if !running => {
+                        full = false;
+                        pass = Some(Box::pin(self.pass(false, dry_run)));
+                    }
                     () = tokio::time::sleep_until(next_renew) => {
                         let sent = Instant::now();
                         match elector.try_acquire_or_renew().await {
@@ -178,6 +191,13 @@ impl Controller {
             // Dropping the pass cancels it.
             drop(pass);
         }
+    }
+}
+
+impl Controller {
+    /// A full pass, or (`full` false) a decision for each service changed since the last.
+    async fn pass(&self, full: bool, dry_run: bool) -> Result<Vec<Decision>> {
+        if full { self.check_and_scale(dry_run).await } else { self.check_changed_services(dry_run).await }
     }
 }
 

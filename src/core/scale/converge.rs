@@ -89,8 +89,7 @@ impl ScaleHandler {
         };
         let mut annotated = false;
         for attempt in 0..=STALE_RETRIES {
-            let scale = self.read(&api, t, progress).await?;
-            let mut base = Base::of(&scale);
+            let mut base = self.read(&api, t, progress).await?;
             let current = base.count();
             if let Some((tested, e)) = refused.take()
                 && tested == current
@@ -142,9 +141,19 @@ impl ScaleHandler {
     pub(crate) async fn plan(&self, t: &ResolvedTarget, intent: Intent) -> Result<Option<(i32, i32)>> {
         let api = self.api_for(t);
         let mut progress = Progress::default();
-        let current = Base::of(&self.read(&api, t, &mut progress).await?).count();
+        let current = self.read(&api, t, &mut progress).await?.count();
         let desired = self.desired(&api, t, intent, current).await?;
         Ok(intent.satisfied(current, desired).is_none().then_some((current, desired)))
+    }
+
+    /// The target's desired count (`spec.replicas`), as step 2 reads it: free while the
+    /// target's watch shows the scale seen last.
+    pub(crate) async fn desired_count(&self, target: &crate::core::target::TargetRef, namespace: Option<&str>) -> Result<i32> {
+        self.with_resolved(target, namespace, |t| async move {
+            let api = self.api_for(&t);
+            Ok(self.read(&api, &t, &mut Progress::default()).await?.count())
+        })
+        .await
     }
 
     /// Step 1: writes on top of the scale seen last time, without reading, when the intent's
@@ -189,13 +198,22 @@ impl ScaleHandler {
         }
     }
 
-    /// Step 2: reads the scale subresource and remembers it.
-    async fn read(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, progress: &mut Progress) -> Result<ApiScale> {
+    /// Step 2: the current count. A scale seen at the resourceVersion the target's watch
+    /// reports now is current and costs no request; otherwise the scale subresource is read
+    /// (and remembered).
+    async fn read(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, progress: &mut Progress) -> Result<Base> {
+        if let Some(Seen { base, uid }) = self.seen.get(&t.key)
+            && let Some(Some(meta)) = self.watched_meta(&t.resource, &t.namespace, &t.name)
+            && meta.metadata.resource_version.as_deref() == Some(base.resource_version.as_str())
+        {
+            progress.uid = uid;
+            return Ok(base);
+        }
         match api.get_scale(&t.name).await {
             Ok(scale) => {
                 progress.uid = scale.metadata.uid.clone();
                 self.remember_scale(t, &scale, scale.metadata.uid.clone());
-                Ok(scale)
+                Ok(Base::of(&scale))
             }
             Err(e) => {
                 self.seen.forget(&t.key);
@@ -204,8 +222,6 @@ impl ScaleHandler {
         }
     }
 
-    /// Step 3's input: the count to write over `current` (reads the remembered count only when
-    /// the intent restores it).
     async fn desired(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, intent: Intent, current: i32) -> Result<i32> {
         if !intent.restores_at(current) {
             return Ok(intent.desired(current, None));

@@ -14,6 +14,7 @@ use crate::core::scale::cache::ScaleCache;
 use crate::core::scale::event_queue::EventQueue;
 use crate::core::scale::events::EventRecorder;
 use crate::core::scale::locks::KeyedLocks;
+use crate::core::scale::watched::Watched;
 use crate::core::target::{TypeSpec, validate_namespace};
 
 /// How to build a [`ScaleHandler`].
@@ -52,6 +53,14 @@ fn reporting_instance(mut name: String) -> String {
     name
 }
 
+/// How long a watch asks the server to keep it open: three quarters of the read timeout (a
+/// watch without events would otherwise time out on the client and count as a failure), at
+/// most the 290 s client-go and kube-runtime use.
+fn watch_timeout(timeout: Option<std::time::Duration>) -> std::time::Duration {
+    let read = timeout.unwrap_or(crate::core::config::DEFAULT_TIMEOUT);
+    (read * 3 / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(290))
+}
+
 /// The default for [`HandlerOptions::concurrency`].
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
@@ -77,6 +86,10 @@ pub struct ScaleHandler {
     /// The Events of scale calls and of the loop, written off the caller's path.
     pub(crate) event_queue: Arc<EventQueue>,
     pub(crate) seen: ScaleCache,
+    /// Metadata-only watches that let reads be skipped (started by the loop).
+    pub(crate) watched: Watched,
+    /// How long a watch request asks the server to keep it open: below the read timeout.
+    pub(crate) watch_timeout: std::time::Duration,
     watch_namespace: Option<String>,
     default_namespace: String,
     server: String,
@@ -123,6 +136,8 @@ impl ScaleHandler {
             scale_patch_allowed: AtomicBool::new(true),
             pid: std::process::id(),
             seen: ScaleCache::default(),
+            watched: Watched::default(),
+            watch_timeout: watch_timeout(opts.connect.timeout),
         })
     }
 

@@ -11,7 +11,7 @@ pub const PAUSED: &str = "autoscaling.keda.sh/paused";
 /// The replica count KEDA holds a paused ScaledObject at.
 pub const PAUSED_REPLICAS: &str = "autoscaling.keda.sh/paused-replicas";
 
-fn scaled_object_type() -> TypeSpec {
+pub(crate) fn scaled_object_type() -> TypeSpec {
     TypeSpec { resource: "scaledobjects".into(), version: Some("v1alpha1".into()), group: Some("keda.sh".into()) }
 }
 
@@ -31,8 +31,12 @@ impl ScaleHandler {
         let ns = self.namespace_for(namespace)?;
         let resource = self.resolve(&scaled_object_type()).await?;
         let api = self.dynamic_api(&resource, &ns);
-        let current = api.get_metadata(name).await?;
-        let ann = current.metadata.annotations.unwrap_or_default();
+        // The loop's watch of ScaledObjects, when live, saves the read.
+        let ann = match self.watched_meta(&resource, &ns, name) {
+            Some(Some(meta)) => meta.metadata.annotations.clone(),
+            _ => api.get_metadata(name).await?.metadata.annotations,
+        }
+        .unwrap_or_default();
         let (want_paused, want_replicas) = if paused { ("true", Some("0")) } else { ("false", None) };
         if ann.get(PAUSED).map(String::as_str) == Some(want_paused)
             && ann.get(PAUSED_REPLICAS).map(String::as_str) == want_replicas

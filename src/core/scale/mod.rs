@@ -9,7 +9,8 @@
 //! - [`write`]: the one write of a count (patch or update, real or dry run);
 //! - [`cache`], [`locks`]: the last scale seen per target, the per-target locks;
 //! - [`events`], [`event_queue`]: Events, written off the caller's path;
-//! - [`wait`], [`keda`]: waiting for replicas, KEDA's pause annotations.
+//! - [`wait`], [`keda`]: waiting for replicas, KEDA's pause annotations;
+//! - [`watched`]: metadata-only watches that let the loop skip reads in a steady state.
 
 pub mod cache;
 mod converge;
@@ -22,6 +23,7 @@ pub mod locks;
 pub mod operations;
 pub mod resolved;
 pub mod wait;
+pub mod watched;
 pub mod write;
 
 pub use events::{Event, EventSpec, EventType};

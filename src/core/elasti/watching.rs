@@ -1,0 +1,146 @@
+//! The loop's watch-fed state while it runs: ElastiServices from a watch (so a steady pass
+//! lists nothing), metadata-only watches of the target types and of KEDA ScaledObjects (so a
+//! steady pass reads no scale and no annotation; see `scale/watched.rs`), and the services
+//! created or edited since the last pass, which the loop decides at once instead of at the next
+//! pass.
+//!
+//! The watches run while `run` acts (while it leads, with leader election) and stop when it
+//! returns. `check_and_scale` outside `run` reads from the API server.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use kube::Api;
+use kube::api::DynamicObject;
+use kube::runtime::watcher::Event;
+use tokio::sync::{Notify, mpsc};
+
+use crate::core::elasti::controller::Controller;
+use crate::core::elasti::pass::api_resource;
+use crate::core::informer::Informer;
+use crate::core::target::TargetRef;
+
+/// The ElastiService watch and the services changed since they were last decided.
+pub(crate) struct Watching {
+    pub(crate) services: Arc<Informer<DynamicObject>>,
+    changed: Mutex<mpsc::UnboundedReceiver<(String, String)>>,
+    /// Woken when something was sent on `changed`.
+    notify: Arc<Notify>,
+    /// Whether the first pass since the watches started has run (it waits for them to fill).
+    pub(crate) warmed: std::sync::atomic::AtomicBool,
+}
+
+/// What the ElastiService cache keeps: no managed fields.
+fn strip(o: &mut DynamicObject) {
+    o.metadata.managed_fields = None;
+}
+
+/// Stops the loop's watches when dropped.
+pub(crate) struct WatchGuard<'a>(&'a Controller);
+
+impl Drop for WatchGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.watching.lock().expect("watching poisoned") = None;
+        self.0.handler.stop_watching();
+    }
+}
+
+impl Controller {
+    /// Starts watching ElastiServices in the handler's scope; the target and ScaledObject
+    /// watches start as passes meet their types. Everything stops when the guard drops.
+    pub(crate) fn start_watching(&self) -> WatchGuard<'_> {
+        let ar = api_resource();
+        let client = self.handler.client().clone();
+        let api: Api<DynamicObject> = match self.handler.watch_namespace() {
+            Some(ns) => Api::namespaced_with(client, ns, &ar),
+            None => Api::all_with(client, &ar),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let notify = Arc::new(Notify::new());
+        let wake = notify.clone();
+        // uid → generation last seen: a new object or a new generation (a spec edit, a
+        // deletion) is decided at once; status writes (the loop's own) are not.
+        let generations: Mutex<HashMap<String, i64>> = Mutex::new(HashMap::new());
+        let on_event = move |event: &Event<DynamicObject>| {
+            let (o, announce) = match event {
+                Event::InitApply(o) => (o, false),
+                Event::Apply(o) => (o, true),
+                Event::Delete(o) => {
+                    if let Some(uid) = &o.metadata.uid {
+                        generations.lock().expect("generations poisoned").remove(uid);
+                    }
+                    return;
+                }
+                Event::Init | Event::InitDone => return,
+            };
+            let (Some(uid), generation) = (o.metadata.uid.clone(), o.metadata.generation.unwrap_or(0)) else { return };
+            let before = generations.lock().expect("generations poisoned").insert(uid, generation);
+            if announce && before != Some(generation) {
+                let ns = o.metadata.namespace.clone().unwrap_or_default();
+                let _ = tx.send((ns, o.metadata.name.clone().unwrap_or_default()));
+                wake.notify_one();
+            }
+        };
+        let services = Informer::start(
+            api,
+            ar,
+            "elastiservices.elasti.truefoundry.com".into(),
+            self.handler.watch_timeout,
+            strip,
+            Some(Box::new(on_event)),
+        );
+        *self.watching.lock().expect("watching poisoned") = Some(Arc::new(Watching {
+            services: Arc::new(services),
+            changed: Mutex::new(rx),
+            notify,
+            warmed: std::sync::atomic::AtomicBool::new(false),
+        }));
+        WatchGuard(self)
+    }
+
+    /// The loop's watches, while they run.
+    pub(crate) fn watching(&self) -> Option<Arc<Watching>> {
+        self.watching.lock().expect("watching poisoned").clone()
+    }
+
+    /// The services created or edited since last asked (namespace, name), each once.
+    pub(crate) fn changed_services(&self) -> Vec<(String, String)> {
+        let Some(w) = self.watching() else { return Vec::new() };
+        let mut rx = w.changed.lock().expect("watching poisoned");
+        let mut keys = BTreeSet::new();
+        while let Ok(k) = rx.try_recv() {
+            keys.insert(k);
+        }
+        keys.into_iter().collect()
+    }
+
+    /// Resolves when a service was created or edited (never, without watches).
+    pub(crate) async fn service_changed(&self) {
+        let Some(w) = self.watching() else { return std::future::pending().await };
+        if w.changed.lock().expect("watching poisoned").is_empty() {
+            w.notify.notified().await;
+        }
+    }
+
+    /// [`watch_types_of`](Self::watch_types_of) for a service's target and ScaledObject.
+    pub(crate) async fn watch_types_of_service(&self, es: &crate::core::elasti::resource::ElastiService) {
+        let t = &es.spec.scale_target_ref;
+        if let Ok(target) = TargetRef::from_parts(&t.api_version, t.normalized_kind(), &t.name) {
+            self.watch_types_of(&target, crate::core::elasti::pass::keda_of(es).is_some()).await;
+        }
+    }
+
+    /// While watching: makes sure the target's type (and the ScaledObject type, for a service
+    /// with KEDA) is watched. A type that cannot be resolved is left to the scale call to report.
+    pub(crate) async fn watch_types_of(&self, target: &TargetRef, keda: bool) {
+        if self.watching().is_none() {
+            return;
+        }
+        if let Ok(r) = self.handler.resolve_scalable(&target.type_spec).await {
+            self.handler.watch_kind(&r);
+        }
+        if keda && let Ok(r) = self.handler.resolve(&crate::core::scale::keda::scaled_object_type()).await {
+            self.handler.watch_kind(&r);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+"""The loop fed by watches: a steady state sends no request, a change in the cluster is seen
+without waiting for the next pass, and the watches recover from an API server restart.
+
+Requests are counted where the API server logs them: its audit log (a private cluster that
+audits every request), filtered to kubescale's User-Agent."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import kubescale
+from kubescale.testing import LocalCluster
+
+from helpers import (
+    STATE,
+    FlagScaler,
+    create_es,
+    create_scaled_object,
+    elasti_service,
+    install_keda_crd,
+    spec_replicas,
+    status,
+)
+
+DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    rule = {"level": "Metadata", "omitStages": ["RequestReceived"]}
+    with LocalCluster(audit_rules=[rule]) as c:
+        install_keda_crd(c)
+        with kubescale.ScaleHandler(kubeconfig=c.kubeconfig_path) as h:
+            h.install_crds()
+        yield c
+
+
+def ours(cluster: LocalCluster, start: int) -> list[str]:
+    """kubescale's requests in the audit log from entry `start` on (one line per request)."""
+    seen: dict[str, str] = {}
+    for e in cluster.audit_entries()[start:]:
+        if str(e.get("userAgent", "")).startswith("kubescale/"):
+            seen.setdefault(e["auditID"], f"{e['verb']} {e['requestURI']}")
+    return list(seen.values())
+
+
+def passes(h: kubescale.ScaleHandler) -> int:
+    m = re.search(r"^kubescale_passes_total (\d+)", h.metrics(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def replicas(cluster: LocalCluster, ns: str, name: str) -> int:
+    return spec_replicas(cluster, ns, DEPLOY.format(ns=ns, name=name))
+
+
+def scale_by_hand(cluster: LocalCluster, ns: str, name: str, n: int) -> None:
+    """What `kubectl scale` does."""
+    cluster.request(
+        "PATCH", DEPLOY.format(ns=ns, name=name) + "/scale", {"spec": {"replicas": n}}, content_type="application/merge-patch+json"
+    )
+
+
+def settled(cluster: LocalCluster, ns: str) -> bool:
+    items = cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+    return all(
+        d.get("status", {}).get("observedGeneration") == d["metadata"]["generation"]
+        and d.get("status", {}).get("replicas", 0) == d["spec"].get("replicas", 0)
+        for d in items
+    )
+
+
+@pytest.fixture
+def loop(cluster: LocalCluster) -> Iterator[Callable[..., tuple[str, kubescale.ScaleHandler]]]:
+    """Starts `run` in a thread over a fresh namespace: `loop(interval)` → (namespace, handler)."""
+    started: list[tuple[kubescale.ScaleHandler, threading.Thread]] = []
+
+    def start(interval: float, ns: str) -> tuple[str, kubescale.ScaleHandler]:
+        h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+        h.register_scaler("flag", FlagScaler)
+        t = threading.Thread(target=h.run, kwargs={"polling_interval": interval})
+        t.start()
+        started.append((h, t))
+        return ns, h
+
+    yield start
+    for h, t in started:
+        h.close()
+        t.join(timeout=10)
+        assert not t.is_alive()
+
+
+def serving_and_zero(cluster: LocalCluster, ns: str, key: str) -> None:
+    """Two services held at zero (one with KEDA) and two serving (one with KEDA)."""
+    for name, n in [("down-0", 2), ("down-1", 2), ("up-0", 1), ("up-1", 1)]:
+        cluster.create_deployment(ns, name, n)
+    create_scaled_object(cluster, ns, "down-1-so")
+    create_scaled_object(cluster, ns, "up-1-so")
+    STATE[f"{key}-down"] = {"zero": True}
+    STATE[f"{key}-up"] = {"zero": False}
+    for name in ["down-0", "down-1"]:
+        keda = "down-1-so" if name == "down-1" else ""
+        create_es(cluster, ns, elasti_service(name, f"{key}-down", target=name, cooldown=2, keda=keda), age=False)
+    for name in ["up-0", "up-1"]:
+        keda = "up-1-so" if name == "up-1" else ""
+        create_es(cluster, ns, elasti_service(name, f"{key}-up", target=name, cooldown=4, keda=keda), age=False)
+    time.sleep(4.1)  # older than their cooldowns: the loop may scale them
+
+
+def steady(ns: str, requests: list[str]) -> list[str]:
+    """The requests that a steady state must not send: all but the serving services' status
+    writes, which persist `lastScaledUpTime` every quarter cooldown (1 s here) by design."""
+    persisted = re.compile(rf"patch /apis/elasti\.truefoundry\.com/v1alpha1/namespaces/{ns}/elastiservices/up-\d/status\??")
+    return [r for r in requests if not persisted.fullmatch(r)]
+
+
+def reached(cluster: LocalCluster, ns: str) -> bool:
+    return (
+        replicas(cluster, ns, "down-0") == 0
+        and replicas(cluster, ns, "down-1") == 0
+        and all(status(cluster, ns, n).get("mode") == "serve" for n in ("up-0", "up-1"))
+        and settled(cluster, ns)
+    )
+
+
+def quiet_window(cluster: LocalCluster, h: kubescale.ScaleHandler, seconds: float = 3) -> tuple[list[str], int]:
+    """kubescale's requests, and its passes, over `seconds`."""
+    start, before = len(cluster.audit_entries()), passes(h)
+    time.sleep(seconds)
+    time.sleep(0.3)  # entries are written as responses complete
+    return ours(cluster, start), passes(h) - before
+
+
+def test_a_steady_state_sends_no_request(cluster: LocalCluster, loop: Any) -> None:
+    ns, h = loop(0.3, cluster.create_namespace())
+    serving_and_zero(cluster, ns, "steady")
+    wait_for("the steady state", lambda: reached(cluster, ns), 30)
+    time.sleep(1.5)  # the controller-manager's last status writes reach the watches
+    requests, n = quiet_window(cluster, h)
+    assert n >= 5, f"only {n} passes ran"
+    assert steady(ns, requests) == []
+    assert len(requests) <= 2 * 5, "more than one status write per serving service per second"
+    # Every service was decided in each of those passes.
+    assert STATE["steady-up"]["asked"] >= 2 * n and STATE["steady-down"]["asked"] >= 2 * n
+
+
+def test_a_new_or_edited_service_is_decided_at_once(cluster: LocalCluster, loop: Any) -> None:
+    ns, h = loop(600, cluster.create_namespace())
+    wait_for("the first pass", lambda: passes(h) >= 1)
+    cluster.create_deployment(ns, "web", 0)
+    STATE["new"] = {"zero": False}
+    create_es(cluster, ns, elasti_service("web", "new"), age=False)
+    # Long before the next pass (10 minutes away): decided (too young to scale) ...
+    wait_for("the new service to be decided", lambda: "lastReconciledTime" in status(cluster, ns, "web"), 10)
+    assert replicas(cluster, ns, "web") == 0
+    time.sleep(1.1)  # past its cooldown
+    # ... and an edit of its spec is acted on at once.
+    path = f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/web"
+    patch = {"spec": {"minTargetReplicas": 2}}
+    cluster.request("PATCH", path, patch, content_type="application/merge-patch+json")
+    wait_for("the edited service's target to be scaled up", lambda: replicas(cluster, ns, "web") == 2, 10)
+
+
+def test_a_target_restored_by_hand_is_not_fought(cluster: LocalCluster, loop: Any) -> None:
+    ns = cluster.create_namespace()
+    cluster.create_deployment(ns, "web", 2)
+    STATE["by-hand"] = {"zero": True}
+    create_es(cluster, ns, elasti_service("web", "by-hand", cooldown=4))
+    ns, h = loop(0.3, ns)
+    wait_for("the loop to hold the target at zero", lambda: replicas(cluster, ns, "web") == 0)
+    scale_by_hand(cluster, ns, "web", 3)
+    restored = time.monotonic()
+    # The triggers still say zero; the restore counts as a scale-up, and the cooldown after it
+    # is honoured before the loop takes the target down again.
+    while time.monotonic() < restored + 2.5:
+        assert replicas(cluster, ns, "web") == 3, "the loop fought a person's kubectl scale"
+        time.sleep(0.1)
+    assert status(cluster, ns, "web")["mode"] == "serve"
+    wait_for("the target to go back to zero after the cooldown", lambda: replicas(cluster, ns, "web") == 0)
+
+
+def test_watches_recover_from_an_api_server_restart(cluster: LocalCluster, loop: Any) -> None:
+    ns, h = loop(0.3, cluster.create_namespace())
+    serving_and_zero(cluster, ns, "restart")
+    wait_for("the steady state", lambda: reached(cluster, ns), 30)
+    cluster.restart_apiserver()
+    # A change made while the watches reconnect is seen: the target is brought back.
+    scale_by_hand(cluster, ns, "up-0", 0)
+    wait_for("the loop to restore up-0", lambda: replicas(cluster, ns, "up-0") == 1)
+    wait_for("the deployments to settle", lambda: settled(cluster, ns))
+    # Once the watches are back, the steady state is free again.
+    deadline = time.monotonic() + 30
+    while True:
+        requests, n = quiet_window(cluster, h)
+        if not steady(ns, requests) and n >= 5:
+            break
+        assert time.monotonic() < deadline, f"still sending requests after the restart: {requests}"
+
