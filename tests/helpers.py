@@ -205,23 +205,6 @@ def annotations(cluster: ClusterAPI, path: str) -> dict[str, str]:
     return dict(cluster.request("GET", path)["metadata"].get("annotations", {}))
 
 
-def write_requests(cluster: ClusterAPI, resources: tuple[str, ...]) -> int:
-    """Write requests (POST, PUT, PATCH, APPLY) the API server has served for `resources`, from
-    its own `apiserver_request_total` metric. DELETEs are left out: kubescale never deletes, and
-    the namespace controller deletes the objects of earlier tests' namespaces meanwhile."""
-    text = cluster.request("GET", "/metrics")
-    total = 0
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = line[line.index("{") + 1 : line.rindex("}")]
-        fields = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
-        fields = {k: v.strip('"') for k, v in fields.items()}
-        if fields.get("verb") in {"POST", "PUT", "PATCH", "APPLY"} and fields.get("resource") in resources:
-            total += int(float(line.rsplit(" ", 1)[1]))
-    return total
-
-
 def elasti_service(
     name: str,
     key: str,
@@ -266,22 +249,6 @@ def create_es(cluster: ClusterAPI, ns: str, obj: dict[str, Any], *, age: bool = 
 
 def status(cluster: ClusterAPI, ns: str, name: str) -> dict[str, Any]:
     return dict(cluster.request("GET", f"{ES_PATH.format(ns=ns)}/{name}").get("status", {}))
-
-
-def settle_deployment(cluster: ClusterAPI, ns: str) -> None:
-    """Waits until the deployment controller has caught up with the last scale (its own status
-    writes and events would otherwise count as writes)."""
-
-    def settled() -> bool:
-        d = cluster.request("GET", DEPLOY.format(ns=ns))
-        st = d.get("status", {})
-        return bool(
-            st.get("observedGeneration") == d["metadata"]["generation"]
-            and st.get("replicas", 0) == d["spec"].get("replicas", 0)
-        )
-
-    cluster.wait_for(settled, "the deployment to settle")
-    time.sleep(1.0)
 
 
 def by_name(decisions: list[kubescale.Decision]) -> dict[str, kubescale.Decision]:

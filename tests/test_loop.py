@@ -28,10 +28,8 @@ from helpers import (
     elasti_service,
     events_for,
     leader_election_setup,
-    settle_deployment,
     spec_replicas,
     status,
-    write_requests,
 )
 
 
@@ -207,28 +205,6 @@ def test_keda_is_paused_at_zero_and_resumed(
     loop_handler.check_and_scale()
     assert annotations(kube_cluster, so) == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
-
-
-@pytest.mark.parametrize("zero", [True, False])
-def test_steady_state_writes_nothing(
-    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, zero: bool
-) -> None:
-    kube_cluster.create_deployment(namespace, "web", 1)
-    create_scaled_object(kube_cluster, namespace, "web-so")
-    STATE["steady"] = {"zero": zero}
-    # Going to zero waits out a short cooldown; serving, a long one keeps the stored
-    # lastScaledUpTime (rewritten when older than a quarter cooldown) fresh over the passes below.
-    cooldown = 3 if zero else 600
-    create_es(kube_cluster, namespace, elasti_service("steady", "steady", keda="web-so", cooldown=cooldown))
-    loop_handler.check_and_scale()  # reaches the steady state
-    settle_deployment(kube_cluster, namespace)
-    loop_handler.check_and_scale()  # the stored scale-up time is fresh again
-    watched = ("deployments", "elastiservices", "scaledobjects", "events")
-    before = write_requests(kube_cluster, watched)
-    for _ in range(3):
-        (d,) = loop_handler.check_and_scale()
-        assert d.direction == ("scale_down" if zero else "scale_up") and d.error is None
-    assert write_requests(kube_cluster, watched) == before
 
 
 def test_malformed_service_is_an_error_while_others_proceed(

@@ -69,7 +69,10 @@ def replicas(cluster: LocalCluster, ns: str, name: str) -> int:
 def scale_by_hand(cluster: LocalCluster, ns: str, name: str, n: int) -> None:
     """What `kubectl scale` does."""
     cluster.request(
-        "PATCH", DEPLOY.format(ns=ns, name=name) + "/scale", {"spec": {"replicas": n}}, content_type="application/merge-patch+json"
+        "PATCH",
+        DEPLOY.format(ns=ns, name=name) + "/scale",
+        {"spec": {"replicas": n}},
+        content_type="application/merge-patch+json",
     )
 
 
@@ -112,17 +115,22 @@ def serving_and_zero(cluster: LocalCluster, ns: str, key: str) -> None:
     STATE[f"{key}-up"] = {"zero": False}
     for name in ["down-0", "down-1"]:
         keda = "down-1-so" if name == "down-1" else ""
-        create_es(cluster, ns, elasti_service(name, f"{key}-down", target=name, cooldown=2, keda=keda), age=False)
+        create_es(
+            cluster, ns, elasti_service(name, f"{key}-down", target=name, cooldown=2, keda=keda), age=False
+        )
     for name in ["up-0", "up-1"]:
         keda = "up-1-so" if name == "up-1" else ""
-        create_es(cluster, ns, elasti_service(name, f"{key}-up", target=name, cooldown=4, keda=keda), age=False)
+        create_es(
+            cluster, ns, elasti_service(name, f"{key}-up", target=name, cooldown=4, keda=keda), age=False
+        )
     time.sleep(4.1)  # older than their cooldowns: the loop may scale them
 
 
 def steady(ns: str, requests: list[str]) -> list[str]:
     """The requests that a steady state must not send: all but the serving services' status
     writes, which persist `lastScaledUpTime` every quarter cooldown (1 s here) by design."""
-    persisted = re.compile(rf"patch /apis/elasti\.truefoundry\.com/v1alpha1/namespaces/{ns}/elastiservices/up-\d/status\??")
+    es = rf"/apis/elasti\.truefoundry\.com/v1alpha1/namespaces/{ns}/elastiservices"
+    persisted = re.compile(rf"patch {es}/up-\d/status\??")
     return [r for r in requests if not persisted.fullmatch(r)]
 
 
@@ -135,7 +143,9 @@ def reached(cluster: LocalCluster, ns: str) -> bool:
     )
 
 
-def quiet_window(cluster: LocalCluster, h: kubescale.ScaleHandler, seconds: float = 3) -> tuple[list[str], int]:
+def quiet_window(
+    cluster: LocalCluster, h: kubescale.ScaleHandler, seconds: float = 3
+) -> tuple[list[str], int]:
     """kubescale's requests, and its passes, over `seconds`."""
     start, before = len(cluster.audit_entries()), passes(h)
     time.sleep(seconds)
@@ -178,7 +188,7 @@ def test_a_target_restored_by_hand_is_not_fought(cluster: LocalCluster, loop: An
     cluster.create_deployment(ns, "web", 2)
     STATE["by-hand"] = {"zero": True}
     create_es(cluster, ns, elasti_service("web", "by-hand", cooldown=4))
-    ns, h = loop(0.3, ns)
+    loop(0.3, ns)
     wait_for("the loop to hold the target at zero", lambda: replicas(cluster, ns, "web") == 0)
     scale_by_hand(cluster, ns, "web", 3)
     restored = time.monotonic()
@@ -208,3 +218,28 @@ def test_watches_recover_from_an_api_server_restart(cluster: LocalCluster, loop:
             break
         assert time.monotonic() < deadline, f"still sending requests after the restart: {requests}"
 
+
+@pytest.mark.parametrize("zero", [True, False])
+def test_passes_outside_run_write_nothing_in_a_steady_state(cluster: LocalCluster, zero: bool) -> None:
+    """`check_and_scale()` called by hand reads afresh (no watches), and writes nothing either
+    once the steady state is reached."""
+    ns = cluster.create_namespace()
+    cluster.create_deployment(ns, "web", 1)
+    create_scaled_object(cluster, ns, "web-so")
+    STATE["by-call"] = {"zero": zero}
+    # A cooldown long enough that the stored lastScaledUpTime (rewritten when older than a
+    # quarter cooldown, 2 s here) stays fresh over the passes below.
+    create_es(cluster, ns, elasti_service("svc", "by-call", keda="web-so", cooldown=8), age=False)
+    time.sleep(8.1)
+    with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        h.check_and_scale()  # reaches the steady state
+        wait_for("the deployment to settle", lambda: settled(cluster, ns))
+        h.check_and_scale()  # the stored scale-up time is fresh again
+        start = len(cluster.audit_entries())
+        for _ in range(3):
+            (d,) = h.check_and_scale()
+            assert d.direction == ("scale_down" if zero else "scale_up") and d.error is None
+        time.sleep(0.3)
+        writes = [r for r in ours(cluster, start) if r.split()[0] not in ("get", "list", "watch")]
+        assert writes == []

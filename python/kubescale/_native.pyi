@@ -609,6 +609,8 @@ class ScaleHandler:
         lease_namespace: Optional[str] = None,
         lease_duration: float = 15.0,
         dry_run: bool = False,
+        qps: float = 50.0,
+        burst: int = 100,
     ) -> None:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -621,9 +623,18 @@ class ScaleHandler:
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             lease_duration: Seconds a Lease holds without renewal.
             dry_run: Decide every pass and write nothing (see ``check_and_scale``).
+            qps: The handler's requests per second while it runs (on average;
+                KEDA's operator uses 20). A steady state sends none.
+            burst: Requests allowed at once above ``qps``.
+
+        Passes decide from watches of the ElastiServices, of their targets' types
+        (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
+        a service created or edited is decided at once. A 429 from the API server is
+        answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval or duration."""
+            InvalidValueError: A non-positive interval, duration or ``qps``, or a
+                ``burst`` below 1."""
         ...
 
 @final
@@ -1061,6 +1072,8 @@ class AsyncScaleHandler:
         lease_namespace: Optional[str] = None,
         lease_duration: float = 15.0,
         dry_run: bool = False,
+        qps: float = 50.0,
+        burst: int = 100,
     ) -> Awaitable[None]:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -1073,7 +1086,16 @@ class AsyncScaleHandler:
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             lease_duration: Seconds a Lease holds without renewal.
             dry_run: Decide every pass and write nothing (see ``check_and_scale``).
+            qps: The handler's requests per second while it runs (on average;
+                KEDA's operator uses 20). A steady state sends none.
+            burst: Requests allowed at once above ``qps``.
+
+        Passes decide from watches of the ElastiServices, of their targets' types
+        (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
+        a service created or edited is decided at once. A 429 from the API server is
+        answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval or duration."""
+            InvalidValueError: A non-positive interval, duration or ``qps``, or a
+                ``burst`` below 1."""
         ...

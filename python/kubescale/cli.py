@@ -154,6 +154,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decide every pass and write nothing; log what each pass would do",
     )
+    r.add_argument(
+        "--kube-api-qps",
+        type=float,
+        default=50.0,
+        help="requests per second to the API server, on average (default 50; a steady state sends none)",
+    )
+    r.add_argument(
+        "--kube-api-burst", type=int, default=100, help="requests allowed at once above the QPS (default 100)"
+    )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
     return p
 
@@ -272,6 +281,8 @@ def _run(argv: Optional[Sequence[str]]) -> int:
                     leader_election=args.leader_election,
                     lease_name=args.lease_name,
                     dry_run=args.dry_run,
+                    qps=args.kube_api_qps,
+                    burst=args.kube_api_burst,
                 )
             except KeyboardInterrupt:
                 print("stopped", file=sys.stderr)

@@ -40,6 +40,8 @@ pub struct Connection {
     pub context: Option<String>,
     /// The context's namespace, or the service account's, or `default`.
     pub default_namespace: String,
+    /// The client's rate limit (off until `run` sets one).
+    pub limits: crate::core::throttle::Limits,
 }
 
 fn config_error(what: &str, e: &dyn std::error::Error) -> Error {
@@ -114,8 +116,9 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = crate::core::transport::client(config)?;
-    Ok(Connection { client, server, context, default_namespace })
+    let limits = crate::core::throttle::Limits::default();
+    let client = crate::core::transport::client(config, &limits)?;
+    Ok(Connection { client, server, context, default_namespace, limits })
 }
 
 #[cfg(test)]

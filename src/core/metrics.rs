@@ -10,6 +10,7 @@
 //! | `kubescale_errors_total` | counter | `kind` | failed decisions and passes, by error kind |
 //! | `kubescale_scale_writes_total` | counter | | replica counts written |
 //! | `kubescale_api_requests_total` | counter | `verb`, `code` | requests to the API server, by verb and HTTP status (`error`: no answer) |
+//! | `kubescale_api_throttled_total` | counter | | requests refused with 429 (API Priority and Fairness) and sent again after `Retry-After` |
 //! | `kubescale_event_writes_total` | counter | `result` | Event writes: `written`, `failed` |
 //! | `kubescale_scaler_call_duration_seconds` | histogram | `trigger` | time to ask one trigger |
 //! | `kubescale_leader` | gauge | | 1 while this process holds the loop's Lease |
@@ -94,6 +95,8 @@ pub struct Metrics {
     pub errors: Family<KindLabel, Counter>,
     /// `kubescale_scale_writes_total`.
     pub scale_writes: Counter,
+    /// `kubescale_api_throttled_total`.
+    pub throttled: Counter,
     /// `kubescale_api_requests_total`.
     pub api_requests: Family<RequestLabels, Counter>,
     /// `kubescale_event_writes_total`.
@@ -118,6 +121,7 @@ impl Metrics {
             service_decision: Family::default(),
             errors: Family::default(),
             scale_writes: Counter::default(),
+            throttled: Counter::default(),
             api_requests: Family::default(),
             event_writes: Family::default(),
             scaler_calls: Family::new_with_constructor(seconds_histogram),
@@ -140,6 +144,11 @@ impl Metrics {
         );
         registry.register("kubescale_errors", "Failed decisions and passes, by error kind", m.errors.clone());
         registry.register("kubescale_scale_writes", "Replica counts written", m.scale_writes.clone());
+        registry.register(
+            "kubescale_api_throttled",
+            "Requests refused with 429 (API Priority and Fairness) and sent again after Retry-After",
+            m.throttled.clone(),
+        );
         registry.register(
             "kubescale_api_requests",
             "Requests to the API server, by verb and HTTP status",

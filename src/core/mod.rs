@@ -1,6 +1,6 @@
 //! The pure-Rust core: no Python here. Every operation is an `async fn`.
 //!
-//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`], [`per_process`], [`redact`], [`informer`] (watch-fed caches). The scale path is
+//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`], [`per_process`], [`redact`], [`informer`] (watch-fed caches), [`throttle`] (rate limit, 429). The scale path is
 //! [`scale`] ([`ScaleHandler`]); the ElastiService scale-to-zero loop is [`elasti`]
 //! ([`elasti::Controller`]), which holds a handler and reaches the scale path only through it.
 
@@ -15,6 +15,7 @@ pub mod redact;
 pub mod scale;
 pub mod serve;
 pub mod target;
+pub mod throttle;
 pub mod transport;
 
 pub use discovery::Resource;

@@ -11,18 +11,23 @@ use tower::ServiceBuilder;
 
 use crate::core::error::{Error, Result, error_chain};
 use crate::core::metrics::CountRequests;
+use crate::core::throttle::{Limits, Throttle};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A client for `config`: HTTP/2 over TLS when the server agrees, with kube's timeouts,
-/// authentication and headers, and every request counted in the metrics. A proxy in the
+/// authentication and headers, `limits` and 429 retries (`throttle.rs`), and every request
+/// (each attempt) counted in the metrics. A proxy in the
 /// configuration keeps kube's own (HTTP/1.1) stack, which knows proxies.
-pub fn client(config: Config) -> Result<Client> {
+pub fn client(config: Config, limits: &Limits) -> Result<Client> {
     let fail = |what: &str, e: &dyn std::error::Error| Error::Config(format!("{what}: {}", error_chain(e)));
     if config.proxy_url.is_some() || config.cluster_url.scheme_str() != Some("https") {
         return Ok(kube::client::ClientBuilder::try_from(config)
             .map_err(|e| fail("cannot build a client", &e))?
             .with_layer(&CountRequests)
+            // kube's stack is not `Clone`; a buffer makes it so, for 429 retries.
+            .with_layer(&tower::buffer::BufferLayer::new(1024))
+            .with_layer(&Throttle(limits.clone()))
             .build());
     }
     let default_ns = config.default_namespace.clone();
@@ -51,6 +56,7 @@ pub fn client(config: Config) -> Result<Client> {
         .layer(config.base_uri_layer())
         .option_layer(auth)
         .layer(headers)
+        .layer(Throttle(limits.clone()))
         .layer(CountRequests)
         .map_err(BoxError::from)
         .service(hyper_client);

@@ -631,10 +631,19 @@ macro_rules! handler_class {
             ///     lease_namespace: Namespace of the Lease. Default: the handler's namespace.
             ///     lease_duration: Seconds a Lease holds without renewal.
             ///     dry_run: Decide every pass and write nothing (see ``check_and_scale``).
+            ///     qps: The handler's requests per second while it runs (on average;
+            ///         KEDA's operator uses 20). A steady state sends none.
+            ///     burst: Requests allowed at once above ``qps``.
+            ///
+            /// Passes decide from watches of the ElastiServices, of their targets' types
+            /// (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
+            /// a service created or edited is decided at once. A 429 from the API server is
+            /// answered by waiting its ``Retry-After``.
             ///
             /// Raises:
-            ///     InvalidValueError: A non-positive interval or duration.
-            #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name="kubescale-scale-to-zero", lease_namespace=None, lease_duration=15.0, dry_run=false))]
+            ///     InvalidValueError: A non-positive interval, duration or ``qps``, or a
+            ///         ``burst`` below 1.
+            #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name="kubescale-scale-to-zero", lease_namespace=None, lease_duration=15.0, dry_run=false, qps=50.0, burst=100))]
             #[allow(clippy::too_many_arguments)]
             fn run(
                 &self,
@@ -645,7 +654,10 @@ macro_rules! handler_class {
                 lease_namespace: Option<String>,
                 lease_duration: f64,
                 dry_run: bool,
+                qps: f64,
+                burst: i64,
             ) -> PyResult<Py<PyAny>> {
+                let burst = u32::try_from(burst).unwrap_or(0);
                 let polling_interval = match polling_interval {
                     Some(s) => args::seconds("polling_interval", s)?,
                     None => core::elasti::run::polling_interval_from_env(),
@@ -666,7 +678,10 @@ macro_rules! handler_class {
                     lease_duration,
                     identity: None,
                     dry_run,
+                    qps,
+                    burst,
                 };
+                core::throttle::quota(qps, burst)?;
                 $capture_loop(py, &self.loop_cell)?;
                 let c = self.elasti.clone();
                 let stop = self.elasti.clone();

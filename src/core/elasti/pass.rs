@@ -199,9 +199,11 @@ impl Controller {
         let cached = self.watching().and_then(|w| w.services.get(&ns, name)).flatten();
         let obj = match cached {
             Some(o) => (*o).clone(),
-            None => Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource())
-                .get(name)
-                .await?,
+            None => {
+                Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource())
+                    .get(name)
+                    .await?
+            }
         };
         let decision = self.reconcile_object(obj, dry_run).await;
         self.handler.flush_events(Duration::from_secs(10)).await;

@@ -29,7 +29,17 @@ pub struct RunOptions {
     pub identity: Option<String>,
     /// Decide every pass and write nothing (see [`Controller::check_and_scale`]).
     pub dry_run: bool,
+    /// The handler's requests per second while it runs (average; see `throttle.rs`).
+    pub qps: f64,
+    /// The bursts of requests allowed above `qps`.
+    pub burst: u32,
 }
+
+/// The default of [`RunOptions::qps`]: KEDA's operator uses 20, client-go 5. The loop's steady
+/// state sends no request, so the limit only shapes bursts of changes.
+pub const DEFAULT_QPS: f64 = 50.0;
+/// The default of [`RunOptions::burst`].
+pub const DEFAULT_BURST: u32 = 100;
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -41,6 +51,8 @@ impl Default for RunOptions {
             lease_duration: Duration::from_secs(15),
             identity: None,
             dry_run: false,
+            qps: DEFAULT_QPS,
+            burst: DEFAULT_BURST,
         }
     }
 }
@@ -63,7 +75,10 @@ pub fn polling_interval_from_env() -> Duration {
 
 impl Controller {
     /// Runs passes every `polling_interval` until closed (or the future dropped); on a closed
-    /// handler it returns at once, and a close during a pass stops it. With leader election only
+    /// handler it returns at once, and a close during a pass stops it. While it acts, passes
+    /// decide from watches (see `watching.rs`): a steady state sends no request, and a service
+    /// created or edited is decided at once. The handler's requests are limited to `qps` and
+    /// `burst` meanwhile. With leader election only
     /// the Lease holder runs passes (see `leader.rs`): it renews the Lease every third of its
     /// duration while a pass runs, cancels the pass when it cannot renew in time, and releases
     /// the Lease on the way out: on close, on Ctrl-C and when the future is dropped.
@@ -71,6 +86,8 @@ impl Controller {
         if opts.polling_interval.is_zero() {
             return Err(Error::InvalidValue { field: "polling_interval", problem: "must be positive".into() });
         }
+        self.handler.limits.set(opts.qps, opts.burst)?;
+        let _limited = Unlimit(&self.handler.limits);
         self.start_run();
         let result = self.run_passes(&opts).await;
         self.handler.flush_events(Duration::from_secs(5)).await;
@@ -214,6 +231,15 @@ fn log_pass(pass: Result<Vec<Decision>>) -> bool {
         Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
     }
     true
+}
+
+/// Lifts the handler's rate limit when `run` ends in any way.
+struct Unlimit<'a>(&'a crate::core::throttle::Limits);
+
+impl Drop for Unlimit<'_> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// `kubescale_leader` is 1 while this lives.

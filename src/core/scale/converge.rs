@@ -97,7 +97,7 @@ impl ScaleHandler {
                 return Err(e);
             }
             progress.previous.get_or_insert(current);
-            let desired = self.desired(&api, t, intent, current).await?;
+            let desired = self.desired(&api, t, intent, current, &base.resource_version).await?;
             progress.desired = Some(desired);
             if let Some(reason) = intent.satisfied(current, desired) {
                 return Ok(result(t, current, current, false, reason));
@@ -141,14 +141,19 @@ impl ScaleHandler {
     pub(crate) async fn plan(&self, t: &ResolvedTarget, intent: Intent) -> Result<Option<(i32, i32)>> {
         let api = self.api_for(t);
         let mut progress = Progress::default();
-        let current = self.read(&api, t, &mut progress).await?.count();
-        let desired = self.desired(&api, t, intent, current).await?;
+        let base = self.read(&api, t, &mut progress).await?;
+        let current = base.count();
+        let desired = self.desired(&api, t, intent, current, &base.resource_version).await?;
         Ok(intent.satisfied(current, desired).is_none().then_some((current, desired)))
     }
 
     /// The target's desired count (`spec.replicas`), as step 2 reads it: free while the
     /// target's watch shows the scale seen last.
-    pub(crate) async fn desired_count(&self, target: &crate::core::target::TargetRef, namespace: Option<&str>) -> Result<i32> {
+    pub(crate) async fn desired_count(
+        &self,
+        target: &crate::core::target::TargetRef,
+        namespace: Option<&str>,
+    ) -> Result<i32> {
         self.with_resolved(target, namespace, |t| async move {
             let api = self.api_for(&t);
             Ok(self.read(&api, &t, &mut Progress::default()).await?.count())
@@ -222,14 +227,26 @@ impl ScaleHandler {
         }
     }
 
-    async fn desired(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, intent: Intent, current: i32) -> Result<i32> {
+    /// The count to write; restoring at zero, the remembered one (read at `rv`, the version the
+    /// count was read at: from the watch when it shows that version, else from the server).
+    async fn desired(
+        &self,
+        api: &Api<DynamicObject>,
+        t: &ResolvedTarget,
+        intent: Intent,
+        current: i32,
+        rv: &str,
+    ) -> Result<i32> {
         if !intent.restores_at(current) {
             return Ok(intent.desired(current, None));
         }
-        let obj = api.get_metadata(&t.name).await?;
-        let remembered = obj
-            .metadata
-            .annotations
+        let annotations = match self.watched_meta(&t.resource, &t.namespace, &t.name) {
+            Some(Some(meta)) if meta.metadata.resource_version.as_deref() == Some(rv) => {
+                meta.metadata.annotations.clone()
+            }
+            _ => api.get_metadata(&t.name).await?.metadata.annotations,
+        };
+        let remembered = annotations
             .as_ref()
             .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
             .and_then(|v| v.parse::<i32>().ok())
@@ -310,7 +327,13 @@ mod tests {
     fn handler() -> (Arc<ScaleHandler>, Api) {
         let (service, api) = mock::pair::<Request<Body>, Response<Body>>();
         let client = kube::Client::new(service, "ns");
-        let conn = Connection { client, server: "https://mock".into(), context: None, default_namespace: "ns".into() };
+        let conn = Connection {
+            client,
+            server: "https://mock".into(),
+            context: None,
+            default_namespace: "ns".into(),
+            limits: Default::default(),
+        };
         let opts = HandlerOptions { record_events: false, ..Default::default() };
         (Arc::new(ScaleHandler::with_connection(conn, opts).unwrap()), api)
     }

@@ -88,6 +88,8 @@ pub struct ScaleHandler {
     pub(crate) seen: ScaleCache,
     /// Metadata-only watches that let reads be skipped (started by the loop).
     pub(crate) watched: Watched,
+    /// The rate limit of the client's requests (set while `run` runs).
+    pub(crate) limits: crate::core::throttle::Limits,
     /// How long a watch request asks the server to keep it open: below the read timeout.
     pub(crate) watch_timeout: std::time::Duration,
     watch_namespace: Option<String>,
@@ -137,6 +139,7 @@ impl ScaleHandler {
             pid: std::process::id(),
             seen: ScaleCache::default(),
             watched: Watched::default(),
+            limits: conn.limits,
             watch_timeout: watch_timeout(opts.connect.timeout),
         })
     }

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""The scale-to-zero loop at N ElastiServices (each with a Deployment), driven by `run()` with
+a trivial Python scaler, on a fresh local cluster per N whose API server audits every request.
+
+Per N and per phase (the scale-down pass, steady at zero, the scale-up pass, steady serving):
+wall time of a pass (the loop's own `kubescale_pass_duration_seconds`), kubescale's API requests
+by verb (the API server's audit log, by User-Agent), client CPU per pass (the process's CPU time:
+the loop's threads and the scaler calls), and RSS. Beside it, the request pattern of the
+reference (KubeElasti: one LIST plus one GET per service per pass, one status write per
+service per scale-up tick), computed for the same N.
+
+Usage: benches/loop.py [--sizes 100,1000,10000]. Writes benches/loop.json, the loop section of
+benches/RESULTS.md and benches/loop.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import kubescale
+from kubescale.testing import LocalCluster
+
+HERE = Path(__file__).parent
+STATE = {"zero": True}
+COOLDOWN = 60  # seconds: the serving passes stay within a quarter of it (no lastScaledUpTime rewrite)
+START, END = "<!-- loop:start -->", "<!-- loop:end -->"
+
+
+class Trivial:
+    """A scaler that answers at once from STATE."""
+
+    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return STATE["zero"]
+
+    def close(self) -> None:
+        pass
+
+
+class Audit:
+    """kubescale's requests in the audit log, read incrementally."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.pos = path, 0
+
+    def take(self) -> Counter[str]:
+        time.sleep(0.5)  # entries are written as responses complete
+        verbs: Counter[str] = Counter()
+        if not self.path.exists():
+            return verbs
+        with self.path.open("rb") as f:
+            f.seek(self.pos)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.pos += end
+        for line in data[:end].splitlines():
+            if b"kubescale/" not in line:
+                continue
+            e = json.loads(line)
+            if str(e.get("userAgent", "")).startswith("kubescale/"):
+                verbs[e["verb"]] += 1
+        return verbs
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def create_all(cluster: LocalCluster, ns: str, n: int) -> None:
+    def deployment(i: int) -> None:
+        cluster.create_deployment(ns, f"w{i}", 1)
+
+    def service(i: int) -> None:
+        cluster.request(
+            "POST",
+            f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices",
+            {
+                "apiVersion": "elasti.truefoundry.com/v1alpha1",
+                "kind": "ElastiService",
+                "metadata": {"name": f"w{i}"},
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"w{i}"},
+                    "service": f"w{i}",
+                    "cooldownPeriod": COOLDOWN,
+                    "minTargetReplicas": 1,
+                    "triggers": [{"type": "trivial", "metadata": {}}],
+                },
+            },
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(deployment, range(n)))
+        list(pool.map(service, range(n)))
+
+
+class Loop:
+    """`run()` in a thread, observed through the handler's metrics."""
+
+    def __init__(self, h: kubescale.ScaleHandler, audit: Audit) -> None:
+        self.h, self.audit = h, audit
+
+    def sample(self) -> tuple[float, float]:
+        text = self.h.metrics()
+        return metric(text, "kubescale_passes_total"), metric(text, "kubescale_pass_duration_seconds_sum")
+
+    def wait_passes(self, count: float, timeout: float = 1800) -> None:
+        deadline = time.monotonic() + timeout
+        while self.sample()[0] < count:
+            if time.monotonic() > deadline:
+                sys.exit("the loop stopped making passes")
+            time.sleep(0.05)
+
+    def measure(self, passes: int) -> dict[str, Any]:
+        """The next `passes` passes (starting at a pass boundary): per pass wall, requests by
+        verb, CPU."""
+        p0, s0 = self.sample()
+        self.audit.take()
+        cpu0 = time.process_time()
+        self.wait_passes(p0 + passes)
+        cpu = time.process_time() - cpu0
+        p1, s1 = self.sample()
+        verbs = self.audit.take()
+        k = p1 - p0
+        return {
+            "passes": k,
+            "wall_s": (s1 - s0) / k,
+            "requests": sum(verbs.values()) / k,
+            "verbs": {v: c / k for v, c in sorted(verbs.items())},
+            "cpu_s": cpu / k,
+        }
+
+
+def reference(n: int) -> dict[str, int]:
+    """KubeElasti's requests per pass: a LIST, a GET of each target, and a status write for each
+    service on a scale-up tick (and the scale writes of a change)."""
+    return {
+        "scale_down": 1 + n + n + n,  # LIST, GETs, scale writes, status writes
+        "steady_zero": 1 + n,
+        "scale_up": 1 + n + n + n,
+        "steady_serving": 1 + n + n,
+    }
+
+
+def run_size(n: int, qps: float) -> dict[str, Any]:
+    rule = {"level": "Metadata", "omitStages": ["RequestReceived", "ResponseStarted"]}
+    with LocalCluster(controller_manager=False, audit_rules=[rule]) as cluster:
+        with kubescale.ScaleHandler(kubeconfig=cluster.kubeconfig_path) as admin:
+            admin.install_crds()
+        ns = cluster.create_namespace(wait_for_service_account=False)
+        t0 = time.monotonic()
+        create_all(cluster, ns, n)
+        made = time.monotonic() - t0
+        print(f"  N={n}: {2 * n} objects made in {made:.0f} s", flush=True)
+        time.sleep(max(0.0, COOLDOWN + 1 - made))  # older than their cooldown
+        baseline = rss_mib()
+        audit = Audit(Path(cluster.dir) / "audit.log")
+        audit.take()
+        STATE["zero"] = True
+        h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+        h.register_scaler("trivial", Trivial)
+        interval = 1.0 if n <= 1000 else 3.0
+        run = {"polling_interval": interval, "qps": qps, "burst": int(qps)}
+        t = threading.Thread(target=h.run, kwargs=run)
+        loop = Loop(h, audit)
+        out: dict[str, Any] = {"n": n, "interval_s": interval}
+        try:
+            t.start()
+            # The first pass: the watches fill, and every service goes to zero.
+            out["scale_down"] = loop.measure(1)
+            out["steady_zero"] = loop.measure(3)
+            STATE["zero"] = False
+            out["scale_up"] = loop.measure(1)
+            out["steady_serving"] = loop.measure(3)
+            out["rss_mib"] = rss_mib()
+            out["rss_over_baseline_mib"] = out["rss_mib"] - baseline
+        finally:
+            h.close()
+            t.join(timeout=60)
+        items = cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+        out["targets_up"] = sum(1 for d in items if d["spec"].get("replicas", 0) == 1)
+        out["reference"] = reference(n)
+        print(f"  N={n}: {json.dumps(out)}", flush=True)
+        return out
+
+
+PHASES = [
+    ("scale_down", "scale-down pass (watches fill)"),
+    ("steady_zero", "steady at zero"),
+    ("scale_up", "scale-up pass"),
+    ("steady_serving", "steady serving"),
+]
+
+
+def report(results: list[dict[str, Any]], qps: float) -> str:
+    lines = [
+        START,
+        "## The scale-to-zero loop at N services (`benches/loop.py`)",
+        "",
+        "`run()` over N ElastiServices, each with its Deployment, and a trivial Python scaler; a fresh",
+        "local cluster per N (no controller-manager) whose API server audits every request.",
+        f"Rate limit for the run: {qps:g} QPS (the default is 50: a change of 10,000 services then takes",
+        "minutes, by design). Requests are kubescale's, from the audit log; the reference's are",
+        "computed (KubeElasti: a LIST and a GET per service per pass, a status write per service per",
+        "scale-up tick, and the writes of a change).",
+        "",
+        "| N | pass | wall per pass | requests per pass (by verb) | per service | reference per pass "
+        "| client CPU per pass |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        n = r["n"]
+        for key, name in PHASES:
+            p = r[key]
+            verbs = ", ".join(f"{v} {c:g}" for v, c in p["verbs"].items()) or "none"
+            lines.append(
+                f"| {n:,} | {name} | {p['wall_s'] * 1000:.0f} ms | {p['requests']:g} ({verbs}) "
+                f"| {p['requests'] / n:.3f} | {r['reference'][key]:,} | {p['cpu_s'] * 1000:.0f} ms |"
+            )
+    lines += ["", "| N | RSS of the process | over the process before the loop |", "| --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r['n']:,} | {r['rss_mib']:.0f} MiB | {r['rss_over_baseline_mib']:.0f} MiB |")
+    lines += ["", "![requests and wall time per pass against N](loop.png)", END]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    path = HERE / "RESULTS.md"
+    old = path.read_text() if path.exists() else ""
+    if START in old and END in old:
+        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1 :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def plot(results: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r["n"] for r in results]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, name in PHASES:
+        a.plot(ns, [max(r[key]["requests"], 0.1) for r in results], marker="o", label=f"kubescale: {name}")
+        b.plot(ns, [r[key]["wall_s"] for r in results], marker="o", label=name)
+    a.plot(ns, [r["reference"]["steady_serving"] for r in results], "k--", label="reference: steady serving")
+    a.plot(ns, [r["reference"]["steady_zero"] for r in results], "k:", label="reference: steady at zero")
+    for ax in (a, b):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ElastiServices (N)")
+        ax.grid(True, which="both", alpha=0.3)
+    a.set_ylabel("API requests per pass (0 drawn at 0.1)")
+    b.set_ylabel("wall time per pass (s)")
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(HERE / "loop.png", dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--qps", type=float, default=2000.0, help="the run's rate limit (default 2000)")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    results = [run_size(n, a.qps) for n in sizes]
+    (HERE / "loop.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_section(report(results, a.qps))
+    plot(results)
+    print(report(results, a.qps))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RUST_LOG", "warn")
+    main()
