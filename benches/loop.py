@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The scale-to-zero loop at N ElastiServices (each with a Deployment), driven by `run()` with
-a trivial Python scaler, on a fresh local cluster per N whose API server audits every request.
+a trivial Python scaler, on a fresh local cluster per N (no controller-manager).
 
 Per N and per phase (the scale-down pass, steady at zero, the scale-up pass, steady serving):
 wall time of a pass (the loop's own `kubescale_pass_duration_seconds`), kubescale's API requests
-by verb (the API server's audit log, by User-Agent), client CPU per pass (the process's CPU time:
+by verb (its `kubescale_api_requests_total`; tests/test_loop_watch.py checks the steady state
+against the API server's audit log), client CPU per pass (the process's CPU time:
 the loop's threads and the scaler calls), and RSS. Beside it, the request pattern of the
 reference (KubeElasti: one LIST plus one GET per service per pass, one status write per
 service per scale-up tick), computed for the same N.
@@ -26,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import kubescale
 from kubescale.testing import LocalCluster
@@ -54,28 +55,30 @@ class Trivial:
 
 
 class Audit:
-    """kubescale's requests in the audit log, read incrementally."""
+    """kubescale's requests by verb since the last `take()`, from its own
+    `kubescale_api_requests_total` (every attempt, counted as it is answered). The API server's
+    audit log says the same in a steady state, but under a burst of thousands of writes its
+    entries trail the responses by seconds, which blurs the windows."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.pos = path, 0
+    def __init__(self, h: Optional[kubescale.ScaleHandler] = None) -> None:
+        self.h = h
+        self.last: Counter[str] = Counter()
+
+    def counts(self) -> Counter[str]:
+        verbs: Counter[str] = Counter()
+        if self.h is None:
+            return verbs
+        for m in re.finditer(
+            r'^kubescale_api_requests_total\{verb="([^"]+)",code="[^"]*"\} (\S+)', self.h.metrics(), re.M
+        ):
+            verbs[m.group(1)] += int(float(m.group(2)))
+        return verbs
 
     def take(self) -> Counter[str]:
-        time.sleep(0.5)  # entries are written as responses complete
-        verbs: Counter[str] = Counter()
-        if not self.path.exists():
-            return verbs
-        with self.path.open("rb") as f:
-            f.seek(self.pos)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self.pos += end
-        for line in data[:end].splitlines():
-            if b"kubescale/" not in line:
-                continue
-            e = json.loads(line)
-            if str(e.get("userAgent", "")).startswith("kubescale/"):
-                verbs[e["verb"]] += 1
-        return verbs
+        now = self.counts()
+        delta = Counter({v: c - self.last.get(v, 0) for v, c in now.items() if c - self.last.get(v, 0) > 0})
+        self.last = now
+        return delta
 
 
 def metric(text: str, name: str) -> float:
@@ -134,23 +137,33 @@ class Loop:
                 sys.exit("the loop stopped making passes")
             time.sleep(0.05)
 
-    def measure(self, passes: int) -> dict[str, Any]:
-        """The next `passes` passes (starting at a pass boundary): per pass wall, requests by
-        verb, CPU."""
+    def measure(self, passes: int, steady_wall: Optional[float] = None) -> dict[str, Any]:
+        """From now until `passes` more passes have ended after one that may be under way:
+        requests by verb (since the last measure), CPU and wall. Steady windows
+        (`steady_wall` None) give per-pass figures; a change's window (`passes` 1) gives its
+        requests, and the wall of its pass (the window's other pass is a steady one, of
+        `steady_wall`)."""
         p0, s0 = self.sample()
-        self.audit.take()
         cpu0 = time.process_time()
-        self.wait_passes(p0 + passes)
+        self.wait_passes(p0 + passes + 1)
         cpu = time.process_time() - cpu0
         p1, s1 = self.sample()
         verbs = self.audit.take()
         k = p1 - p0
+        if steady_wall is None:
+            return {
+                "passes": k,
+                "wall_s": (s1 - s0) / k,
+                "requests": sum(verbs.values()) / k,
+                "verbs": {v: c / k for v, c in sorted(verbs.items())},
+                "cpu_s": cpu / k,
+            }
         return {
-            "passes": k,
-            "wall_s": (s1 - s0) / k,
-            "requests": sum(verbs.values()) / k,
-            "verbs": {v: c / k for v, c in sorted(verbs.items())},
-            "cpu_s": cpu / k,
+            "passes": 1,
+            "wall_s": (s1 - s0) - (k - 1) * steady_wall,
+            "requests": sum(verbs.values()),
+            "verbs": dict(sorted(verbs.items())),
+            "cpu_s": cpu,
         }
 
 
@@ -166,8 +179,7 @@ def reference(n: int) -> dict[str, int]:
 
 
 def run_size(n: int, qps: float) -> dict[str, Any]:
-    rule = {"level": "Metadata", "omitStages": ["RequestReceived", "ResponseStarted"]}
-    with LocalCluster(controller_manager=False, audit_rules=[rule]) as cluster:
+    with LocalCluster(controller_manager=False) as cluster:
         with kubescale.ScaleHandler(kubeconfig=cluster.kubeconfig_path) as admin:
             admin.install_crds()
         ns = cluster.create_namespace(wait_for_service_account=False)
@@ -177,10 +189,10 @@ def run_size(n: int, qps: float) -> dict[str, Any]:
         print(f"  N={n}: {2 * n} objects made in {made:.0f} s", flush=True)
         time.sleep(max(0.0, COOLDOWN + 1 - made))  # older than their cooldown
         baseline = rss_mib()
-        audit = Audit(Path(cluster.dir) / "audit.log")
-        audit.take()
         STATE["zero"] = True
         h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+        audit = Audit(h)
+        audit.take()
         h.register_scaler("trivial", Trivial)
         interval = 1.0 if n <= 1000 else 3.0
         run = {"polling_interval": interval, "qps": qps, "burst": int(qps)}
@@ -189,11 +201,25 @@ def run_size(n: int, qps: float) -> dict[str, Any]:
         out: dict[str, Any] = {"n": n, "interval_s": interval}
         try:
             t.start()
-            # The first pass: the watches fill, and every service goes to zero.
-            out["scale_down"] = loop.measure(1)
+            # The first pass: the watches fill, and every service goes to zero. Each window ends
+            # at the end of a pass and the next begins there (steady passes send nothing, so a
+            # window's requests are its change's); the first pass of a window may have begun
+            # before the window did.
+            p0, s0 = loop.sample()  # the process's metrics count earlier sizes' passes too
+            cpu0 = time.process_time()
+            loop.wait_passes(p0 + 1)
+            _, s1 = loop.sample()
+            verbs = audit.take()
+            out["scale_down"] = {
+                "passes": 1,
+                "wall_s": s1 - s0,
+                "requests": sum(verbs.values()),
+                "verbs": dict(sorted(verbs.items())),
+                "cpu_s": time.process_time() - cpu0,
+            }
             out["steady_zero"] = loop.measure(3)
             STATE["zero"] = False
-            out["scale_up"] = loop.measure(1)
+            out["scale_up"] = loop.measure(1, out["steady_zero"]["wall_s"])
             out["steady_serving"] = loop.measure(3)
             out["rss_mib"] = rss_mib()
             out["rss_over_baseline_mib"] = out["rss_mib"] - baseline
@@ -221,10 +247,12 @@ def report(results: list[dict[str, Any]], qps: float) -> str:
         "## The scale-to-zero loop at N services (`benches/loop.py`)",
         "",
         "`run()` over N ElastiServices, each with its Deployment, and a trivial Python scaler; a fresh",
-        "local cluster per N (no controller-manager) whose API server audits every request.",
+        "local cluster per N (no controller-manager). Requests are kubescale's own count",
+        "(`kubescale_api_requests_total`; the steady state's zero is also checked against the API",
+        "server's audit log by tests/test_loop_watch.py).",
         f"Rate limit for the run: {qps:g} QPS (the default is 50: a change of 10,000 services then takes",
-        "minutes, by design). Requests are kubescale's, from the audit log; the reference's are",
-        "computed (KubeElasti: a LIST and a GET per service per pass, a status write per service per",
+        "minutes, by design). The reference's requests are computed",
+        "(KubeElasti: a LIST and a GET per service per pass, a status write per service per",
         "scale-up tick, and the writes of a change).",
         "",
         "| N | pass | wall per pass | requests per pass (by verb) | per service | reference per pass "
