@@ -187,7 +187,7 @@ def run_size(n: int, qps: float) -> dict[str, Any]:
         create_all(cluster, ns, n)
         made = time.monotonic() - t0
         print(f"  N={n}: {2 * n} objects made in {made:.0f} s", flush=True)
-        time.sleep(max(0.0, COOLDOWN + 1 - made))  # older than their cooldown
+        time.sleep(COOLDOWN + 1)  # every service older than its cooldown (the last was made just now)
         baseline = rss_mib()
         STATE["zero"] = True
         h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import json
+import logging
 import threading
+import time
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any, Optional, Protocol, Union, runtime_checkable
 
-__all__ = ["Scaler", "call"]
+__all__ = ["Scaler", "ask", "call"]
 
 
 @runtime_checkable
@@ -82,3 +86,41 @@ def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeo
             future.cancel()
             raise TimeoutError(f"{type(obj).__name__}.{method}() took longer than {timeout:g}s") from None
     return result
+
+
+def ask(
+    factory: Any, metadata: str, cooldown_s: int, loop: Optional[asyncio.AbstractEventLoop], timeout: float
+) -> tuple[str, str]:
+    """One trigger's evaluation, as the loop asks it: ``factory(metadata, cooldown)``, then
+    ``is_healthy()``, then ``should_scale_to_zero()``, then ``close()``, all within ``timeout``
+    seconds (coroutines get what is left of it).
+
+    Returns:
+        ``("unhealthy", "")``, ``("up", "")`` or ``("zero", "")``; or, when a step failed,
+        ``(step, "ExceptionType: message")`` (a failed ``close()`` is only logged).
+    """
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.001)
+
+    try:
+        obj = factory(json.loads(metadata), timedelta(seconds=cooldown_s))
+    except Exception as e:
+        return "the scaler factory", f"{type(e).__name__}: {e}"
+    try:
+        for method in ("is_healthy", "should_scale_to_zero"):
+            try:
+                said = call(obj, method, loop, left())
+            except Exception as e:
+                return f"{method}()", f"{type(e).__name__}: {e}"
+            if not isinstance(said, bool):
+                return f"{method}()", f"TypeError: {method}() must return a bool, not {type(said).__name__}"
+            if method == "is_healthy" and not said:
+                return "unhealthy", ""
+        return ("zero" if said else "up"), ""
+    finally:
+        try:
+            call(obj, "close", loop, left())
+        except Exception as e:
+            logging.getLogger("kubescale.scalers").debug("closing a scaler failed: %s", e)

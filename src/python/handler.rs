@@ -501,8 +501,9 @@ macro_rules! handler_class {
             ///     type: The trigger ``type`` in ElastiService objects, e.g. "queue-depth".
             ///     factory: ``factory(metadata: dict, cooldown: datetime.timedelta) -> Scaler``;
             ///         the scaler's methods may be plain or ``async``.
-            ///     timeout: Seconds each factory or scaler call may take; a slower one makes that
-            ///         service's decision an error.
+            ///     timeout: Seconds one trigger's evaluation may take (the factory, then
+            ///         ``is_healthy()`` and ``should_scale_to_zero()``, run together in one
+            ///         call with the GIL); a slower one makes that service's decision an error.
             ///
             /// Raises:
             ///     TypeError: ``factory`` is not callable.

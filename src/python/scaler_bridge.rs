@@ -1,5 +1,6 @@
-//! Python scalers as core [`Scaler`]s: every call runs on a blocking thread with the GIL,
-//! bounded by the trigger type's timeout; coroutines are run by `kubescale._scalers.call`.
+//! Python scalers as core [`Scaler`]s. A trigger's evaluation (factory, `is_healthy`,
+//! `should_scale_to_zero`, `close`) is one call of `kubescale._scalers.ask` on a blocking
+//! thread with the GIL, bounded by the trigger type's timeout; coroutines are run there too.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
 use crate::core::Error;
-use crate::core::elasti::scalers::{Scaler, ScalerFactory};
+use crate::core::elasti::scalers::{Answer, Scaler, ScalerFactory};
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
 pub type LoopCell = Arc<Mutex<Option<Py<PyAny>>>>;
@@ -121,6 +122,38 @@ impl ScalerFactory for PyScalerFactory {
             })
             .await?;
             Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell, busy, key }) as Box<dyn Scaler>)
+        })
+    }
+
+    /// The whole evaluation in one blocking call with the GIL (`kubescale._scalers.ask`): one
+    /// thread hop per trigger instead of four, bounded by the type's timeout as a whole.
+    fn ask(
+        &self,
+        trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+    ) -> BoxFuture<'static, crate::core::Result<Answer>> {
+        let factory = self.factory.clone();
+        let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
+        let busy = self.busy.clone();
+        let key = trigger.to_string();
+        Box::pin(async move {
+            let json = metadata.to_string();
+            let secs = timeout.as_secs_f64();
+            let said = call_blocking(&type_, "the scaler", timeout, Some((&busy, &key)), move |py| {
+                let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
+                let helper = py.import("kubescale._scalers")?;
+                let said = helper.call_method1("ask", (factory.as_ref(), json, cooldown.as_secs(), event_loop, secs))?;
+                said.extract::<(String, String)>()
+            })
+            .await?;
+            match said {
+                (answer, _) if answer == "unhealthy" => Ok(Answer::Unhealthy),
+                (answer, _) if answer == "up" => Ok(Answer::WantsUp),
+                (answer, _) if answer == "zero" => Ok(Answer::AllowsZero),
+                // ("step()", "ExceptionType: message"): the step that failed, and why.
+                (step, why) => Err(trigger_error(&type_, format!("{step} raised {why}"))),
+            }
         })
     }
 }

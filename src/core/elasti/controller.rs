@@ -23,6 +23,9 @@ pub struct Controller {
     pub(crate) last_up: Mutex<HashMap<String, Timestamp>>,
     /// Places for scaler evaluations (services whose triggers are being asked) at once.
     pub(crate) evaluations: tokio::sync::Semaphore,
+    /// Per service (`namespace/name/uid`): the status the loop wrote last, until the object
+    /// shows it (see `status.rs`).
+    pub(crate) written: Mutex<HashMap<String, crate::core::elasti::resource::ElastiServiceStatus>>,
     /// The watches while `run` acts (see `watching.rs`).
     pub(crate) watching: Mutex<Option<Arc<crate::core::elasti::watching::Watching>>>,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
@@ -42,6 +45,7 @@ impl Controller {
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
             watching: Mutex::new(None),
+            written: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),
         }

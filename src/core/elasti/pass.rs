@@ -20,6 +20,7 @@ use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Direction, Facts, Step, TriggersSay, decide};
 use crate::core::elasti::enabled_period::EnabledPeriod;
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
+use crate::core::elasti::scalers::Answer;
 use crate::core::elasti::resource::{AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
@@ -283,10 +284,10 @@ impl Controller {
         let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
         if !dry_run {
             if direction == Direction::ScaleUp {
-                self.last_up.lock().expect("memory poisoned").insert(key, now);
+                self.last_up.lock().expect("memory poisoned").insert(key.clone(), now);
             }
-            let status = es.status.clone().unwrap_or_default();
-            self.write_status(es, &status, direction, mode, now, cooldown).await?;
+            let status = self.status_of(&key, es);
+            self.write_status(&key, es, &status, direction, mode, now, cooldown).await?;
         }
         Ok(Outcome { direction, reason, actions })
     }
@@ -468,23 +469,15 @@ impl Controller {
             let metadata = t.metadata.clone().unwrap_or(serde_json::Value::Object(Default::default()));
             let trigger = format!("{service}#{i}");
             let asked = std::time::Instant::now();
-            let scaler = self.scalers.get(&t.type_)?.create(&trigger, metadata, cooldown).await?;
-            let answer = async {
-                if !scaler.is_healthy().await? {
-                    return Ok(Some(TriggersSay::Unhealthy));
-                }
-                Ok::<_, Error>((!scaler.should_scale_to_zero().await?).then_some(TriggersSay::WantsUp))
-            }
-            .await;
-            if let Err(e) = scaler.close().await {
-                tracing::debug!(trigger = %t.type_, error = %e, "closing a scaler failed");
-            }
+            let answer = self.scalers.get(&t.type_)?.ask(&trigger, metadata, cooldown).await;
             metrics()
                 .scaler_calls
                 .get_or_create(&TriggerLabel { trigger: t.type_.clone() })
                 .observe(asked.elapsed().as_secs_f64());
-            if let Some(say) = answer? {
-                return Ok(say);
+            match answer? {
+                Answer::Unhealthy => return Ok(TriggersSay::Unhealthy),
+                Answer::WantsUp => return Ok(TriggersSay::WantsUp),
+                Answer::AllowsZero => {}
             }
         }
         Ok(TriggersSay::AllowZero)

@@ -21,6 +21,17 @@ pub trait Scaler: Send + Sync {
     fn close(&self) -> BoxFuture<'_, Result<()>>;
 }
 
+/// What one trigger said, asked as the reference asks: health first, then readiness for zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The trigger's data source cannot be trusted now.
+    Unhealthy,
+    /// The trigger wants the target up.
+    WantsUp,
+    /// The trigger allows zero.
+    AllowsZero,
+}
+
 /// Makes scalers of one trigger type from the trigger's metadata and the service's cooldown.
 pub trait ScalerFactory: Send + Sync {
     /// A scaler for one trigger; `trigger` names it (`namespace/service#index`), the same
@@ -31,6 +42,27 @@ pub trait ScalerFactory: Send + Sync {
         metadata: serde_json::Value,
         cooldown: Duration,
     ) -> BoxFuture<'static, Result<Box<dyn Scaler>>>;
+
+    /// Makes the trigger's scaler, asks it (health, then readiness for zero) and closes it (a
+    /// failure to close is logged, not returned). A factory may answer in one go: the Python
+    /// one does it all in one call with the GIL.
+    fn ask(&self, trigger: &str, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Answer>> {
+        let created = self.create(trigger, metadata, cooldown);
+        Box::pin(async move {
+            let scaler = created.await?;
+            let answer = async {
+                if !scaler.is_healthy().await? {
+                    return Ok(Answer::Unhealthy);
+                }
+                Ok(if scaler.should_scale_to_zero().await? { Answer::AllowsZero } else { Answer::WantsUp })
+            }
+            .await;
+            if let Err(e) = scaler.close().await {
+                tracing::debug!(error = %e, "closing a scaler failed");
+            }
+            answer
+        })
+    }
 }
 
 /// Trigger types and their factories; registered types override built-in ones.
