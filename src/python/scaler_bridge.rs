@@ -143,7 +143,8 @@ impl ScalerFactory for PyScalerFactory {
             let said = call_blocking(&type_, "the scaler", timeout, Some((&busy, &key)), move |py| {
                 let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
                 let helper = py.import("kubescale._scalers")?;
-                let said = helper.call_method1("ask", (factory.as_ref(), json, cooldown.as_secs(), event_loop, secs))?;
+                let said =
+                    helper.call_method1("ask", (factory.as_ref(), json, cooldown.as_secs(), event_loop, secs))?;
                 said.extract::<(String, String)>()
             })
             .await?;

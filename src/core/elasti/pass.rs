@@ -8,6 +8,7 @@
 //! counts, so a scale-up written by another process (KubeElasti's resolver, a previous leader)
 //! is honoured.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -20,8 +21,10 @@ use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Direction, Facts, Step, TriggersSay, decide};
 use crate::core::elasti::enabled_period::EnabledPeriod;
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
+use crate::core::elasti::resource::{
+    AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec, ElastiServiceStatus,
+};
 use crate::core::elasti::scalers::Answer;
-use crate::core::elasti::resource::{AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
 use crate::core::metrics::{TriggerLabel, metrics};
@@ -82,7 +85,15 @@ const WARM_UP: Duration = Duration::from_secs(10);
 
 /// The ElastiService in an object, or why it cannot be read.
 fn decode(obj: &DynamicObject) -> std::result::Result<ElastiService, serde_json::Error> {
-    serde_json::from_value(serde_json::to_value(obj).unwrap_or_default())
+    use serde::Deserialize as _;
+    // From the object's JSON in place (no copy of it): a pass decodes every service.
+    let null = serde_json::Value::Null;
+    let spec = ElastiServiceSpec::deserialize(obj.data.get("spec").unwrap_or(&null))?;
+    let status = match obj.data.get("status") {
+        Some(v) if !v.is_null() => Some(ElastiServiceStatus::deserialize(v)?),
+        _ => None,
+    };
+    Ok(ElastiService { metadata: obj.metadata.clone(), spec, status })
 }
 
 /// The KEDA ScaledObject the service names, if it names one.
@@ -144,7 +155,7 @@ impl Controller {
             }
         };
         // Services are independent: decide them concurrently.
-        let futures = objects.into_iter().map(|obj| self.reconcile_object(obj, dry_run));
+        let futures = objects.iter().map(|obj| self.reconcile_object(obj, dry_run));
         let decisions = futures::future::join_all(futures).await;
         // The pass's Events are written by the time it returns.
         self.handler.flush_events(Duration::from_secs(10)).await;
@@ -155,7 +166,7 @@ impl Controller {
 
     /// The ElastiServices: from the watch while `run` keeps one (the first pass waits for it and
     /// for the watches of the types its services use to fill), else from a LIST.
-    async fn services_now(&self) -> Result<Vec<DynamicObject>> {
+    async fn services_now(&self) -> Result<Vec<Arc<DynamicObject>>> {
         if let Some(w) = self.watching() {
             if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
                 for o in w.services.list().unwrap_or_default() {
@@ -166,7 +177,7 @@ impl Controller {
                 self.handler.watches_ready(WARM_UP).await;
             }
             if let Some(list) = w.services.list() {
-                return Ok(list.iter().map(|o| (**o).clone()).collect());
+                return Ok(list);
             }
         }
         let ar = api_resource();
@@ -175,7 +186,7 @@ impl Controller {
             Some(ns) => Api::namespaced_with(client, ns, &ar),
             None => Api::all_with(client, &ar),
         };
-        Ok(api.list(&ListParams::default()).await?.items)
+        Ok(api.list(&ListParams::default()).await?.items.into_iter().map(Arc::new).collect())
     }
 
     /// Decides the services created or edited since the last pass (seen by the watch), at once.
@@ -199,14 +210,14 @@ impl Controller {
         let ns = self.handler.namespace_for(namespace)?;
         let cached = self.watching().and_then(|w| w.services.get(&ns, name)).flatten();
         let obj = match cached {
-            Some(o) => (*o).clone(),
-            None => {
+            Some(o) => o,
+            None => Arc::new(
                 Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource())
                     .get(name)
-                    .await?
-            }
+                    .await?,
+            ),
         };
-        let decision = self.reconcile_object(obj, dry_run).await;
+        let decision = self.reconcile_object(&obj, dry_run).await;
         self.handler.flush_events(Duration::from_secs(10)).await;
         Ok(decision)
     }
@@ -218,7 +229,7 @@ impl Controller {
         }
     }
 
-    async fn reconcile_object(&self, obj: DynamicObject, dry_run: bool) -> Decision {
+    async fn reconcile_object(&self, obj: &DynamicObject, dry_run: bool) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
         let decision = |direction: Direction, reason: &str, error, actions| {
@@ -235,7 +246,7 @@ impl Controller {
                 dry_run,
             }
         };
-        let es = match decode(&obj) {
+        let es = match decode(obj) {
             Ok(es) => es,
             Err(e) => {
                 let message = format!("the ElastiService cannot be read: {e}");

@@ -46,7 +46,12 @@ pub trait ScalerFactory: Send + Sync {
     /// Makes the trigger's scaler, asks it (health, then readiness for zero) and closes it (a
     /// failure to close is logged, not returned). A factory may answer in one go: the Python
     /// one does it all in one call with the GIL.
-    fn ask(&self, trigger: &str, metadata: serde_json::Value, cooldown: Duration) -> BoxFuture<'static, Result<Answer>> {
+    fn ask(
+        &self,
+        trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+    ) -> BoxFuture<'static, Result<Answer>> {
         let created = self.create(trigger, metadata, cooldown);
         Box::pin(async move {
             let scaler = created.await?;
