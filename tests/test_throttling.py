@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
-from helpers import spec_replicas
+from helpers import STATE, FlagScaler, create_es, elasti_service, spec_replicas
 
 FLOWCONTROL = "/apis/flowcontrol.apiserver.k8s.io/v1beta1"
+DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
 
 
 def counter(text: str, name: str) -> float:
@@ -111,3 +113,42 @@ def test_a_bad_rate_limit_is_named(kube_cluster: ClusterAPI, namespace: str, qps
             h.run(1.0, qps=qps, burst=burst)
         # The handler is still usable.
         assert h.resolve("deploy").kind == "Deployment"
+
+
+def requests_so_far(h: kubescale.ScaleHandler) -> int:
+    return sum(
+        int(float(v)) for v in re.findall(r"^kubescale_api_requests_total\{[^}]*\} (\S+)", h.metrics(), re.M)
+    )
+
+
+def test_run_holds_its_rate_limit(kube_cluster: ClusterAPI, namespace: str, crds_installed: None) -> None:
+    names = [f"r{i}" for i in range(8)]
+    STATE["rate"] = {"zero": True}
+    for n in names:
+        kube_cluster.create_deployment(namespace, n, 1)
+        create_es(kube_cluster, namespace, elasti_service(n, "rate", target=n), age=False)
+    time.sleep(1.1)  # past their cooldown
+    qps, burst = 5.0, 2
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        t = threading.Thread(target=h.run, kwargs={"polling_interval": 0.5, "qps": qps, "burst": burst})
+        samples: list[tuple[float, int]] = []
+        t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not all(
+                spec_replicas(kube_cluster, namespace, DEPLOY.format(ns=namespace, name=n)) == 0
+                for n in names
+            ):
+                samples.append((time.monotonic(), requests_so_far(h)))
+                assert time.monotonic() < deadline, "the loop made no progress under its rate limit"
+                time.sleep(0.2)
+        finally:
+            h.close()
+            t.join(timeout=10)
+    # 8 services to zero are dozens of requests: they were spread out, never more than the
+    # bucket allows (a request counts when answered, so one in flight at each end is allowed).
+    assert samples[-1][1] - samples[0][1] > 3 * burst, "too few requests to tell"
+    for i, (t0, n0) in enumerate(samples):
+        for t1, n1 in samples[i + 1 :]:
+            assert n1 - n0 <= burst + qps * (t1 - t0) + 2, f"{n1 - n0} requests in {t1 - t0:.2f} s"
