@@ -25,11 +25,38 @@ from typing import Any
 from kubescale.testing import LocalCluster
 
 HERE = Path(__file__).parent
+ROOT = HERE.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+# The compiled peers (benches/peers/), built by `build_peers()`.
+PEERS = {
+    "kube-rs": TARGET / "release" / "examples" / "kube_rs_peer",
+    "client-go": TARGET / "peers" / "client_go_peer",
+}
+
+
+def build_peers(clients: list[str]) -> list[str]:
+    """Builds the compiled peers that `clients` names; returns `clients` without a peer that
+    cannot be built here (client-go needs the control-plane build's Go and source tree)."""
+    if "kube-rs" in clients:
+        cmd = ["cargo", "build", "--release", "--quiet", "--no-default-features", "--example", "kube_rs_peer"]
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    if "client-go" in clients:
+        PEERS["client-go"].parent.mkdir(parents=True, exist_ok=True)
+        built = subprocess.run([str(HERE / "peers" / "build-client-go.sh"), str(PEERS["client-go"])])
+        if built.returncode == 3:
+            print("client-go peer left out: no control-plane build directory here", file=sys.stderr)
+            return [c for c in clients if c != "client-go"]
+        built.check_returncode()
+    return clients
+
+
 CLIENTS = [
     "kubescale-sync",
     "kubescale-async",
     "kubescale-sync-noevents",
     "kubescale-async-noevents",
+    "kube-rs",
+    "client-go",
     "kubernetes",
     "kubernetes-asyncio",
     "kr8s",
@@ -80,12 +107,14 @@ class Bench:
         before = self.requests()
         audited = len(self.cluster.audit_entries())
         started = time.perf_counter()
+        program = (
+            [str(PEERS[client])]
+            if client in PEERS
+            else [sys.executable, str(HERE / "clients.py"), "--client", client]
+        )
         out = subprocess.run(
             [
-                sys.executable,
-                str(HERE / "clients.py"),
-                "--client",
-                client,
+                *program,
                 "--kubeconfig",
                 self.cluster.kubeconfig_path,
                 "--namespace",
@@ -180,6 +209,7 @@ def main() -> None:
     workloads = set(a.workloads.split(",")) if a.workloads else all_workloads
     if workloads - all_workloads:
         p.error(f"unknown workload(s): {', '.join(sorted(workloads - all_workloads))}")
+    clients = build_peers(clients)
     seq_n, conc_n, conc_rounds, mem_n, mem_rounds = (300, 200, 4, 1000, 20)
     levels = [1, 8, 32, 128]
     if a.quick:
@@ -235,7 +265,7 @@ def main() -> None:
             results["memory"][c] = {"rounds_mb": rounds, "ops_s": r["ops"] / r["wall"]}
         print("memory done", flush=True)
     results["elapsed_s"] = time.monotonic() - started
-    partial = clients != CLIENTS or workloads != all_workloads or a.levels is not None
+    partial = a.clients is not None or workloads != all_workloads or a.levels is not None
     if partial:  # an experiment: print the tables, leave the committed results alone
         print(report(results, levels, a))
         return
@@ -280,7 +310,12 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
         "Events kubescale records for every change (the peers record none; the -noevents rows are "
         "kubescale with `record_events=False`, the peers' exact work); 'discovery requests/run' are "
         "requests for /api and /apis paths over a whole run (from the API server's audit log), "
-        "and 'of them after warm-up' those after the client's first call.",
+        "and 'of them after warm-up' those after the client's first call. 'kube-rs' is the raw "
+        "kube-rs peer (benches/peers/kube_rs.rs): a GET and a PUT of the scale subresource per "
+        "change on kube's default client (HTTP/1.1), as a Rust user writes it with kube-rs alone; "
+        "'client-go' the Go peer (benches/peers/client_go.go, client-go of Kubernetes 1.20, built "
+        "from the control plane's source tree): GetScale and UpdateScale on its default HTTP/2 "
+        "transport, client-side rate limit off.",
         "",
     ]
     if results["sequential"]:
@@ -318,7 +353,7 @@ def plot(results: dict[str, Any], levels: list[int]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for c in CLIENTS:
+    for c in results["concurrent"][levels[0]]:
         ax.plot(levels, [results["concurrent"][lv][c]["ops_s"] for lv in levels], marker="o", label=c)
     ax.set_xscale("log", base=2)
     ax.set_xticks(levels, [str(lv) for lv in levels])
