@@ -63,9 +63,30 @@ impl EnabledPeriod {
         Ok(EnabledPeriod { schedule: cron, duration: parse_duration("enabledPeriod.duration", duration)? })
     }
 
-    /// The reference's default period (always enabled).
+    /// The reference's default period (always enabled), parsed once.
     pub fn default_period() -> Self {
-        Self::parse(DEFAULT_SCHEDULE, DEFAULT_DURATION).expect("the default period parses")
+        static DEFAULT: std::sync::LazyLock<EnabledPeriod> = std::sync::LazyLock::new(|| {
+            EnabledPeriod::parse(DEFAULT_SCHEDULE, DEFAULT_DURATION).expect("the default period parses")
+        });
+        DEFAULT.clone()
+    }
+
+    /// [`parse`](Self::parse), remembering the periods that parse (up to a few hundred): a pass
+    /// asks it for every service, and services mostly share a handful of schedules.
+    pub fn parse_cached(schedule: &str, duration: &str) -> Result<Self> {
+        type Parsed = std::collections::HashMap<(String, String), EnabledPeriod>;
+        static CACHE: std::sync::LazyLock<std::sync::Mutex<Parsed>> = std::sync::LazyLock::new(Default::default);
+        let key = (schedule.to_string(), duration.to_string());
+        if let Some(hit) = CACHE.lock().expect("period cache poisoned").get(&key) {
+            return Ok(hit.clone());
+        }
+        let parsed = Self::parse(schedule, duration)?;
+        let mut cache = CACHE.lock().expect("period cache poisoned");
+        if cache.len() >= 512 {
+            cache.clear();
+        }
+        cache.insert(key, parsed.clone());
+        Ok(parsed)
     }
 
     /// True when `now` lies within `duration` after the last schedule time at or before `now`.

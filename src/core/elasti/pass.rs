@@ -297,8 +297,7 @@ impl Controller {
             if direction == Direction::ScaleUp {
                 self.last_up.lock().expect("memory poisoned").insert(key.clone(), now);
             }
-            let status = self.status_of(&key, es);
-            self.write_status(&key, es, &status, direction, mode, now, cooldown).await?;
+            self.write_status(&key, es, direction, mode, now, cooldown).await?;
         }
         Ok(Outcome { direction, reason, actions })
     }
@@ -342,7 +341,7 @@ impl Controller {
                 Step::Decided(d, why) => return Ok((d, why.to_string())),
                 Step::NeedEnabled => {
                     let parsed = match &spec.enabled_period {
-                        Some(p) => EnabledPeriod::parse(&p.schedule, &p.duration),
+                        Some(p) => EnabledPeriod::parse_cached(&p.schedule, &p.duration),
                         None => Ok(EnabledPeriod::default_period()),
                     };
                     match parsed {

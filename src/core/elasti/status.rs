@@ -68,12 +68,12 @@ impl Controller {
         &self,
         key: &str,
         es: &ElastiService,
-        status: &ElastiServiceStatus,
         direction: Direction,
         mode: Option<&str>,
         now: Timestamp,
         cooldown: Duration,
     ) -> Result<()> {
+        let status = &self.status_of(key, es);
         let stale = |t: Option<&Time>, after: Duration| t.is_none_or(|t| elapsed(t.0, now) >= after);
         let mut patch = serde_json::Map::new();
         if let Some(m) = mode
