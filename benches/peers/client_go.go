@@ -3,7 +3,7 @@
 // (HTTP/2 over TLS). Per operation: GetScale, and if the count differs, UpdateScale with the
 // resourceVersion read (a 409 Conflict reads again). Client-side rate limiting is off
 // (QPS -1), as controllers raise it; no Events. Same arguments and JSON output as
-// benches/clients.py.
+// benches/clients.py (latencies in milliseconds).
 //
 // Built by benches/peers/build-client-go.sh with the Go toolchain and source tree of the
 // control-plane build (scripts/install-control-plane.sh).
@@ -106,7 +106,7 @@ func main() {
 						panic(err)
 					}
 				}
-				round[i] = time.Since(t).Seconds()
+				round[i] = time.Since(t).Seconds() * 1000
 			}(i)
 		}
 		wg.Wait()

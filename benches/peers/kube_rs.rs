@@ -1,7 +1,8 @@
 //! The raw kube-rs peer of `benches/run.py`: what a Rust user writes with kube-rs alone, on
 //! kube's default client (HTTP/1.1, rustls). Per operation: GET the Deployment's scale, and if
 //! the count differs, PUT it back with the new count and the resourceVersion read (a 409
-//! Conflict reads again). No Events. Same arguments and JSON output as `benches/clients.py`.
+//! Conflict reads again). No Events. Same arguments and JSON output as `benches/clients.py`
+//! (latencies in milliseconds).
 //!
 //! Built by `benches/run.py`: `cargo build --release --no-default-features --example kube_rs_peer`.
 
@@ -75,7 +76,7 @@ async fn main() {
             .map(|i| async move {
                 let t = Instant::now();
                 scale(api, &format!("b-{i}"), value).await;
-                t.elapsed().as_secs_f64()
+                t.elapsed().as_secs_f64() * 1000.0
             })
             .buffer_unordered(concurrency)
             .collect()
