@@ -146,16 +146,6 @@ where
     pub fn list(&self) -> Option<Vec<Arc<K>>> {
         self.is_live().then(|| self.store.state())
     }
-
-    /// Number of cached objects.
-    pub fn len(&self) -> usize {
-        self.store.len()
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.store.is_empty()
-    }
 }
 
 impl<K> Drop for Informer<K>

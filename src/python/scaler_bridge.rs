@@ -1,4 +1,4 @@
-//! Python scalers as core [`Scaler`]s. A trigger's evaluation (factory, `is_healthy`,
+//! Python scalers as core [`ScalerFactory`]s. A trigger's evaluation (factory, `is_healthy`,
 //! `should_scale_to_zero`, `close`) is one call of `kubescale._scalers.ask` on a blocking
 //! thread with the GIL, bounded by the trigger type's timeout; coroutines are run there too.
 
@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
 
 use crate::core::Error;
-use crate::core::elasti::scalers::{Answer, Scaler, ScalerFactory};
+use crate::core::elasti::scalers::{Answer, ScalerFactory};
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
 pub type LoopCell = Arc<Mutex<Option<Py<PyAny>>>>;
@@ -52,30 +51,26 @@ impl Drop for BusyGuard {
     }
 }
 
-/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace). With
-/// `busy`, a trigger whose previous call has not returned yet is refused without a new thread.
+/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace). A
+/// trigger (`key` in `busy`) whose previous call has not returned yet is refused without a new
+/// thread.
 async fn call_blocking<T, F>(
     type_: &str,
     what: &str,
     timeout: Duration,
-    busy: Option<(&Busy, &str)>,
+    busy: &Busy,
+    key: &str,
     f: F,
 ) -> crate::core::Result<T>
 where
     F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    let guard = match busy {
-        Some((set, key)) => match BusyGuard::take(set, key) {
-            Some(g) => Some(g),
-            None => {
-                return Err(trigger_error(
-                    type_,
-                    format!("{what}: the previous call of this trigger has not returned yet; not calling it again"),
-                ));
-            }
-        },
-        None => None,
+    let Some(guard) = BusyGuard::take(busy, key) else {
+        return Err(trigger_error(
+            type_,
+            format!("{what}: the previous call of this trigger has not returned yet; not calling it again"),
+        ));
     };
     let task = tokio::task::spawn_blocking(move || {
         let out = Python::attach(|py| f(py).map_err(|e| describe(py, &e)));
@@ -102,29 +97,6 @@ pub struct PyScalerFactory {
 }
 
 impl ScalerFactory for PyScalerFactory {
-    fn create(
-        &self,
-        trigger: &str,
-        metadata: serde_json::Value,
-        cooldown: Duration,
-    ) -> BoxFuture<'static, crate::core::Result<Box<dyn Scaler>>> {
-        let factory = self.factory.clone();
-        let (type_, timeout, loop_cell) = (self.type_.clone(), self.timeout, self.loop_cell.clone());
-        let busy = self.busy.clone();
-        let trigger = trigger.to_string();
-        Box::pin(async move {
-            let json = metadata.to_string();
-            let key = trigger;
-            let obj = call_blocking(&type_, "the scaler factory", timeout, Some((&busy, &key)), move |py| {
-                let meta = py.import("json")?.call_method1("loads", (json,))?;
-                let td = py.import("datetime")?.getattr("timedelta")?.call1((0, cooldown.as_secs()))?;
-                factory.call1(py, (meta, td))
-            })
-            .await?;
-            Ok(Box::new(PyScaler { type_, obj: Arc::new(obj), timeout, loop_cell, busy, key }) as Box<dyn Scaler>)
-        })
-    }
-
     /// The whole evaluation in one blocking call with the GIL (`kubescale._scalers.ask`): one
     /// thread hop per trigger instead of four, bounded by the type's timeout as a whole.
     fn ask(
@@ -140,7 +112,7 @@ impl ScalerFactory for PyScalerFactory {
         Box::pin(async move {
             let json = metadata.to_string();
             let secs = timeout.as_secs_f64();
-            let said = call_blocking(&type_, "the scaler", timeout, Some((&busy, &key)), move |py| {
+            let said = call_blocking(&type_, "the scaler", timeout, &busy, &key, move |py| {
                 let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
                 let helper = py.import("kubescale._scalers")?;
                 let said =
@@ -156,61 +128,5 @@ impl ScalerFactory for PyScalerFactory {
                 (step, why) => Err(trigger_error(&type_, format!("{step} raised {why}"))),
             }
         })
-    }
-}
-
-/// One Python scaler object.
-pub struct PyScaler {
-    type_: String,
-    obj: Arc<Py<PyAny>>,
-    timeout: Duration,
-    loop_cell: LoopCell,
-    busy: Busy,
-    /// The trigger (`namespace/service#index`): at most one call per trigger runs at a time.
-    key: String,
-}
-
-impl PyScaler {
-    fn call(&self, method: &'static str) -> BoxFuture<'_, crate::core::Result<Option<bool>>> {
-        let obj = self.obj.clone();
-        let loop_cell = self.loop_cell.clone();
-        let secs = self.timeout.as_secs_f64();
-        let what = format!("{method}()");
-        Box::pin(async move {
-            call_blocking(&self.type_, &what, self.timeout, Some((&self.busy, &self.key)), move |py| {
-                let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
-                let helper = py.import("kubescale._scalers")?;
-                let r = helper.call_method1("call", (obj.as_ref(), method, event_loop, secs))?;
-                if method == "close" {
-                    return Ok(None);
-                }
-                if !r.is_instance_of::<PyBool>() {
-                    let t = r.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                        "{method}() must return a bool, not {t}"
-                    )));
-                }
-                Ok(Some(r.extract::<bool>()?))
-            })
-            .await
-        })
-    }
-
-    fn ask(&self, method: &'static str) -> BoxFuture<'_, crate::core::Result<bool>> {
-        Box::pin(async move { Ok(self.call(method).await?.unwrap_or(false)) })
-    }
-}
-
-impl Scaler for PyScaler {
-    fn is_healthy(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
-        self.ask("is_healthy")
-    }
-
-    fn should_scale_to_zero(&self) -> BoxFuture<'_, crate::core::Result<bool>> {
-        self.ask("should_scale_to_zero")
-    }
-
-    fn close(&self) -> BoxFuture<'_, crate::core::Result<()>> {
-        Box::pin(async move { self.call("close").await.map(|_| ()) })
     }
 }

@@ -85,9 +85,4 @@ impl ScaleHandler {
     pub fn stop_watching(&self) {
         self.watched.informers.lock().expect("watches poisoned").clear();
     }
-
-    /// How many objects the watches hold.
-    pub fn watched_objects(&self) -> usize {
-        self.watched.informers.lock().expect("watches poisoned").values().map(|i| i.len()).sum()
-    }
 }

@@ -32,42 +32,29 @@ pub enum Answer {
     AllowsZero,
 }
 
-/// Makes scalers of one trigger type from the trigger's metadata and the service's cooldown.
+/// Answers for one trigger type, from the trigger's metadata and the service's cooldown.
 pub trait ScalerFactory: Send + Sync {
-    /// A scaler for one trigger; `trigger` names it (`namespace/service#index`), the same
-    /// every pass.
-    fn create(
-        &self,
-        trigger: &str,
-        metadata: serde_json::Value,
-        cooldown: Duration,
-    ) -> BoxFuture<'static, Result<Box<dyn Scaler>>>;
+    /// Makes the trigger's scaler, asks it (health, then readiness for zero) and closes it;
+    /// `trigger` names it (`namespace/service#index`), the same every pass. A Rust scaler does
+    /// this with [`ask_scaler`]; the Python bridge does it all in one call with the GIL.
+    fn ask(&self, trigger: &str, metadata: serde_json::Value, cooldown: Duration)
+    -> BoxFuture<'static, Result<Answer>>;
+}
 
-    /// Makes the trigger's scaler, asks it (health, then readiness for zero) and closes it (a
-    /// failure to close is logged, not returned). A factory may answer in one go: the Python
-    /// one does it all in one call with the GIL.
-    fn ask(
-        &self,
-        trigger: &str,
-        metadata: serde_json::Value,
-        cooldown: Duration,
-    ) -> BoxFuture<'static, Result<Answer>> {
-        let created = self.create(trigger, metadata, cooldown);
-        Box::pin(async move {
-            let scaler = created.await?;
-            let answer = async {
-                if !scaler.is_healthy().await? {
-                    return Ok(Answer::Unhealthy);
-                }
-                Ok(if scaler.should_scale_to_zero().await? { Answer::AllowsZero } else { Answer::WantsUp })
-            }
-            .await;
-            if let Err(e) = scaler.close().await {
-                tracing::debug!(error = %e, "closing a scaler failed");
-            }
-            answer
-        })
+/// Asks `scaler` as the reference does (health, then readiness for zero), then closes it (a
+/// failure to close is logged, not returned).
+pub async fn ask_scaler(scaler: &dyn Scaler) -> Result<Answer> {
+    let answer = async {
+        if !scaler.is_healthy().await? {
+            return Ok(Answer::Unhealthy);
+        }
+        Ok(if scaler.should_scale_to_zero().await? { Answer::AllowsZero } else { Answer::WantsUp })
     }
+    .await;
+    if let Err(e) = scaler.close().await {
+        tracing::debug!(error = %e, "closing a scaler failed");
+    }
+    answer
 }
 
 /// Trigger types and their factories; registered types override built-in ones.

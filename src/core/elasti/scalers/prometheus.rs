@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
-use crate::core::elasti::scalers::{Scaler, ScalerFactory};
+use crate::core::elasti::scalers::{Answer, Scaler, ScalerFactory, ask_scaler};
 use crate::core::error::{Error, Result};
 use crate::core::per_process::PerProcess;
 use crate::core::redact::redact;
@@ -228,15 +228,15 @@ impl Scaler for PrometheusScaler {
 pub struct PrometheusFactory;
 
 impl ScalerFactory for PrometheusFactory {
-    fn create(
+    fn ask(
         &self,
         _trigger: &str,
         metadata: serde_json::Value,
         cooldown: Duration,
-    ) -> BoxFuture<'static, Result<Box<dyn Scaler>>> {
+    ) -> BoxFuture<'static, Result<Answer>> {
         Box::pin(async move {
             let config = PrometheusConfig::from_metadata(&metadata, cooldown)?;
-            Ok(Box::new(PrometheusScaler::new(config)) as Box<dyn Scaler>)
+            ask_scaler(&PrometheusScaler::new(config)).await
         })
     }
 }
