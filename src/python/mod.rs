@@ -7,6 +7,7 @@ mod errors;
 mod handler;
 mod runtime;
 mod scaler_bridge;
+mod scaler_threads;
 mod types;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,5 @@
 //! Python scalers as core [`ScalerFactory`]s. A trigger's evaluation (factory, `is_healthy`,
-//! `should_scale_to_zero`, `close`) is one call of `kubescale._scalers.ask` on a blocking
+//! `should_scale_to_zero`, `close`) is one call of `kubescale._scalers.ask` on a scaler
 //! thread with the GIL, bounded by the trigger type's timeout; coroutines are run there too.
 
 use std::collections::HashSet;
@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 use crate::core::Error;
 use crate::core::elasti::scalers::{Answer, ScalerFactory};
+use crate::python::scaler_threads;
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
 pub type LoopCell = Arc<Mutex<Option<Py<PyAny>>>>;
@@ -27,7 +28,7 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
 /// Grace beyond a timeout, so that the Python side's own timeout (for coroutines) fires first.
 const GRACE: Duration = Duration::from_millis(200);
 
-/// The triggers (type and metadata) whose last call is still running on a blocking thread.
+/// The triggers (type and metadata) whose last call is still running on a scaler thread.
 pub type Busy = Arc<Mutex<HashSet<String>>>;
 
 /// Marks a trigger busy until the blocking call that holds it returns (which, for a scaler that
@@ -51,7 +52,7 @@ impl Drop for BusyGuard {
     }
 }
 
-/// Runs `f` with the GIL on a blocking thread, at most `timeout` (plus a little grace). A
+/// Runs `f` with the GIL on a scaler thread (`scaler_threads`), at most `timeout` (plus a little grace). A
 /// trigger (`key` in `busy`) whose previous call has not returned yet is refused without a new
 /// thread.
 async fn call_blocking<T, F>(
@@ -72,16 +73,15 @@ where
             format!("{what}: the previous call of this trigger has not returned yet; not calling it again"),
         ));
     };
-    let task = tokio::task::spawn_blocking(move || {
-        let out = Python::attach(|py| f(py).map_err(|e| describe(py, &e)));
+    let call = scaler_threads::pool().call(timeout + GRACE, move |py| {
+        let out = f(py).map_err(|e| describe(py, &e));
         drop(guard);
         out
     });
-    match tokio::time::timeout(timeout + GRACE, task).await {
-        Ok(Ok(Ok(v))) => Ok(v),
-        Ok(Ok(Err(message))) => Err(trigger_error(type_, format!("{what} raised {message}"))),
-        Ok(Err(join)) => Err(trigger_error(type_, format!("{what} did not complete: {join}"))),
-        Err(_) => Err(trigger_error(type_, format!("{what} took longer than {}s", timeout.as_secs_f64()))),
+    match call.await {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(message)) => Err(trigger_error(type_, format!("{what} raised {message}"))),
+        None => Err(trigger_error(type_, format!("{what} took longer than {}s", timeout.as_secs_f64()))),
     }
 }
 
