@@ -326,6 +326,30 @@ def test_scaler_evaluations_are_bounded(
     assert 1 <= Overlap.most <= 2
 
 
+def test_slow_scalers_are_asked_side_by_side_up_to_the_bound(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+) -> None:
+    """Scaler calls share a few threads that drain a queue; a call that takes long must not
+    hold the others back: up to ``scaler_concurrency`` of them run at once."""
+    for i in range(8):
+        kube_cluster.create_deployment(namespace, f"w{i}", 1)
+        create_es(
+            kube_cluster,
+            namespace,
+            elasti_service(f"s{i}", "", target=f"w{i}", trigger_type="overlap"),
+            age=False,
+        )
+    time.sleep(1.1)
+    Overlap.most = 0
+    with kubescale.ScaleHandler(
+        namespace, kubeconfig=kube_cluster.kubeconfig_path, scaler_concurrency=4
+    ) as h:
+        h.register_scaler("overlap", Overlap)
+        decisions = h.check_and_scale()
+    assert [d.error for d in decisions] == [None] * 8
+    assert Overlap.most == 4
+
+
 def test_deleting_a_service_restores_the_target_it_held_at_zero(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
