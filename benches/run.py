@@ -79,6 +79,17 @@ class Bench:
         for i in range(n):
             self.cluster.create_deployment(self.ns, f"b-{i}", self.value)
 
+    def server_cpu(self) -> float:
+        """CPU seconds used so far by the API server and etcd (they share the client's cores)."""
+        total = 0.0
+        for pid in self.cluster.pids().values():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def requests(self) -> dict[str, float]:
         """Served requests by kind: 'work' (Deployments and their scale) and 'events'. The rest
         (the API server's own background requests, the scrape of /metrics itself) is no client's.
@@ -105,6 +116,7 @@ class Bench:
                 self.value = 2 if self.value == 1 else 1  # always a real change
             values.append(str(self.value))
         before = self.requests()
+        server_before = self.server_cpu()
         audited = len(self.cluster.audit_entries())
         started = time.perf_counter()
         program = (
@@ -134,7 +146,9 @@ class Bench:
         if out.returncode != 0:
             raise RuntimeError(f"{client} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
         after = self.requests()
+        server_after = self.server_cpu()
         r = json.loads(out.stdout)
+        r["server_cpu"] = server_after - server_before
         r["process_wall"] = elapsed
         r["requests_work"] = after["work"] - before["work"]
         discovery = [
@@ -163,6 +177,7 @@ def summarize(runs: list[dict[str, Any]], warm_requests: float = 1) -> dict[str,
             "p50": pct(r["lat"], 0.50),
             "p99": pct(r["lat"], 0.99),
             "cpu_ms": 1000 * r["cpu"] / r["ops"],
+            "server_cpu_ms": 1000 * r["server_cpu"] / r["ops"],
             "rss_mb": r["rss_peak_kb"] / 1024,
             "req_op": (r["requests_work"] - warm_requests) / r["ops"],
             "event_op": r["requests_events"] / r["ops"],
@@ -291,6 +306,7 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
         ("p50", "p50 ms", ".1f"),
         ("p99", "p99 ms", ".1f"),
         ("cpu_ms", "client CPU ms/op", ".2f"),
+        ("server_cpu_ms", "server CPU ms/op", ".2f"),
         ("rss_mb", "peak RSS MB", ".0f"),
         ("req_op", "scale requests/op", ".2f"),
         ("event_op", "Event writes/op", ".2f"),
@@ -308,7 +324,9 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
         f"`{REFERENCE}`'s. Requests are counted at the API server: 'scale requests/op' are "
         "Deployment requests (after each client's one warm-up read); 'Event writes/op' are the "
         "Events kubescale records for every change (the peers record none; the -noevents rows are "
-        "kubescale with `record_events=False`, the peers' exact work); 'discovery requests/run' are "
+        "kubescale with `record_events=False`, the peers' exact work); 'server CPU ms/op' is the "
+        "CPU time of the API server and etcd over the client's whole process (setup included) per "
+        "change: they share the two cores with the client; 'discovery requests/run' are "
         "requests for /api and /apis paths over a whole run (from the API server's audit log), "
         "and 'of them after warm-up' those after the client's first call. 'kube-rs' is the raw "
         "kube-rs peer (benches/peers/kube_rs.rs): a GET and a PUT of the scale subresource per "

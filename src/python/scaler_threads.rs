@@ -151,7 +151,8 @@ impl Pool {
             self.lock().threads -= 1;
             return;
         }
-        Python::attach(|py| {
+        // An interpreter shutting down gives no GIL: the call is dropped (its caller is told).
+        let attached = Python::try_attach(|py| {
             let mut job = first;
             loop {
                 // A panic is the call's failure (its caller is told it did not complete), not
@@ -171,5 +172,8 @@ impl Pool {
                 };
             }
         });
+        if attached.is_none() {
+            self.lock().threads -= 1;
+        }
     }
 }
