@@ -82,7 +82,7 @@ class Bench:
     def server_cpu(self) -> float:
         """CPU seconds used so far by the API server and etcd (they share the client's cores)."""
         total = 0.0
-        for pid in self.cluster.pids().values():
+        for pid in self.cluster.pids.values():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:

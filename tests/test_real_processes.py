@@ -256,3 +256,43 @@ def test_every_exception_class_is_exported() -> None:
     classes = {n for n, c in vars(errors).items() if inspect.isclass(c) and issubclass(c, Exception)}
     assert classes <= set(errors.__all__), classes - set(errors.__all__)
     assert "ScalerError" in kubescale.__all__
+
+
+EXIT_WITHOUT_CLOSE = """
+import asyncio, sys
+import kubescale.asyncio
+
+async def main(kubeconfig, ns):
+    h = kubescale.asyncio.ScaleHandler(ns, kubeconfig=kubeconfig)
+    sem = asyncio.Semaphore(32)
+
+    async def one(i, n):
+        async with sem:
+            await h.scale(f"deploy/w{i}", n)
+
+    for n in (2, 1, 2, 1):
+        await asyncio.gather(*(one(i, n) for i in range(100)))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_every_change_has_its_event_after_a_process_exits_without_close(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    """400 changes at 32 at once outpace the Event writes; the process then just ends. What was
+    queued is written at interpreter exit: each target's Events count its 4 changes."""
+    for i in range(100):
+        kube_cluster.create_deployment(namespace, f"w{i}", 1)
+    subprocess.run(
+        [sys.executable, "-c", EXIT_WITHOUT_CLOSE, kube_cluster.kubeconfig_path, namespace],
+        check=True,
+        timeout=120,
+    )
+    items = kube_cluster.request("GET", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")["items"]
+    counts: dict[str, int] = {}
+    for e in items:
+        if e.get("reportingController") == "kubescale":
+            name = e["regarding"]["name"]
+            counts[name] = counts.get(name, 0) + ((e.get("series") or {}).get("count") or 1)
+    assert counts == {f"w{i}": 4 for i in range(100)}

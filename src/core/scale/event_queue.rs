@@ -56,8 +56,25 @@ fn counted(result: &str) {
 pub struct EventQueue {
     recorder: Arc<EventRecorder>,
     tx: OnceLock<mpsc::UnboundedSender<Command>>,
+    /// The writer task, once started.
+    writer: OnceLock<tokio::task::JoinHandle<()>>,
     /// The process whose runtime runs the writer (a forked child has none of it).
     pid: u32,
+}
+
+/// Writers of dropped queues still writing what was queued (the process that ran them, and
+/// the task), for [`flush_all`] to wait for at interpreter exit.
+static DRAINING: Mutex<Vec<(u32, tokio::task::JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+impl Drop for EventQueue {
+    /// The writer goes on until it has written what was queued; [`flush_all`] waits for it.
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let mut draining = DRAINING.lock().unwrap_or_else(|e| e.into_inner());
+            draining.retain(|(_, w)| !w.is_finished());
+            draining.push((self.pid, writer));
+        }
+    }
 }
 
 /// Every live queue of the process, for [`flush_all`] at interpreter exit.
@@ -66,7 +83,8 @@ static QUEUES: Mutex<Vec<Weak<EventQueue>>> = Mutex::new(Vec::new());
 impl EventQueue {
     /// A queue writing through `recorder`.
     pub fn new(recorder: Arc<EventRecorder>) -> Arc<Self> {
-        let q = Arc::new(EventQueue { recorder, tx: OnceLock::new(), pid: std::process::id() });
+        let q =
+            Arc::new(EventQueue { recorder, tx: OnceLock::new(), writer: OnceLock::new(), pid: std::process::id() });
         let mut all = QUEUES.lock().expect("queue registry poisoned");
         all.retain(|w| w.strong_count() > 0);
         all.push(Arc::downgrade(&q));
@@ -76,7 +94,7 @@ impl EventQueue {
     fn sender(&self) -> &mpsc::UnboundedSender<Command> {
         self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(writer(self.recorder.clone(), rx));
+            let _ = self.writer.set(tokio::spawn(writer(self.recorder.clone(), rx)));
             tx
         })
     }
@@ -99,22 +117,37 @@ impl EventQueue {
     }
 }
 
-/// Whether any queue of this process has started its writer.
+/// Whether any queue of this process has started its writer (also one of a dropped queue that
+/// may still be writing).
 pub fn any_started() -> bool {
     let pid = std::process::id();
-    QUEUES
-        .lock()
-        .expect("queue registry poisoned")
-        .iter()
-        .filter_map(Weak::upgrade)
-        .any(|q| q.pid == pid && q.tx.get().is_some())
+    let draining =
+        DRAINING.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|(p, w)| *p == pid && !w.is_finished());
+    draining
+        || QUEUES
+            .lock()
+            .expect("queue registry poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .any(|q| q.pid == pid && q.tx.get().is_some())
 }
 
-/// Flushes every live queue of the process (at interpreter exit), each waiting at most `timeout`.
+/// Flushes every live queue of the process (at interpreter exit), and waits for the writers of
+/// queues already dropped (a handler that went out of scope) to finish; at most `timeout`.
 pub async fn flush_all(timeout: Duration) {
     let queues: Vec<Arc<EventQueue>> =
         QUEUES.lock().expect("queue registry poisoned").iter().filter_map(Weak::upgrade).collect();
-    futures::future::join_all(queues.iter().map(|q| q.flush(timeout))).await;
+    let pid = std::process::id();
+    let draining: Vec<_> = std::mem::take(&mut *DRAINING.lock().unwrap_or_else(|e| e.into_inner()))
+        .into_iter()
+        .filter_map(|(p, w)| (p == pid).then_some(w))
+        .collect();
+    let live = futures::future::join_all(queues.iter().map(|q| q.flush(timeout)));
+    let dropped = tokio::time::timeout(timeout, futures::future::join_all(draining));
+    let (_, drained) = futures::join!(live, dropped);
+    if drained.is_err() {
+        tracing::warn!(?timeout, "Events of a closed handler still being written at exit");
+    }
 }
 
 /// The writer task: aggregates, rate-limits and writes until the queue is dropped.
@@ -128,67 +161,80 @@ async fn writer(recorder: Arc<EventRecorder>, mut rx: mpsc::UnboundedReceiver<Co
     loop {
         // Write what the limits allow; note when the next held-back object may go.
         let mut wake: Option<Duration> = None;
-        let mut i = 0;
-        while i < order.len() {
-            match limiter.check_key(&order[i]) {
-                Ok(()) => {
-                    let k = order.remove(i);
-                    if let Some(p) = pending.remove(&k) {
-                        write(&recorder, p).await;
-                    }
-                }
+        let mut ready = Vec::new();
+        // One walk over the waiting objects (not a removal from the middle per object: a
+        // pass of 10,000 services queues 10,000 of them).
+        let mut held = Vec::with_capacity(order.len());
+        for k in order.drain(..) {
+            match limiter.check_key(&k) {
+                Ok(()) => ready.extend(pending.remove(&k)),
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(clock.now());
                     wake = Some(wake.map_or(wait, |w| w.min(wait)));
-                    i += 1;
+                    held.push(k);
                 }
             }
         }
-        let command = match wake {
+        order = held;
+        write_each(&recorder, ready).await;
+        let first = match wake {
             Some(wait) => tokio::select! {
                 c = rx.recv() => c,
                 () = tokio::time::sleep(wait) => continue,
             },
             None => rx.recv().await,
         };
-        match command {
-            Some(Command::Publish(published)) => {
-                let (ev, regarding) = *published;
-                let k = key(&ev, &regarding);
-                let full = pending.len() >= MAX_PENDING;
-                match pending.get_mut(&k) {
-                    Some(p) => {
-                        p.newest = ev;
-                        p.count = p.count.saturating_add(1);
-                    }
-                    None if full => counted("dropped"),
-                    None => {
-                        order.push(k.clone());
-                        pending.insert(k, Pending { newest: ev, regarding, count: 1 });
+        let Some(first) = first else {
+            write_all(&recorder, &mut pending, &mut order).await;
+            return;
+        };
+        // Everything else already queued is taken too, before any write: a backlog (the
+        // callers outpacing the writes) is aggregated, not written one occurrence at a time.
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Publish(published) => {
+                    let (ev, regarding) = *published;
+                    let k = key(&ev, &regarding);
+                    let full = pending.len() >= MAX_PENDING;
+                    match pending.get_mut(&k) {
+                        Some(p) => {
+                            p.newest = ev;
+                            p.count = p.count.saturating_add(1);
+                        }
+                        None if full => counted("dropped"),
+                        None => {
+                            order.push(k.clone());
+                            pending.insert(k, Pending { newest: ev, regarding, count: 1 });
+                        }
                     }
                 }
+                Command::Flush(done) => {
+                    // Commands come in order: everything queued before the flush is pending
+                    // now. It is written, rate limits aside.
+                    write_all(&recorder, &mut pending, &mut order).await;
+                    let _ = done.send(());
+                }
             }
-            Some(Command::Flush(done)) => {
-                // Commands come in order: everything queued before the flush is pending now.
-                // It is written, rate limits aside.
-                write_all(&recorder, &mut pending, &mut order).await;
-                let _ = done.send(());
-            }
-            None => {
-                write_all(&recorder, &mut pending, &mut order).await;
-                return;
-            }
+            next = rx.try_recv().ok();
         }
     }
 }
 
 /// Writes every pending Event, in the order they were first queued.
 async fn write_all(recorder: &EventRecorder, pending: &mut HashMap<Key, Pending>, order: &mut Vec<Key>) {
-    for k in order.drain(..) {
-        if let Some(p) = pending.remove(&k) {
-            write(recorder, p).await;
-        }
-    }
+    let ready = order.drain(..).filter_map(|k| pending.remove(&k)).collect();
+    write_each(recorder, ready).await;
+}
+
+/// Events of different objects written at once (over one HTTP/2 connection): one after another,
+/// a backlog of a few hundred took a second to write, and `close()` waited for it.
+const WRITES_IN_FLIGHT: usize = 16;
+
+/// Writes `ready` (Events of distinct objects), up to [`WRITES_IN_FLIGHT`] at a time.
+async fn write_each(recorder: &EventRecorder, ready: Vec<Pending>) {
+    use futures::StreamExt as _;
+    futures::stream::iter(ready).for_each_concurrent(WRITES_IN_FLIGHT, |p| write(recorder, p)).await;
 }
 
 async fn write(recorder: &EventRecorder, p: Pending) {
