@@ -1,8 +1,11 @@
 //! Events off the caller's path, as client-go's recorder does: a scale call queues its Event and
 //! returns; one background task per handler writes them, aggregating repeats regarding the same
 //! object (same type, reason and action) into one write that carries the newest note and how many
-//! times it happened, and rate-limiting writes per object (a burst of 10, then one per 10 s), so
-//! that a storm of scales is a handful of Event writes, not one per scale.
+//! times it happened, and rate-limiting writes per object (a burst of 2, then one per 10 s), so
+//! that a storm of scales is a handful of Event writes, not one per scale. client-go's
+//! events.k8s.io recorder writes the first occurrence and the start of its series at once too,
+//! and then the series only every 30 minutes; here repeats reach the server within 10 s, and at
+//! once when asked for (`events()`, a pass's end, `close()`).
 //!
 //! Nothing is lost on the way out: [`EventQueue::flush`] writes everything queued so far (rate
 //! limits aside) and is called by `events()`, at the end of a loop pass, on `close()` and at
@@ -22,7 +25,7 @@ use crate::core::metrics::{ResultLabel, metrics};
 use crate::core::scale::events::{EventRecorder, EventSpec, EventType};
 
 /// Writes per object before the limit applies.
-const BURST: u32 = 10;
+const BURST: u32 = 2;
 /// After the burst, one write per object per this long.
 const REFILL: Duration = Duration::from_secs(10);
 /// Objects with Events waiting at most; beyond, new ones are dropped (and counted).
