@@ -526,6 +526,10 @@ class ScaleHandler:
                 ``is_healthy()`` and ``should_scale_to_zero()``, run together in one
                 call with the GIL); a slower one makes that service's decision an error.
 
+        Evaluations run on a few threads of kubescale's, which answer queued calls one
+        after another while holding the GIL; a call that blocks (I/O, ``time.sleep``)
+        gets the others moving on another thread within 20 ms.
+
         Raises:
             TypeError: ``factory`` is not callable.
             InvalidValueError: ``type`` is empty or ``timeout`` is not positive."""
@@ -989,6 +993,10 @@ class AsyncScaleHandler:
             timeout: Seconds one trigger's evaluation may take (the factory, then
                 ``is_healthy()`` and ``should_scale_to_zero()``, run together in one
                 call with the GIL); a slower one makes that service's decision an error.
+
+        Evaluations run on a few threads of kubescale's, which answer queued calls one
+        after another while holding the GIL; a call that blocks (I/O, ``time.sleep``)
+        gets the others moving on another thread within 20 ms.
 
         Raises:
             TypeError: ``factory`` is not callable.
