@@ -97,6 +97,9 @@ def _derive_async(sync: ast.ClassDef) -> ast.ClassDef:
             assert node.returns is not None, node.name
             node.returns = _awaitable(node.returns)
         body.append(node)
+        if node.name == "close":
+            # The asyncio handler's own: close() without blocking the loop.
+            body.append(ast.parse("def aclose(self) -> Awaitable[None]: ...").body[0])
     cls.body = body
     return cls
 

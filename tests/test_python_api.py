@@ -16,7 +16,7 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
-from helpers import spec_replicas
+from helpers import events_for, spec_replicas
 
 
 def unreachable_kubeconfig(tmp_path: Path, kube_cluster: ClusterAPI) -> Path:
@@ -203,7 +203,8 @@ async def test_sync_api_works_inside_a_running_event_loop(kube_cluster: ClusterA
 async def test_async_api_has_the_same_methods(kube_cluster: ClusterAPI, namespace: str) -> None:
     sync_methods = {m for m in dir(kubescale.ScaleHandler) if not m.startswith("_")}
     async_methods = {m for m in dir(kubescale.asyncio.ScaleHandler) if not m.startswith("_")}
-    assert sync_methods == async_methods
+    # Plus aclose(): close() without blocking the loop (asyncio's habit: contextlib.aclosing).
+    assert async_methods == sync_methods | {"aclose"}
     kube_cluster.create_deployment(namespace, "web", 1)
     async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         assert (await h.resolve("deploy")).kind == "Deployment"
@@ -414,3 +415,28 @@ def test_processes_using_the_async_api_exit_cleanly(
         for run in range(15)
     ]
     assert codes == [0] * 15
+
+
+async def test_aclose_writes_the_queued_events_without_blocking_the_loop(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    h = kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
+    await h.scale("deploy/web", 2)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    before = ticks
+    await h.aclose()
+    ticker.cancel()
+    assert ticks > before, "the loop ran other tasks while aclose() flushed"
+    notes = [e["note"] for e in events_for(kube_cluster, namespace, "web")]
+    assert notes == ["Scaled deployment.apps/web from 1 to 2 replicas"]
+    with pytest.raises(kubescale.HandlerClosedError):
+        await h.get_scale("deploy/web")

@@ -646,7 +646,7 @@ class ScaleHandler:
 class AsyncScaleHandler:
     """Scales Kubernetes workloads; every I/O method returns an awaitable.
 
-    Exported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.
+    Exported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or ``await handler.aclose()``.
 
     Connects to a cluster the way kubectl does.
 
@@ -719,6 +719,15 @@ class AsyncScaleHandler:
     def close(self) -> None:
         """Closes the handler: writes the Events still queued (waiting at most 5 s), then
         later calls raise HandlerClosedError."""
+        ...
+
+    def aclose(self) -> Awaitable[None]:
+        """Closes the handler without blocking the event loop: writes the Events still queued
+        (waiting at most 5 s), then later calls raise HandlerClosedError. ``close()`` does
+        the same but blocks the calling thread, and with it a running loop.
+
+        Returns:
+            Awaitable[None]: done when the Events are written and the handler is closed."""
         ...
 
     def reset_discovery(self) -> None:

@@ -765,7 +765,7 @@ handler_class!(
     run_async,
     run_loop_async,
     running_loop,
-    "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or call ``close()``.",
+    "Scales Kubernetes workloads; every I/O method returns an awaitable.\n\nExported as ``kubescale.asyncio.ScaleHandler``; same methods as ``kubescale.ScaleHandler``. Use it with ``async with`` or ``await handler.aclose()``.",
     {
         fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
             crate::python::asyncio_bridge::ready(py, slf)
@@ -778,6 +778,21 @@ handler_class!(
                 c.handler().flush_events(FLUSH_ON_CLOSE).await;
                 c.close();
                 Ok(false)
+            })
+        }
+
+        /// Closes the handler without blocking the event loop: writes the Events still queued
+        /// (waiting at most 5 s), then later calls raise HandlerClosedError. ``close()`` does
+        /// the same but blocks the calling thread, and with it a running loop.
+        ///
+        /// Returns:
+        ///     Awaitable[None]: done when the Events are written and the handler is closed.
+        fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+            let c = self.elasti.clone();
+            run_async(py, async move {
+                c.handler().flush_events(FLUSH_ON_CLOSE).await;
+                c.close();
+                Ok(())
             })
         }
     }
