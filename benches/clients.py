@@ -179,19 +179,20 @@ def run_sync(scale: Callable[..., Any], jobs: list[tuple[str, int]], conc: int, 
 async def run_async(
     scale: Callable[..., Any], jobs: list[tuple[str, int]], conc: int, lat: list[float]
 ) -> None:
+    async def timed(job: tuple[str, int]) -> None:
+        t = time.perf_counter()
+        await scale(*job)
+        lat.append((time.perf_counter() - t) * 1000)
+
     if conc == 1:  # one after another, as run_sync and the compiled peers do
         for job in jobs:
-            t = time.perf_counter()
-            await scale(*job)
-            lat.append((time.perf_counter() - t) * 1000)
+            await timed(job)
         return
     sem = asyncio.Semaphore(conc)
 
     async def one(job: tuple[str, int]) -> None:
         async with sem:
-            t = time.perf_counter()
-            await scale(*job)
-            lat.append((time.perf_counter() - t) * 1000)
+            await timed(job)
 
     await asyncio.gather(*(one(j) for j in jobs))
 

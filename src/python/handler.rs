@@ -701,13 +701,20 @@ macro_rules! handler_class {
 /// How long closing a handler waits for its queued Events to be written.
 const FLUSH_ON_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Writes the queued Events (at most [`FLUSH_ON_CLOSE`]), then closes the handler.
-fn close_flushing(py: Python<'_>, c: &Arc<core::Controller>) {
-    if !c.handler().is_closed() {
-        let h = c.handler().clone();
-        py.detach(|| runtime().block_on(h.flush_events(FLUSH_ON_CLOSE)));
-    }
+/// Writes the queued Events (at most [`FLUSH_ON_CLOSE`]), then closes the handler: `close()`,
+/// `aclose()` and leaving `async with`.
+async fn flush_and_close(c: &core::Controller) {
+    c.handler().flush_events(FLUSH_ON_CLOSE).await;
     c.close();
+}
+
+/// [`flush_and_close`], blocking (a handler closed already is not flushed again).
+fn close_flushing(py: Python<'_>, c: &Arc<core::Controller>) {
+    if c.handler().is_closed() {
+        c.close();
+    } else {
+        py.detach(|| runtime().block_on(flush_and_close(c)));
+    }
 }
 
 /// The blocking `run()`: Ctrl-C stops the loop, which releases its Lease, then raises; the
@@ -775,8 +782,7 @@ handler_class!(
         fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
             let c = self.elasti.clone();
             run_async(py, async move {
-                c.handler().flush_events(FLUSH_ON_CLOSE).await;
-                c.close();
+                flush_and_close(&c).await;
                 Ok(false)
             })
         }
@@ -790,8 +796,7 @@ handler_class!(
         fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Py<PyAny>> {
             let c = self.elasti.clone();
             run_async(py, async move {
-                c.handler().flush_events(FLUSH_ON_CLOSE).await;
-                c.close();
+                flush_and_close(&c).await;
                 Ok(())
             })
         }

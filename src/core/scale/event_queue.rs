@@ -196,22 +196,7 @@ async fn writer(recorder: Arc<EventRecorder>, mut rx: mpsc::UnboundedReceiver<Co
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Publish(published) => {
-                    let (ev, regarding) = *published;
-                    let k = key(&ev, &regarding);
-                    let full = pending.len() >= MAX_PENDING;
-                    match pending.get_mut(&k) {
-                        Some(p) => {
-                            p.newest = ev;
-                            p.count = p.count.saturating_add(1);
-                        }
-                        None if full => counted("dropped"),
-                        None => {
-                            order.push(k.clone());
-                            pending.insert(k, Pending { newest: ev, regarding, count: 1 });
-                        }
-                    }
-                }
+                Command::Publish(published) => aggregate(&mut pending, &mut order, *published),
                 Command::Flush(done) => {
                     // Commands come in order: everything queued before the flush is pending
                     // now. It is written, rate limits aside.
@@ -220,6 +205,24 @@ async fn writer(recorder: Arc<EventRecorder>, mut rx: mpsc::UnboundedReceiver<Co
                 }
             }
             next = rx.try_recv().ok();
+        }
+    }
+}
+
+/// Adds one occurrence to the pending Events: to its object's, or as a new one at the end of
+/// `order` (dropped, and counted, beyond [`MAX_PENDING`] objects).
+fn aggregate(pending: &mut HashMap<Key, Pending>, order: &mut Vec<Key>, (ev, regarding): (EventSpec, ObjectReference)) {
+    let k = key(&ev, &regarding);
+    let full = pending.len() >= MAX_PENDING;
+    match pending.get_mut(&k) {
+        Some(p) => {
+            p.newest = ev;
+            p.count = p.count.saturating_add(1);
+        }
+        None if full => counted("dropped"),
+        None => {
+            order.push(k.clone());
+            pending.insert(k, Pending { newest: ev, regarding, count: 1 });
         }
     }
 }
