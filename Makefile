@@ -68,10 +68,12 @@ docs: venv
 	@echo "docs/api/index.html"
 
 # kubescale and its peers side by side on one local cluster: benches/RESULTS.md, results.png;
-# then the loop at 100, 1,000 and 10,000 ElastiServices: its section of RESULTS.md, loop.png.
+# what each kind of request costs the server (its section of RESULTS.md); then the loop at 100,
+# 1,000 and 10,000 ElastiServices: its section of RESULTS.md, loop.png.
 bench: venv control-plane install-wheel
 	$(PY) -m pip install -q -r benches/requirements.txt
 	$(PY) benches/run.py
+	$(PY) benches/server_cost.py
 	$(PY) benches/loop.py
 
 # Long property-test runs of every parser (a short run is part of `make test`).

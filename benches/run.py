@@ -289,12 +289,15 @@ def main() -> None:
 
 
 def write_report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) -> None:
-    # The loop's section (benches/loop.py) is kept as it is.
+    # The sections of benches/server_cost.py and benches/loop.py are kept as they are.
     path = HERE / "RESULTS.md"
     old = path.read_text() if path.exists() else ""
-    start, end = "<!-- loop:start -->", "<!-- loop:end -->"
-    loop = old[old.index(start) : old.index(end) + len(end)] + "\n" if start in old and end in old else ""
-    path.write_text(report(results, levels, a) + ("\n" + loop if loop else ""))
+    kept = ""
+    for name in ("server", "loop"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in old and end in old:
+            kept += "\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
+    path.write_text(report(results, levels, a) + kept)
     plot(results, levels)
     print((HERE / "RESULTS.md").read_text())
 

@@ -505,31 +505,63 @@ def test_an_event_queued_by_a_scale_is_written_by_close(kube_cluster: ClusterAPI
     assert notes == ["Scaled deployment.apps/web from 1 to 2 replicas"]
 
 
+def event_writes(h: kubescale.ScaleHandler) -> float:
+    """The Event writes `h` has made (its `kubescale_event_writes_total{result="written"}`)."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(h.metrics())
+        for s in f.samples
+        if s.name == "kubescale_event_writes_total" and s.labels.get("result") == "written"
+    )
+
+
+def test_an_objects_first_event_goes_at_once_and_its_quick_repeats_within_ten_seconds(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    # Three changes of one Deployment within a second: the first Event is on the server at once;
+    # the other two are one more write, made by the handler on its own (nobody flushes) within
+    # the per-object limit's 10 s, carrying the newest note and the count.
+    kube_cluster.create_deployment(namespace, "web", 1)
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        before = event_writes(h)
+        for replicas in (2, 3, 2):
+            h.scale("deploy/web", replicas)
+        deadline = time.monotonic() + 3
+        while not events_for(kube_cluster, namespace, "web") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a second write, if one were made at once
+        first = events_for(kube_cluster, namespace, "web")
+        assert [(e["note"], (e.get("series") or {}).get("count", 1)) for e in first] == [
+            ("Scaled deployment.apps/web from 1 to 2 replicas", 1)
+        ]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            events = events_for(kube_cluster, namespace, "web")
+            if sum((e.get("series") or {}).get("count", 1) for e in events) >= 3:
+                break
+            time.sleep(0.2)
+        writes = event_writes(h) - before
+    assert writes == 2
+    assert events[-1]["note"] == "Scaled deployment.apps/web from 3 to 2 replicas"
+    assert sum((e.get("series") or {}).get("count", 1) for e in events) == 3
+
+
 def test_a_storm_of_scales_is_a_handful_of_event_writes_with_the_right_count_and_note(
     kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    from prometheus_client.openmetrics.parser import text_string_to_metric_families
-
-    def written(h: kubescale.ScaleHandler) -> float:
-        families = text_string_to_metric_families(h.metrics())
-        return sum(
-            s.value
-            for f in families
-            for s in f.samples
-            if s.name == "kubescale_event_writes_total" and s.labels.get("result") == "written"
-        )
-
     kube_cluster.create_deployment(namespace, "web", 1)
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.scale("deploy/web", 2)
         h.events("deploy/web")  # written: the storm starts from a quiet queue
-        before = written(h)
+        before = event_writes(h)
         last = None
         for i in range(1000):
             last = h.scale("deploy/web", 3 + i % 2)
         assert last is not None and last.changed
         events = [e for e in h.events("deploy/web") if e["reporter"] == "kubescale"]
-        writes = written(h) - before
+        writes = event_writes(h) - before
     assert writes <= 25, f"{writes} Event writes for 1,000 changes"
     # Nothing lost: the server's Events count every change, and the newest says the last one.
     assert sum(e["count"] for e in events) == 1001
