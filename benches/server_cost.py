@@ -42,7 +42,9 @@ class Server:
         self.cluster = cluster
         self.ns = ns
         url = urlparse(cluster.server)
-        self.conn = http.client.HTTPSConnection(url.hostname or "127.0.0.1", url.port, context=cluster._context())
+        self.conn = http.client.HTTPSConnection(
+            url.hostname or "127.0.0.1", url.port, context=cluster._context()
+        )
         self.events = 0
 
     def cpu(self) -> float:
@@ -52,7 +54,9 @@ class Server:
             total += (int(fields[11]) + int(fields[12])) / TICK
         return total
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
         headers = {"Authorization": f"Bearer {self.cluster.token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -71,7 +75,12 @@ class Server:
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"name": f"{target}.{self.events:x}", "namespace": self.ns},
-            "regarding": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": self.ns, "name": target},
+            "regarding": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "namespace": self.ns,
+                "name": target,
+            },
             "reason": "SuccessToScale",
             "action": "Scale",
             "note": "Scaled from 0 to 1",
@@ -108,7 +117,10 @@ def kinds(s: Server, n: int) -> dict[str, tuple[Callable[[], None], Callable[[in
                 {"op": "replace", "path": "/spec/replicas", "value": 1 - spec["replicas"]},
             ]
             if "replicas" in spec
-            else [{"op": "test", "path": "/spec", "value": {}}, {"op": "add", "path": "/spec/replicas", "value": 1}]
+            else [
+                {"op": "test", "path": "/spec", "value": {}},
+                {"op": "add", "path": "/spec/replicas", "value": 1},
+            ]
         )
         scales[i] = s.request("PATCH", f"{deployments}/d-{i}/scale", ops, "application/json-patch+json")
 
@@ -126,7 +138,10 @@ def kinds(s: Server, n: int) -> dict[str, tuple[Callable[[], None], Callable[[in
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
         body = {"series": {"count": 2 + s.events, "lastObservedTime": now}}
         s.request(
-            "PATCH", f"/apis/events.k8s.io/v1/namespaces/{s.ns}/events/{events[i]}", body, "application/merge-patch+json"
+            "PATCH",
+            f"/apis/events.k8s.io/v1/namespaces/{s.ns}/events/{events[i]}",
+            body,
+            "application/merge-patch+json",
         )
 
     nothing = lambda: None  # noqa: E731
@@ -172,7 +187,11 @@ def measure(n: int, reps: int) -> dict[str, Any]:
         "reps": reps,
         "idle_cpu_per_s": statistics.median(idle),
         "kinds": {
-            k: {"cpu_ms": statistics.median(cpu[k]), "cpu_ms_runs": cpu[k], "wall_ms": statistics.median(wall[k])}
+            k: {
+                "cpu_ms": statistics.median(cpu[k]),
+                "cpu_ms_runs": cpu[k],
+                "wall_ms": statistics.median(wall[k]),
+            }
             for k in table
         },
     }
@@ -180,7 +199,11 @@ def measure(n: int, reps: int) -> dict[str, Any]:
 
 def section(r: dict[str, Any]) -> str:
     k = {name: v["cpu_ms"] for name, v in r["kinds"].items()}
-    get, put, patch = k["GET scale"], k["PUT scale (resourceVersion of a GET)"], k["JSON Patch scale (test and replace)"]
+    get, put, patch = (
+        k["GET scale"],
+        k["PUT scale (resourceVersion of a GET)"],
+        k["JSON Patch scale (test and replace)"],
+    )
     create, series = k["create Event"], k["merge-patch an Event's series"]
     lines = [
         START,
