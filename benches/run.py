@@ -187,7 +187,11 @@ def summarize(runs: list[dict[str, Any]], warm_requests: float = 1) -> dict[str,
         }
         for r in runs
     ]
-    return {k: statistics.median(p[k] for p in per) for k in per[0]}
+    out = {k: statistics.median(p[k] for p in per) for k in per[0]}
+    # The spread of throughput over the repetitions: the machine is shared and noisy.
+    out["ops_s_lo"] = min(p["ops_s"] for p in per)
+    out["ops_s_hi"] = max(p["ops_s"] for p in per)
+    return out
 
 
 def table(title: str, rows: dict[str, dict[str, float]], cols: list[tuple[str, str, str]]) -> str:
@@ -198,6 +202,9 @@ def table(title: str, rows: dict[str, dict[str, float]], cols: list[tuple[str, s
     for client, r in rows.items():
         cells = []
         for key, _, fmt in cols:
+            if key == "ops_s_range":  # no ratio
+                cells.append(f"{r['ops_s_lo']:.0f} to {r['ops_s_hi']:.0f}" if "ops_s_lo" in r else "")
+                continue
             cell = format(r[key], fmt)
             if ref and client != REFERENCE and ref[key]:
                 cell += f" ({r[key] / ref[key]:.1f}x)"
@@ -306,6 +313,7 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
     """RESULTS.md's text: one table per workload that was run."""
     cols = [
         ("ops_s", "ops/s", ".0f"),
+        ("ops_s_range", "ops/s, lowest to highest run", ""),
         ("p50", "p50 ms", ".1f"),
         ("p99", "p99 ms", ".1f"),
         ("cpu_ms", "client CPU ms/op", ".2f"),

@@ -244,8 +244,11 @@ def section(r: dict[str, Any]) -> str:
 def write_section(text: str) -> None:
     path = HERE / "RESULTS.md"
     old = path.read_text() if path.exists() else ""
+    loop = "<!-- loop:start -->"
     if START in old and END in old:
         new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1 :]
+    elif loop in old:  # before the loop's section, where run.py keeps it
+        new = old[: old.index(loop)] + text + "\n" + old[old.index(loop) :]
     else:
         new = old.rstrip("\n") + "\n\n" + text
     path.write_text(new)
