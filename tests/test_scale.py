@@ -517,35 +517,39 @@ def event_writes(h: kubescale.ScaleHandler) -> float:
     )
 
 
-def test_an_objects_first_event_goes_at_once_and_its_quick_repeats_within_ten_seconds(
+def test_a_scale_to_zero_and_back_are_two_events_at_once_and_a_third_change_follows_unasked(
     kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    # Three changes of one Deployment within a second: the first Event is on the server at once;
-    # the other two are one more write, made by the handler on its own (nobody flushes) within
-    # the per-object limit's 10 s, carrying the newest note and the count.
-    kube_cluster.create_deployment(namespace, "web", 1)
+    # To zero and back within a second: both are on the server at once, each its own Event with
+    # its own note (a burst of 1 merged them into "from 0 to 3" counted twice). A third quick
+    # change waits for the per-object limit and is written by the handler on its own (nobody
+    # flushes) within 10 s.
+    kube_cluster.create_deployment(namespace, "web", 3)
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         before = event_writes(h)
-        for replicas in (2, 3, 2):
-            h.scale("deploy/web", replicas)
+        h.scale_to_zero("deploy/web")
+        h.scale_from_zero("deploy/web")
+
+        def on_server() -> list[tuple[str, int]]:
+            return [
+                (e["note"], (e.get("series") or {}).get("count", 1))
+                for e in events_for(kube_cluster, namespace, "web")
+            ]
+
         deadline = time.monotonic() + 3
-        while not events_for(kube_cluster, namespace, "web") and time.monotonic() < deadline:
+        while len(on_server()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # room for a second write, if one were made at once
-        first = events_for(kube_cluster, namespace, "web")
-        assert [(e["note"], (e.get("series") or {}).get("count", 1)) for e in first] == [
-            ("Scaled deployment.apps/web from 1 to 2 replicas", 1)
+        assert on_server() == [
+            ("Scaled deployment.apps/web from 3 to 0 replicas", 1),
+            ("Scaled deployment.apps/web from 0 to 3 replicas", 1),
         ]
+        h.scale("deploy/web", 4)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            events = events_for(kube_cluster, namespace, "web")
-            if sum((e.get("series") or {}).get("count", 1) for e in events) >= 3:
-                break
+        while len(on_server()) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         writes = event_writes(h) - before
-    assert writes == 2
-    assert events[-1]["note"] == "Scaled deployment.apps/web from 3 to 2 replicas"
-    assert sum((e.get("series") or {}).get("count", 1) for e in events) == 3
+    assert on_server()[-1] == ("Scaled deployment.apps/web from 3 to 4 replicas", 1)
+    assert writes == 3
 
 
 def test_a_storm_of_scales_is_a_handful_of_event_writes_with_the_right_count_and_note(
