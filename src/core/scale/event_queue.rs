@@ -1,7 +1,8 @@
 //! Events off the caller's path, as client-go's recorder does: a scale call queues its Event and
 //! returns; one background task per handler writes them, aggregating repeats regarding the same
 //! object (same type, reason and action) into one write that carries the newest note and how many
-//! times it happened, and rate-limiting writes per object (a burst of 2, then one per 10 s), so
+//! times it happened (marked "(combined from similar events): " when the notes differed, as
+//! client-go's core/v1 recorder marks its aggregates), and rate-limiting writes per object (a burst of 2, then one per 10 s), so
 //! that a storm of scales is a handful of Event writes, not one per scale. client-go's
 //! events.k8s.io recorder writes the first occurrence and the start of its series at once too,
 //! and then the series only every 30 minutes; here repeats reach the server within 10 s, and at
@@ -55,6 +56,24 @@ struct Pending {
     count: i32,
     /// When the object was first queued (its place in a flush), and which hold entry is its own.
     seq: u64,
+    /// Whether the occurrences differ in their notes (a scale up and a scale down, say).
+    mixed: bool,
+}
+
+/// How a write that aggregates occurrences with different notes begins its note, as client-go's
+/// core/v1 recorder marks its aggregates: "from 2 to 1, 3 times" must not be read into a scale
+/// up, a scale down and a scale up.
+const COMBINED: &str = "(combined from similar events): ";
+
+impl Pending {
+    /// The Event to write: the newest occurrence, its note marked when it stands for different ones.
+    fn spec(&self) -> EventSpec {
+        let mut spec = self.newest.clone();
+        if self.mixed {
+            spec.note = format!("{COMBINED}{}", spec.note);
+        }
+        spec
+    }
 }
 
 /// The objects with Events waiting, and when each may be written.
@@ -107,6 +126,7 @@ impl Backlog {
         let full = self.pending.len() >= MAX_PENDING;
         match self.pending.get_mut(&k) {
             Some(p) => {
+                p.mixed |= p.newest.note != ev.note;
                 p.newest = ev;
                 p.count = p.count.saturating_add(1);
             }
@@ -114,7 +134,7 @@ impl Backlog {
             None => {
                 self.next_seq += 1;
                 self.fresh.push(k.clone());
-                self.pending.insert(k, Pending { newest: ev, regarding, count: 1, seq: self.next_seq });
+                self.pending.insert(k, Pending { newest: ev, regarding, count: 1, seq: self.next_seq, mixed: false });
             }
         }
     }
@@ -317,7 +337,7 @@ async fn write_each(recorder: &EventRecorder, ready: Vec<Pending>) {
 }
 
 async fn write(recorder: &EventRecorder, p: Pending) {
-    match recorder.publish_n(&p.newest, &p.regarding, p.count).await {
+    match recorder.publish_n(&p.spec(), &p.regarding, p.count).await {
         Ok(()) => counted("written"),
         Err(e) => {
             counted("failed");
@@ -356,6 +376,12 @@ mod tests {
             names(&all),
             [("b".into(), "Scaled from 0 to 2".into(), 3), ("a".into(), "Scaled from 0 to 1".into(), 1)]
         );
+        // The written note says when it stands for different changes; pure repeats keep it.
+        assert_eq!(all[0].spec().note, "(combined from similar events): Scaled from 0 to 2");
+        assert_eq!(all[1].spec().note, "Scaled from 0 to 1");
+        b.add(occurrence("c", "Scaled from 1 to 2"));
+        b.add(occurrence("c", "Scaled from 1 to 2"));
+        assert_eq!(b.take_all()[0].spec().note, "Scaled from 1 to 2");
         assert!(b.take_all().is_empty());
     }
 
