@@ -29,6 +29,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
+from results_md import markers, write_section
+
 import kubescale
 from kubescale.testing import LocalCluster
 
@@ -39,7 +41,7 @@ STATE = {"zero": True}
 # server a minute and a half; every service must be older than it before the loop starts.
 COOLDOWN = {100: 60, 1000: 60}
 LONG_COOLDOWN = 600
-START, END = "<!-- loop:start -->", "<!-- loop:end -->"
+START, END = markers("loop")
 
 
 class Trivial:
@@ -301,16 +303,6 @@ def report(results: list[dict[str, Any]], qps: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    old = path.read_text() if path.exists() else ""
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1 :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def plot(results: list[dict[str, Any]]) -> None:
     import matplotlib
 
@@ -345,7 +337,7 @@ def main() -> None:
     sizes = [int(s) for s in a.sizes.split(",")]
     results = [run_size(n, a.qps) for n in sizes]
     (HERE / "loop.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_section(report(results, a.qps))
+    write_section("loop", report(results, a.qps))
     plot(results)
     print(report(results, a.qps))
 

@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from results_md import kept_sections, server_cpu
+
 from kubescale.testing import LocalCluster
 
 HERE = Path(__file__).parent
@@ -81,14 +83,7 @@ class Bench:
 
     def server_cpu(self) -> float:
         """CPU seconds used so far by the API server and etcd (they share the client's cores)."""
-        total = 0.0
-        for pid in self.cluster.pids.values():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return server_cpu(self.cluster)
 
     def requests(self) -> dict[str, float]:
         """Served requests by kind: 'work' (Deployments and their scale) and 'events'. The rest
@@ -297,14 +292,8 @@ def main() -> None:
 
 def write_report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) -> None:
     # The sections of benches/server_cost.py and benches/loop.py are kept as they are.
-    path = HERE / "RESULTS.md"
-    old = path.read_text() if path.exists() else ""
-    kept = ""
-    for name in ("server", "loop"):
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        if start in old and end in old:
-            kept += "\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
-    path.write_text(report(results, levels, a) + kept)
+    kept = kept_sections()
+    (HERE / "RESULTS.md").write_text(report(results, levels, a) + kept)
     plot(results, levels)
     print((HERE / "RESULTS.md").read_text())
 

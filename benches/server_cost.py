@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import time
@@ -29,10 +28,11 @@ from urllib.parse import urlparse
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 
+from results_md import markers, server_cpu, write_section  # noqa: E402
+
 from kubescale.testing import LocalCluster  # noqa: E402
 
-START, END = "<!-- server:start -->", "<!-- server:end -->"
-TICK = os.sysconf("SC_CLK_TCK")
+START, END = markers("server")
 
 
 class Server:
@@ -48,11 +48,7 @@ class Server:
         self.events = 0
 
     def cpu(self) -> float:
-        total = 0.0
-        for pid in self.cluster.pids.values():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
-        return total
+        return server_cpu(self.cluster)
 
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
@@ -244,19 +240,6 @@ def section(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    old = path.read_text() if path.exists() else ""
-    loop = "<!-- loop:start -->"
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1 :]
-    elif loop in old:  # before the loop's section, where run.py keeps it
-        new = old[: old.index(loop)] + text + "\n" + old[old.index(loop) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=200)
@@ -273,7 +256,7 @@ def main() -> None:
     if not a.print_only:
         if not a.from_json:
             (HERE / "server_cost.json").write_text(json.dumps(r, indent=1))
-        write_section(text)
+        write_section("server", text)
 
 
 if __name__ == "__main__":
