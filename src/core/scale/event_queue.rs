@@ -2,11 +2,11 @@
 //! returns; one background task per handler writes them, aggregating repeats regarding the same
 //! object (same type, reason and action) into one write that carries the newest note and how many
 //! times it happened (marked "(combined from similar events): " when the notes differed, as
-//! client-go's core/v1 recorder marks its aggregates), and rate-limiting writes per object (a burst of 2, then one per 10 s), so
-//! that a storm of scales is a handful of Event writes, not one per scale. client-go's
-//! events.k8s.io recorder writes the first occurrence and the start of its series at once too,
-//! and then the series only every 30 minutes; here repeats reach the server within 10 s, and at
-//! once when asked for (`events()`, a pass's end, `close()`).
+//! client-go's core/v1 recorder marks its aggregates), and rate-limiting writes per object (a
+//! burst of 2, then one per 10 s), so that a storm of scales is a handful of Event writes, not
+//! one per scale. client-go's events.k8s.io recorder writes the first occurrence and the start
+//! of its series at once too, and then the series only every 30 minutes; here repeats reach the
+//! server within 10 s, and at once when asked for (`events()`, a pass's end, `close()`).
 //!
 //! Why 2 and not 1: with 1, the second change of an object within 10 s is held and merged with
 //! what follows, and the commonest pair of all, a scale to zero and the scale back, became one
@@ -142,21 +142,22 @@ impl Backlog {
     /// Takes the Events the limit lets go at `now`: `check` answers for one object, with how
     /// long it must still wait if not.
     fn take_due(&mut self, now: Instant, mut check: impl FnMut(&Key) -> Result<(), Duration>) -> Vec<Pending> {
-        let mut ready = Vec::new();
-        let mut look = |k: Key, seq: u64, held: &mut BinaryHeap<_>, pending: &mut HashMap<Key, Pending>| match check(&k)
-        {
-            Ok(()) => ready.extend(pending.remove(&k)),
-            Err(wait) => held.push(Reverse(Held { at: now + wait, seq, key: k })),
-        };
-        for k in std::mem::take(&mut self.fresh) {
-            if let Some(seq) = self.pending.get(&k).map(|p| p.seq) {
-                look(k, seq, &mut self.held, &mut self.pending);
+        // The objects to look at: those queued since the last look, and held ones whose time has
+        // come (unless written meanwhile). Each is asked about once per call.
+        let fresh = std::mem::take(&mut self.fresh);
+        let mut due: Vec<(Key, u64)> =
+            fresh.into_iter().filter_map(|k| self.pending.get(&k).map(|p| p.seq).map(|seq| (k, seq))).collect();
+        while self.held.peek().is_some_and(|Reverse(h)| h.at <= now) {
+            let Some(Reverse(h)) = self.held.pop() else { break };
+            if self.pending.get(&h.key).is_some_and(|p| p.seq == h.seq) {
+                due.push((h.key, h.seq));
             }
         }
-        while self.held.peek().is_some_and(|Reverse(h)| h.at <= now) {
-            let Some(Reverse(Held { seq, key: k, .. })) = self.held.pop() else { break };
-            if self.pending.get(&k).is_some_and(|p| p.seq == seq) {
-                look(k, seq, &mut self.held, &mut self.pending);
+        let mut ready = Vec::new();
+        for (k, seq) in due {
+            match check(&k) {
+                Ok(()) => ready.extend(self.pending.remove(&k)),
+                Err(wait) => self.held.push(Reverse(Held { at: now + wait, seq, key: k })),
             }
         }
         ready
