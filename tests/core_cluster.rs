@@ -98,3 +98,36 @@ async fn discovery_resolves_kubectl_names_and_refuses_the_unscalable() {
     let err = h.get_scale(&unknown, Some("default")).await.unwrap_err();
     assert!(matches!(err, Error::NoMatch(_)), "{err:?}");
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster: make test, or python -m kubescale.testing exec -- cargo test --no-default-features -- --include-ignored"]
+async fn a_lapsed_fence_keeps_writes_in_this_process_through_the_real_transport() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kubescale::core::fence::{self, Fence};
+
+    let h = handler().await;
+    let ns = fresh_namespace(&h, "core-fence").await;
+    let deployments: Api<Deployment> = Api::namespaced(h.client().clone(), &ns);
+    deployments.create(&PostParams::default(), &deployment("web", 2)).await.unwrap();
+    let target = TargetRef::parse("deploy/web").unwrap();
+
+    let held = Arc::new(Fence::new("ns/lease"));
+    held.renewed(tokio::time::Instant::now(), Duration::from_secs(60));
+    let up = fence::scope(held.clone(), h.scale(&target, 3, Some(&ns), ScaleOptions::default())).await.unwrap();
+    assert_eq!(up.replicas, 3, "a held fence lets the write through");
+
+    held.lapse();
+    // The task-local scope reaches the transport through kube's buffer and our layers: the
+    // write is refused in this process, the read before it is not.
+    let err = fence::scope(held.clone(), h.scale(&target, 5, Some(&ns), ScaleOptions::default())).await.unwrap_err();
+    assert!(matches!(err, Error::LeaseLost { ref lease } if lease == "ns/lease"), "{err:?}");
+    assert_eq!(deployments.get("web").await.unwrap().spec.unwrap().replicas, Some(3));
+    let read = fence::scope(held, h.get_scale(&target, Some(&ns))).await.unwrap();
+    assert_eq!(read.spec_replicas, 3);
+    // Outside any fence the handler writes as ever.
+    assert_eq!(h.scale(&target, 5, Some(&ns), ScaleOptions::default()).await.unwrap().replicas, 5);
+
+    Api::<Namespace>::all(h.client().clone()).delete(&ns, &DeleteParams::default()).await.unwrap();
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import random
 import subprocess
 import sys
@@ -320,6 +321,42 @@ def service_account_token(cluster: ClusterAPI, ns: str, sa: str) -> str:
             return base64.b64decode(tokens[0]["data"]["token"]).decode()
         assert time.monotonic() < deadline, "no token Secret for the ServiceAccount"
         time.sleep(0.2)
+
+
+def service_account_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, directory: Path) -> Path:
+    """A kubeconfig with the ServiceAccount's token, written into `directory`."""
+    token = service_account_token(cluster, ns, sa)
+    cfg = json.loads(Path(cluster.kubeconfig_path).read_text())
+    cfg["users"][0]["user"] = {"token": token}
+    path = directory / f"{sa}.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def namespace_admin_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, directory: Path) -> Path:
+    """A new ServiceAccount `sa` with every right in `ns` (a RoleBinding to `cluster-admin`),
+    and a kubeconfig with its token: a process that the audit log tells apart by its user."""
+    cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa}},
+    )
+    cluster.request(
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": sa},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+        },
+    )
+    return service_account_kubeconfig(cluster, ns, sa, directory)
 
 
 # What the `flag` test scalers answer, per trigger `metadata.key`.

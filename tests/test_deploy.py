@@ -311,3 +311,41 @@ def test_the_pod_as_the_cluster_runs_it(
         lambda: metric(get(url(follower, "/metrics"))[1], "kubescale_passes_total") >= 1, "its passes", 60
     )
     assert get(url(follower, "/healthz"))[0] == 200 and get(url(follower, "/readyz"))[0] == 200
+
+
+def test_the_release_job_lets_go_of_every_held_target_as_the_loops_account(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    """deploy/release/job.yaml, the step before an uninstall: its command, run with the loop's
+    ServiceAccount and the cluster RBAC of deploy/, restores a target the loop held at zero and
+    removes the finalizer."""
+    import kubescale
+
+    from helpers import DEPLOY as WEB
+    from helpers import STATE, FlagScaler, service_account_kubeconfig, spec_replicas
+
+    kubectl(kube_cluster, "apply", "-f", "-", stdin=for_local_server(render(DEPLOY)))
+    (job,) = [d for d in yaml.safe_load_all((DEPLOY / "release" / "job.yaml").read_text()) if d]
+    kubectl(kube_cluster, "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(job))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kubescale" and pod["restartPolicy"] == "Never"
+    kube_cluster.create_deployment(namespace, "web", 3)
+    STATE["job"] = {"zero": True}
+    create_es(kube_cluster, namespace, elasti_service("web", "job"))
+    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        assert h.check_and_scale_service("web").direction == "scale_down"
+    config = service_account_kubeconfig(kube_cluster, SYSTEM_NS, "kubescale", tmp_path)
+    (container,) = pod["containers"]
+    cli = [sys.executable, "-m", "kubescale.cli", *container["args"]]
+    assert container["command"] == ["kubescale"]
+    done = subprocess.run(
+        cli, env={**os.environ, "KUBECONFIG": str(config)}, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "web" in done.stdout and "restored to 3" in done.stdout, done.stdout
+    assert spec_replicas(kube_cluster, namespace, WEB) == 3
+    es = kube_cluster.request(
+        "GET", f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{namespace}/elastiservices/web"
+    )
+    assert not es["metadata"].get("finalizers")

@@ -4,7 +4,6 @@ ForbiddenError, a missing Events permission never fails a scale."""
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import yaml
 import kubescale
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, create_es, elasti_service, service_account_token, spec_replicas
+from helpers import DEPLOY, create_es, elasti_service, service_account_kubeconfig, spec_replicas
 
 RBAC = Path(__file__).parent.parent / "examples" / "rbac.yaml"
 PATHS = {
@@ -29,16 +28,6 @@ PATHS = {
 def apply(cluster: ClusterAPI, ns: str, docs: list[dict[str, Any]]) -> None:
     for doc in docs:
         cluster.request("POST", PATHS[doc["kind"]].format(ns=ns), doc)
-
-
-def service_account_kubeconfig(cluster: ClusterAPI, ns: str, sa: str, tmp_path: Path) -> Path:
-    """A kubeconfig with the ServiceAccount's token."""
-    token = service_account_token(cluster, ns, sa)
-    cfg = json.loads(Path(cluster.kubeconfig_path).read_text())
-    cfg["users"][0]["user"] = {"token": token}
-    path = tmp_path / f"{sa}.kubeconfig"
-    path.write_text(json.dumps(cfg))
-    return path
 
 
 def scaler_role_kubeconfig(

@@ -587,6 +587,29 @@ class ScaleHandler:
             ApiUnavailableError."""
         ...
 
+    def release_all(self, namespace: Optional[str] = None, *, dry_run: bool = False) -> Decisions:
+        """Lets go of every target the loop holds at zero: restores it (the remembered
+        count, at least ``minTargetReplicas``), resumes its KEDA ScaledObject, and
+        removes kubescale's finalizer from the ElastiService, so that kubescale can be
+        uninstalled without stranding anything. Stop the loop first, or its next pass
+        takes the targets back to zero. What can never be restored (the target or its
+        kind gone, a spec that cannot be read) is reported in the decision's ``reason``
+        and a Warning Event, and the finalizer still goes.
+
+        Args:
+            namespace: Only the ElastiServices of this namespace. Default: the watch
+                namespace, else every namespace.
+            dry_run: Write nothing; ``actions`` say what would be done.
+
+        Returns:
+            Decisions: One Decision per service that was held, its ``actions`` saying
+            what was done; ``error`` is set where it failed (retry it).
+
+        Raises:
+            NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
+            NamespaceNotAllowedError, ApiUnavailableError."""
+        ...
+
     def check_and_scale_service(
         self, name: str, *, namespace: Optional[str] = None, dry_run: bool = False
     ) -> Decision:
@@ -1062,6 +1085,29 @@ class AsyncScaleHandler:
         Raises:
             NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
             ApiUnavailableError."""
+        ...
+
+    def release_all(self, namespace: Optional[str] = None, *, dry_run: bool = False) -> Awaitable[Decisions]:
+        """Lets go of every target the loop holds at zero: restores it (the remembered
+        count, at least ``minTargetReplicas``), resumes its KEDA ScaledObject, and
+        removes kubescale's finalizer from the ElastiService, so that kubescale can be
+        uninstalled without stranding anything. Stop the loop first, or its next pass
+        takes the targets back to zero. What can never be restored (the target or its
+        kind gone, a spec that cannot be read) is reported in the decision's ``reason``
+        and a Warning Event, and the finalizer still goes.
+
+        Args:
+            namespace: Only the ElastiServices of this namespace. Default: the watch
+                namespace, else every namespace.
+            dry_run: Write nothing; ``actions`` say what would be done.
+
+        Returns:
+            Decisions: One Decision per service that was held, its ``actions`` saying
+            what was done; ``error`` is set where it failed (retry it).
+
+        Raises:
+            NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
+            NamespaceNotAllowedError, ApiUnavailableError."""
         ...
 
     def check_and_scale_service(

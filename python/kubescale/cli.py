@@ -70,16 +70,24 @@ def _as_dict(obj: Any) -> dict[str, Any]:
             "resource_version",
         ),
         kubescale.ScaleResult: ("target", "previous", "replicas", "changed", "reason"),
-        kubescale.Decision: ("namespace", "name", "direction", "reason", "error"),
+        kubescale.Decision: ("namespace", "name", "direction", "reason", "error", "actions", "dry_run"),
     }[type(obj)]
     return {f: getattr(obj, f) for f in fields}
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No resources found."
     cols = list(rows[0])
-    cells = [[c.upper() for c in cols]] + [["" if r[c] is None else str(r[c]) for c in cols] for r in rows]
+    cells = [[c.upper() for c in cols]] + [[_cell(r[c]) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return "\n".join("   ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
@@ -164,6 +172,19 @@ def _parser() -> argparse.ArgumentParser:
         "--kube-api-burst", type=int, default=100, help="requests allowed at once above the QPS (default 100)"
     )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
+
+    rel = sub.add_parser(
+        "release",
+        parents=[common],
+        help="restore every target held at zero, remove kubescale's finalizers (before an uninstall)",
+    )
+    rel.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="every namespace (default: -n, else the context's)",
+    )
+    rel.add_argument("--dry-run", action="store_true", help="write nothing; show what would be done")
     return p
 
 
@@ -236,6 +257,24 @@ def _wait(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescal
         return scale
 
 
+def _print_released(released: Sequence[kubescale.Decision], dry_run: bool) -> None:
+    if not released:
+        print("No ElastiService is held by kubescale.")
+        return
+    rows = [
+        {
+            "namespace": d.namespace,
+            "name": d.name,
+            "done": ", ".join(d.actions) or "-",
+            "result": d.error or d.reason,
+        }
+        for d in released
+    ]
+    print(_table(rows))
+    if dry_run:
+        print("(dry run: nothing was written)")
+
+
 def _run(argv: Optional[Sequence[str]]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "crd":
@@ -267,6 +306,17 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             _emit(_wait(handler, args), args.output)
         elif args.command == "events":
             _emit(handler.events(args.target, namespace=ns), args.output)
+        elif args.command == "release":
+            if args.all_namespaces and ns:
+                raise UsageError("use either -n/--namespace or -A/--all-namespaces")
+            scope = None if args.all_namespaces else (ns or handler.default_namespace)
+            released = handler.release_all(scope, dry_run=args.dry_run)
+            if args.output == "table":
+                _print_released(released, args.dry_run)
+            else:
+                _emit(list(released), args.output)
+            if any(d.error for d in released):
+                return 1
         elif args.command == "run":
             if args.install_crds:
                 handler.install_crds()

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidTargetError",
     "InvalidValueError",
     "KubeScaleError",
+    "LeaseLostError",
     "NamespaceNotAllowedError",
     "NoMatchError",
     "NotFoundError",
@@ -122,3 +123,9 @@ class HandlerClosedError(KubeScaleError, RuntimeError):
 
 class ScalerError(KubeScaleError):
     """A trigger's scaler failed, timed out or gave no usable answer."""
+
+
+class LeaseLostError(KubeScaleError):
+    """A write of the leader-elected loop was not sent: the process could not prove, by its own
+    monotonic clock, that it still held its Lease (it was paused, or could not renew in time).
+    The loop steps down and competes again; another replica acts meanwhile."""

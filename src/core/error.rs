@@ -105,6 +105,14 @@ pub enum Error {
         created_in: u32,
     },
 
+    /// A write of the loop was not sent: this process could not prove, by its own clock, that
+    /// it still held its Lease (see `fence.rs`).
+    #[error("not sent: this process no longer holds Lease {lease} by its own clock")]
+    LeaseLost {
+        /// The Lease, `namespace/name`.
+        lease: String,
+    },
+
     /// A response that could not be understood.
     #[error("unexpected response from the API server: {0}")]
     Decode(String),
@@ -124,7 +132,7 @@ impl Error {
 
     /// A short name of the error's kind, for metrics: `config`, `invalid_target`,
     /// `invalid_value`, `no_match`, `not_scalable`, `namespace_not_allowed`, `api`, `unavailable`,
-    /// `wait_timeout`, `trigger`, `closed`, `forked`, `decode`.
+    /// `wait_timeout`, `trigger`, `closed`, `forked`, `lease_lost`, `decode`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Config(_) => "config",
@@ -139,6 +147,7 @@ impl Error {
             Error::Trigger { .. } => "trigger",
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
+            Error::LeaseLost { .. } => "lease_lost",
             Error::Decode(_) => "decode",
         }
     }
@@ -187,6 +196,10 @@ impl From<kube::Error> for Error {
             K::Discovery(e) => Error::Decode(e.to_string()),
             K::BuildRequest(e) => Error::Config(e.to_string()),
             K::Auth(e) => Error::Config(format!("authentication failed: {}", error_chain(&e))),
+            K::Service(e) if e.downcast_ref::<crate::core::fence::LeaseLost>().is_some() => {
+                let lost = e.downcast_ref::<crate::core::fence::LeaseLost>().expect("checked");
+                Error::LeaseLost { lease: lost.lease.clone() }
+            }
             K::Service(e) if e.downcast_ref::<kube::client::AuthError>().is_some() => {
                 Error::Config(format!("authentication failed: {}", error_chain(&*e)))
             }

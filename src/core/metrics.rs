@@ -11,7 +11,7 @@
 //! | `kubescale_scale_writes_total` | counter | | replica counts written |
 //! | `kubescale_api_requests_total` | counter | `verb`, `code` | requests to the API server, by verb and HTTP status (`error`: no answer) |
 //! | `kubescale_api_throttled_total` | counter | | requests refused with 429 (API Priority and Fairness) and sent again after `Retry-After` |
-//! | `kubescale_event_writes_total` | counter | `result` | Event writes: `written`, `failed` |
+//! | `kubescale_event_writes_total` | counter | `result` | Event writes: `queued`, `written`, `failed`, `dropped`, `fenced` (not written: the loop that queued it lost its Lease) |
 //! | `kubescale_scaler_call_duration_seconds` | histogram | `trigger` | time to ask one trigger |
 //! | `kubescale_leader` | gauge | | 1 while this process holds the loop's Lease |
 

@@ -10,13 +10,15 @@ use kube::{Client, Config};
 use tower::ServiceBuilder;
 
 use crate::core::error::{Error, Result, error_chain};
+use crate::core::fence::Fencing;
 use crate::core::metrics::CountRequests;
 use crate::core::throttle::{Limits, Throttle};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A client for `config`: HTTP/2 over TLS when the server agrees, with kube's timeouts,
-/// authentication and headers, `limits` and 429 retries (`throttle.rs`), and every request
+/// authentication and headers, `limits` and 429 retries (`throttle.rs`), writes fenced by the
+/// caller's Lease, if it runs in one, after any wait for the limit (`fence.rs`), and every request
 /// (each attempt) counted in the metrics. A proxy in the
 /// configuration keeps kube's own (HTTP/1.1) stack, which knows proxies.
 pub fn client(config: Config, limits: &Limits) -> Result<Client> {
@@ -27,6 +29,7 @@ pub fn client(config: Config, limits: &Limits) -> Result<Client> {
             .with_layer(&CountRequests)
             // kube's stack is not `Clone`; a buffer makes it so, for 429 retries.
             .with_layer(&tower::buffer::BufferLayer::new(1024))
+            .with_layer(&Fencing)
             .with_layer(&Throttle(limits.clone()))
             .build());
     }
@@ -57,6 +60,7 @@ pub fn client(config: Config, limits: &Limits) -> Result<Client> {
         .option_layer(auth)
         .layer(headers)
         .layer(Throttle(limits.clone()))
+        .layer(Fencing)
         .layer(CountRequests)
         .map_err(BoxError::from)
         .service(hyper_client);

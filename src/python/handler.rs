@@ -597,6 +597,37 @@ macro_rules! handler_class {
                 })
             }
 
+            /// Lets go of every target the loop holds at zero: restores it (the remembered
+            /// count, at least ``minTargetReplicas``), resumes its KEDA ScaledObject, and
+            /// removes kubescale's finalizer from the ElastiService, so that kubescale can be
+            /// uninstalled without stranding anything. Stop the loop first, or its next pass
+            /// takes the targets back to zero. What can never be restored (the target or its
+            /// kind gone, a spec that cannot be read) is reported in the decision's ``reason``
+            /// and a Warning Event, and the finalizer still goes.
+            ///
+            /// Args:
+            ///     namespace: Only the ElastiServices of this namespace. Default: the watch
+            ///         namespace, else every namespace.
+            ///     dry_run: Write nothing; ``actions`` say what would be done.
+            ///
+            /// Returns:
+            ///     Decisions: One Decision per service that was held, its ``actions`` saying
+            ///     what was done; ``error`` is set where it failed (retry it).
+            ///
+            /// Raises:
+            ///     NoMatchError: The ElastiService CRD is not installed. ForbiddenError,
+            ///     NamespaceNotAllowedError, ApiUnavailableError.
+            #[pyo3(signature = (namespace=None, *, dry_run=false))]
+            fn release_all(&self, py: Python<'_>, namespace: Option<String>, dry_run: bool) -> PyResult<Py<PyAny>> {
+                $capture_loop(py, &self.loop_cell)?;
+                let c = self.elasti.clone();
+                $run(py, async move {
+                    c.release_all(namespace.as_deref(), dry_run)
+                        .await
+                        .map(|ds| Decisions(ds.into_iter().map(Decision::from).collect()))
+                })
+            }
+
             /// One scale-to-zero decision for one ElastiService (for operators, such as kopf
             /// timers, that schedule services themselves).
             ///

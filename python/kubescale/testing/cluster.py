@@ -413,6 +413,18 @@ class LocalCluster(ClusterAPI):
         c.start()
         self._wait_apiserver(c)
 
+    def stop_apiserver(self) -> None:
+        """Stops kube-apiserver (clients then find nothing listening) until
+        :meth:`start_apiserver`."""
+        self._components["kube-apiserver"].stop()
+
+    def start_apiserver(self) -> None:
+        """Starts kube-apiserver again after :meth:`stop_apiserver`, on the same port and
+        certificate, and waits until it answers."""
+        c = self._components["kube-apiserver"]
+        c.start()
+        self._wait_apiserver(c)
+
     def stop_etcd(self) -> None:
         """Stops etcd (the API server then fails its requests)."""
         self._components["etcd"].stop()

@@ -4,22 +4,22 @@
 //! Added when the loop takes a target to zero, removed when it brings it back; so it is present
 //! only while the target is held at zero. On deletion the loop restores the target (the
 //! remembered count, at least `minTargetReplicas`), resumes KEDA, then removes the finalizer
-//! and the object goes.
+//! and the object goes; what can never be restored does not keep it (see `release.rs`).
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DynamicObject, Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::pass::api_resource;
-use crate::core::elasti::resource::ElastiService;
 use crate::core::error::Result;
 
 /// The finalizer's name.
 pub const FINALIZER: &str = "kubescale.io/restore";
 
 /// Whether the object carries kubescale's finalizer.
-pub fn has_finalizer(es: &ElastiService) -> bool {
-    es.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|n| n == FINALIZER))
+pub fn has_finalizer(meta: &ObjectMeta) -> bool {
+    meta.finalizers.as_ref().is_some_and(|f| f.iter().any(|n| n == FINALIZER))
 }
 
 /// A JSON Patch that sets the finalizers from `current` to `wanted`, only if they are still
@@ -37,18 +37,18 @@ fn finalizers_patch(current: Option<&Vec<String>>, wanted: &[String]) -> json_pa
 
 impl Controller {
     /// Adds (`present`) or removes kubescale's finalizer, writing only when that changes it.
-    pub(crate) async fn set_finalizer(&self, es: &ElastiService, present: bool) -> Result<()> {
-        if has_finalizer(es) == present {
+    pub(crate) async fn set_finalizer(&self, meta: &ObjectMeta, present: bool) -> Result<()> {
+        if has_finalizer(meta) == present {
             return Ok(());
         }
-        let current = es.metadata.finalizers.as_ref();
+        let current = meta.finalizers.as_ref();
         let mut wanted: Vec<String> =
             current.map(|f| f.iter().filter(|n| *n != FINALIZER).cloned().collect()).unwrap_or_default();
         if present {
             wanted.push(FINALIZER.to_string());
         }
-        let ns = es.metadata.namespace.as_deref().unwrap_or_default();
-        let name = es.metadata.name.as_deref().unwrap_or_default();
+        let ns = meta.namespace.as_deref().unwrap_or_default();
+        let name = meta.name.as_deref().unwrap_or_default();
         let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), ns, &api_resource());
         api.patch(name, &PatchParams::default(), &Patch::Json::<()>(finalizers_patch(current, &wanted))).await?;
         tracing::debug!(

@@ -8,12 +8,16 @@
 //!   (`run.rs`), and stops acting once [`LeaderElector::renew_deadline`] has passed since its last
 //!   successful renewal: strictly before another process could see the Lease unchanged for a
 //!   whole duration and take it.
+//! - The elector keeps a [`Fence`]: held from each successful renewal (counted from when it was
+//!   sent) for the renew deadline, lapsed at once when the Lease is seen lost or given up. The
+//!   pass's writes go out only while it holds (`fence.rs`), so a process paused mid-pass sends
+//!   nothing for the Lease after waking.
 //! - The Lease is released (holder cleared) on the way out, so a successor takes over at once.
 //!
 //! `kube-lease-manager` was considered: it judges expiry by comparing the stored renew time with
 //! the local clock plus a skew allowance, which lets clock skew cause takeovers; it is not used.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -24,6 +28,7 @@ use kube::{Api, Client};
 use tokio::time::Instant;
 
 use crate::core::error::Result;
+use crate::core::fence::Fence;
 
 /// What this process last saw of a foreign Lease, and when (on its own clock).
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,7 @@ pub struct LeaderElector {
     identity: String,
     duration: Duration,
     observed: Mutex<Option<Observed>>,
+    fence: Arc<Fence>,
 }
 
 impl LeaderElector {
@@ -52,7 +58,13 @@ impl LeaderElector {
             identity,
             duration,
             observed: Mutex::new(None),
+            fence: Arc::new(Fence::new(format!("{namespace}/{name}"))),
         }
+    }
+
+    /// The fence of the loop's writes: held while this elector may act (see the module doc).
+    pub fn fence(&self) -> &Arc<Fence> {
+        &self.fence
     }
 
     /// This elector's identity.
@@ -97,8 +109,21 @@ impl LeaderElector {
         }
     }
 
-    /// Takes or renews the Lease; `Ok(true)` when this process leads afterwards.
+    /// Takes or renews the Lease; `Ok(true)` when this process leads afterwards. The fence
+    /// follows: held for the renew deadline from when this attempt began on success, lapsed
+    /// when another holds the Lease; an error leaves it to run out by itself.
     pub async fn try_acquire_or_renew(&self) -> Result<bool> {
+        let sent = Instant::now();
+        let leading = self.acquire_or_renew().await?;
+        if leading {
+            self.fence.renewed(sent, self.renew_deadline());
+        } else {
+            self.fence.lapse();
+        }
+        Ok(leading)
+    }
+
+    async fn acquire_or_renew(&self) -> Result<bool> {
         let now = Timestamp::now();
         let current = match self.api.get_opt(&self.name).await? {
             Some(l) => l,
@@ -149,8 +174,10 @@ impl LeaderElector {
         }
     }
 
-    /// Gives the Lease up (if held) so that another process can take over at once.
+    /// Gives the Lease up (if held) so that another process can take over at once; the fence
+    /// lapses first.
     pub async fn release(&self) -> Result<()> {
+        self.fence.lapse();
         if let Some(mut lease) = self.api.get_opt(&self.name).await? {
             let spec = lease.spec.get_or_insert_with(Default::default);
             if spec.holder_identity.as_deref() == Some(self.identity.as_str()) {

@@ -5,7 +5,8 @@
 //! - [`resource`], [`install`]: the ElastiService CRD types and installing the CRD;
 //! - [`decision`], [`enabled_period`]: the decision table and the enabled-period schedule;
 //! - [`pass`], [`status`]: one pass over the services, and its status writes;
-//! - [`finalizer`]: deleting an ElastiService restores the target it held at zero;
+//! - [`finalizer`], `release`: deleting an ElastiService restores the target it held at zero (and
+//!   always completes); `release_all` lets go of every held target before an uninstall;
 //! - [`run`], [`leader`]: the endless loop, and leader election with a Lease;
 //! - `watching`: the watch-fed state `run` decides from (a steady pass sends no request);
 //! - [`scalers`]: what each trigger is asked (Prometheus built in, Python through a factory).
@@ -17,6 +18,7 @@ pub mod finalizer;
 pub mod install;
 pub mod leader;
 pub mod pass;
+mod release;
 pub mod resource;
 pub mod run;
 pub mod scalers;

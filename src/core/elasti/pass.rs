@@ -69,7 +69,7 @@ pub(crate) fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
 }
 
 /// A reference to an ElastiService (decoded or not), for Events.
-fn reference_to(meta: &ObjectMeta) -> ObjectReference {
+pub(crate) fn reference_to(meta: &ObjectMeta) -> ObjectReference {
     ObjectReference {
         api_version: Some("elasti.truefoundry.com/v1alpha1".into()),
         kind: Some("ElastiService".into()),
@@ -246,6 +246,28 @@ impl Controller {
                 dry_run,
             }
         };
+        // A pass whose Lease lapsed stops before asking anything (its writes would be refused).
+        if let Err(e) = crate::core::fence::check_current() {
+            return decision(Direction::NoScale, "not the leader", Some(e.to_string()), Vec::new());
+        }
+        // Deletion first, before the spec is read for deciding: it always completes.
+        if obj.metadata.deletion_timestamp.is_some() {
+            if !has_finalizer(&obj.metadata) {
+                return decision(Direction::NoScale, "the service is being deleted", None, Vec::new());
+            }
+            return match self.release_held(obj, dry_run).await {
+                Ok(r) => {
+                    let direction = if r.restored_to.is_some() { Direction::ScaleUp } else { Direction::NoScale };
+                    decision(direction, &r.reason("the service is being deleted"), None, r.actions)
+                }
+                Err(e) => {
+                    let message = crate::core::redact::redact(&e.to_string());
+                    tracing::warn!(%namespace, %name, error = %message, "restoring the target of a deleted ElastiService failed; retried next pass");
+                    metrics().error(e.kind());
+                    decision(Direction::NoScale, "error", Some(message), Vec::new())
+                }
+            };
+        }
         let es = match decode(obj) {
             Ok(es) => es,
             Err(e) => {
@@ -258,6 +280,10 @@ impl Controller {
         };
         match self.reconcile(&es, dry_run).await {
             Ok(o) => decision(o.direction, &o.reason, None, o.actions),
+            Err(e @ Error::LeaseLost { .. }) => {
+                tracing::info!(%namespace, %name, error = %e, "decision not carried out");
+                decision(Direction::NoScale, "not the leader", Some(e.to_string()), Vec::new())
+            }
             Err(e) => {
                 // A scaler's error may quote a URL with credentials (a Python scaler's too).
                 let message = crate::core::redact::redact(&e.to_string());
@@ -281,9 +307,6 @@ impl Controller {
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
         self.watch_types_of(&target, keda_of(es).is_some()).await;
-        if es.metadata.deletion_timestamp.is_some() {
-            return self.release_on_deletion(es, &target, dry_run).await;
-        }
         let cooldown = cooldown(spec);
         let now = Timestamp::now();
         let key = memory_key(es);
@@ -436,37 +459,13 @@ impl Controller {
         dry_run: bool,
         actions: &mut Vec<String>,
     ) -> Result<()> {
-        if has_finalizer(es) != present {
+        if has_finalizer(&es.metadata) != present {
             actions.push(format!("{} finalizer {FINALIZER}", if present { "add" } else { "remove" }));
             if !dry_run {
-                self.set_finalizer(es, present).await?;
+                self.set_finalizer(&es.metadata, present).await?;
             }
         }
         Ok(())
-    }
-
-    /// A service being deleted: if kubescale holds its target at zero (its finalizer is there),
-    /// restores the target (the remembered count, at least `minTargetReplicas`), resumes KEDA,
-    /// then lets the object go.
-    async fn release_on_deletion(&self, es: &ElastiService, target: &TargetRef, dry_run: bool) -> Result<Outcome> {
-        let mut actions = Vec::new();
-        if !has_finalizer(es) {
-            return Ok(Outcome {
-                direction: Direction::NoScale,
-                reason: "the service is being deleted".into(),
-                actions,
-            });
-        }
-        self.keda_step(es, false, dry_run, &mut actions).await?;
-        let intent = Intent::FromZero { min: es.spec.min_target_replicas.max(1), restore: true };
-        let reason = match self.scale_step(es, target, intent, dry_run, &mut actions).await {
-            Ok(n) => format!("the service is being deleted: target restored to {n} replicas"),
-            // A target deleted too has nothing to restore; the service may go.
-            Err(e) if e.is_not_found() => "the service is being deleted; its target is gone".into(),
-            Err(e) => return Err(e),
-        };
-        self.finalizer_step(es, false, dry_run, &mut actions).await?;
-        Ok(Outcome { direction: Direction::ScaleUp, reason, actions })
     }
 
     /// Asks the triggers in the reference's order: per trigger, health and then readiness for

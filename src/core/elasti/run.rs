@@ -11,6 +11,7 @@ use crate::core::elasti::controller::Controller;
 use crate::core::elasti::leader::LeaderElector;
 use crate::core::elasti::pass::Decision;
 use crate::core::error::{Error, Result};
+use crate::core::fence;
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
@@ -97,6 +98,7 @@ impl Controller {
     async fn run_passes(&self, opts: &RunOptions) -> Result<()> {
         let Some(elector) = self.elector(opts)? else {
             let _watching = self.start_watching();
+            let mut failures = PassFailures::default();
             let mut next_pass = Instant::now();
             loop {
                 let full = tokio::select! {
@@ -106,7 +108,7 @@ impl Controller {
                 };
                 tokio::select! {
                     () = self.closed() => return Ok(()),
-                    pass = self.pass(full, opts.dry_run) => if !log_pass(pass) { return Ok(()) },
+                    pass = self.pass(full, opts.dry_run) => if !failures.log(pass) { return Ok(()) },
                 }
                 if full {
                     next_pass = Instant::now() + opts.polling_interval;
@@ -139,6 +141,7 @@ impl Controller {
     /// renew in time), and follows again; until closed.
     async fn lead_or_follow(&self, elector: &LeaderElector, interval: Duration, dry_run: bool) -> Result<()> {
         let retry = elector.retry_period();
+        let mut failures = PassFailures::default();
         loop {
             // Following: try to acquire every retry period.
             let sent = Instant::now();
@@ -155,25 +158,48 @@ impl Controller {
                     () = tokio::time::sleep_until(sent + retry) => continue,
                 }
             }
-            // Leading: passes, with renewals beside them, from watches kept while leading.
+            // Leading: passes, with renewals beside them, from watches kept while leading. The
+            // pass runs in the elector's fence: none of its writes leaves this process unless the
+            // Lease is held at that instant by this process's clock (`fence.rs`).
+            let fence = elector.fence().clone();
             let _leading = LeaderGauge::set();
             let _watching = self.start_watching();
             let mut full = false;
-            let mut renewed = sent;
             let mut next_renew = sent + retry;
             let mut next_pass = Instant::now();
             let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
             loop {
                 if pass.is_none() && Instant::now() >= next_pass {
                     full = true;
-                    pass = Some(Box::pin(self.pass(true, dry_run)));
+                    pass = Some(Box::pin(fence::scope(fence.clone(), self.pass(true, dry_run))));
                 }
                 let running = pass.is_some();
                 tokio::select! {
+                    // A process that wakes from a pause renews (or steps down) before its pass
+                    // goes on; the fence refuses the pass's writes either way.
+                    biased;
                     () = self.closed() => return Ok(()),
+                    () = tokio::time::sleep_until(next_renew) => {
+                        let sent = Instant::now();
+                        match elector.try_acquire_or_renew().await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(identity = %elector.identity(), "lost the lease; stopping the pass");
+                                break;
+                            }
+                            Err(err) => tracing::warn!(error = %err, "renewing the lease failed"),
+                        }
+                        // Stop acting before anyone else may see the Lease unchanged for a whole
+                        // duration (they count from after our last renewal).
+                        let Some(until) = fence.until().filter(|u| Instant::now() < *u) else {
+                            tracing::warn!(identity = %elector.identity(), "could not renew the lease in time; stopping the pass");
+                            break;
+                        };
+                        next_renew = (sent + retry).min(until);
+                    }
                     done = OptionFuture::from(pass.as_mut()), if running => {
                         pass = None;
-                        if !log_pass(done.expect("a running pass")) {
+                        if !failures.log(done.expect("a running pass")) {
                             return Ok(());
                         }
                         if full {
@@ -183,25 +209,7 @@ impl Controller {
                     () = tokio::time::sleep_until(next_pass), if !running => {}
                     () = self.service_changed(), if !running => {
                         full = false;
-                        pass = Some(Box::pin(self.pass(false, dry_run)));
-                    }
-                    () = tokio::time::sleep_until(next_renew) => {
-                        let sent = Instant::now();
-                        match elector.try_acquire_or_renew().await {
-                            Ok(true) => renewed = sent,
-                            Ok(false) => {
-                                tracing::warn!(identity = %elector.identity(), "lost the lease; stopping the pass");
-                                break;
-                            }
-                            Err(err) => tracing::warn!(error = %err, "renewing the lease failed"),
-                        }
-                        // Fencing: stop acting before anyone else may see the Lease unchanged for
-                        // a whole duration (they count from after our last renewal).
-                        if Instant::now() >= renewed + elector.renew_deadline() {
-                            tracing::warn!(identity = %elector.identity(), "could not renew the lease in time; stopping the pass");
-                            break;
-                        }
-                        next_renew = (sent + retry).min(renewed + elector.renew_deadline());
+                        pass = Some(Box::pin(fence::scope(fence.clone(), self.pass(false, dry_run))));
                     }
                 }
             }
@@ -218,19 +226,39 @@ impl Controller {
     }
 }
 
-/// Logs a pass; false when the handler was closed.
-fn log_pass(pass: Result<Vec<Decision>>) -> bool {
-    match pass {
-        Ok(ds) => {
-            for d in ds.iter().filter(|d| d.dry_run && !d.actions.is_empty()) {
-                tracing::info!(service = %format!("{}/{}", d.namespace, d.name), direction = d.direction.as_str(), "dry run: would {}", d.actions.join(", "));
+/// The failed passes in a row, so that an outage (the API server down for an hour) is one
+/// warning when it starts and one line when it ends, not a warning per polling interval.
+#[derive(Default)]
+struct PassFailures {
+    in_a_row: u32,
+}
+
+impl PassFailures {
+    /// Logs a pass; false when the handler was closed.
+    fn log(&mut self, pass: Result<Vec<Decision>>) -> bool {
+        match pass {
+            Ok(ds) => {
+                if self.in_a_row > 0 {
+                    tracing::warn!(failed_passes = self.in_a_row, "scale-to-zero passes succeed again");
+                    self.in_a_row = 0;
+                }
+                for d in ds.iter().filter(|d| d.dry_run && !d.actions.is_empty()) {
+                    tracing::info!(service = %format!("{}/{}", d.namespace, d.name), direction = d.direction.as_str(), "dry run: would {}", d.actions.join(", "));
+                }
+                tracing::debug!(services = ds.len(), "pass done");
             }
-            tracing::debug!(services = ds.len(), "pass done");
+            Err(Error::Closed) => return false,
+            Err(e) => {
+                self.in_a_row += 1;
+                if self.in_a_row == 1 {
+                    tracing::warn!(error = %e, "scale-to-zero pass failed; retrying every pass (logged again once it succeeds)");
+                } else {
+                    tracing::debug!(error = %e, failed_passes = self.in_a_row, "scale-to-zero pass failed again");
+                }
+            }
         }
-        Err(Error::Closed) => return false,
-        Err(e) => tracing::warn!(error = %e, "scale-to-zero pass failed"),
+        true
     }
-    true
 }
 
 /// Lifts the handler's rate limit when `run` ends in any way.

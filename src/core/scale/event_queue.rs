@@ -31,6 +31,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::core::fence::Fence;
 use crate::core::metrics::{ResultLabel, metrics};
 use crate::core::scale::events::{EventRecorder, EventSpec, EventType};
 
@@ -49,10 +50,16 @@ fn key(ev: &EventSpec, r: &ObjectReference) -> Key {
     (ev.type_, ev.reason.clone(), ev.action.clone(), regarding)
 }
 
+/// One Event as queued: what, regarding which object, and the Lease fence of the loop that
+/// queued it, if a leader-elected loop did (then it is written only while that Lease is held).
+type Occurrence = (EventSpec, ObjectReference, Option<Arc<Fence>>);
+
 /// Occurrences waiting to be written: the newest of them and how many there were.
 struct Pending {
     newest: EventSpec,
     regarding: ObjectReference,
+    /// The newest occurrence's fence.
+    fence: Option<Arc<Fence>>,
     count: i32,
     /// When the object was first queued (its place in a flush), and which hold entry is its own.
     seq: u64,
@@ -121,20 +128,22 @@ impl Eq for Held {}
 impl Backlog {
     /// Adds one occurrence: to its object's pending Event, or as a new one (dropped, and
     /// counted, beyond [`MAX_PENDING`] objects).
-    fn add(&mut self, (ev, regarding): (EventSpec, ObjectReference)) {
+    fn add(&mut self, (ev, regarding, fence): Occurrence) {
         let k = key(&ev, &regarding);
         let full = self.pending.len() >= MAX_PENDING;
         match self.pending.get_mut(&k) {
             Some(p) => {
                 p.mixed |= p.newest.note != ev.note;
                 p.newest = ev;
+                p.fence = fence;
                 p.count = p.count.saturating_add(1);
             }
             None if full => counted("dropped"),
             None => {
                 self.next_seq += 1;
                 self.fresh.push(k.clone());
-                self.pending.insert(k, Pending { newest: ev, regarding, count: 1, seq: self.next_seq, mixed: false });
+                self.pending
+                    .insert(k, Pending { newest: ev, regarding, fence, count: 1, seq: self.next_seq, mixed: false });
             }
         }
     }
@@ -179,7 +188,7 @@ impl Backlog {
 }
 
 enum Command {
-    Publish(Box<(EventSpec, ObjectReference)>),
+    Publish(Box<Occurrence>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -234,10 +243,12 @@ impl EventQueue {
         })
     }
 
-    /// Queues an Event (never blocks; must run inside the runtime).
+    /// Queues an Event (never blocks; must run inside the runtime). Queued inside a fenced
+    /// scope (`fence.rs`), it is written only while that fence holds.
     pub fn push(&self, ev: EventSpec, regarding: ObjectReference) {
         counted("queued");
-        if self.sender().send(Command::Publish(Box::new((ev, regarding)))).is_err() {
+        let occurrence = (ev, regarding, crate::core::fence::current());
+        if self.sender().send(Command::Publish(Box::new(occurrence))).is_err() {
             counted("dropped");
         }
     }
@@ -338,8 +349,18 @@ async fn write_each(recorder: &EventRecorder, ready: Vec<Pending>) {
 }
 
 async fn write(recorder: &EventRecorder, p: Pending) {
-    match recorder.publish_n(&p.spec(), &p.regarding, p.count).await {
+    let spec = p.spec();
+    let publish = recorder.publish_n(&spec, &p.regarding, p.count);
+    let written = match p.fence.clone() {
+        Some(fence) => crate::core::fence::scope(fence, publish).await,
+        None => publish.await,
+    };
+    match written {
         Ok(()) => counted("written"),
+        Err(e @ crate::core::Error::LeaseLost { .. }) => {
+            counted("fenced");
+            tracing::debug!(error = %e, reason = %p.newest.reason, "event not written");
+        }
         Err(e) => {
             counted("failed");
             tracing::warn!(error = %e, reason = %p.newest.reason, "could not record an event");
@@ -351,14 +372,14 @@ async fn write(recorder: &EventRecorder, p: Pending) {
 mod tests {
     use super::*;
 
-    fn occurrence(name: &str, note: &str) -> (EventSpec, ObjectReference) {
+    fn occurrence(name: &str, note: &str) -> Occurrence {
         let ev = EventSpec {
             type_: EventType::Normal,
             reason: "SuccessToScale".into(),
             action: "Scale".into(),
             note: note.into(),
         };
-        (ev, ObjectReference { kind: Some("Deployment".into()), name: Some(name.into()), ..Default::default() })
+        (ev, ObjectReference { kind: Some("Deployment".into()), name: Some(name.into()), ..Default::default() }, None)
     }
 
     fn names(ready: &[Pending]) -> Vec<(String, String, i32)> {

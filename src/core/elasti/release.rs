@@ -1,0 +1,268 @@
+//! Letting go of what the loop holds: a target held at zero is brought back (the remembered
+//! count, at least `minTargetReplicas`), its KEDA ScaledObject resumed, and kubescale's
+//! finalizer removed. This happens when the ElastiService is deleted, and for every service at
+//! once with [`Controller::release_all`] (`kubescale release`, the step before an uninstall).
+//!
+//! Deletion always completes: only what can be retried (the API server unavailable or slow,
+//! 429, a 5xx) keeps the finalizer for the next pass. What can never resolve (the target or its
+//! kind gone, a target reference or spec that cannot be read, the ScaledObject or KEDA gone)
+//! becomes a Warning Event on the ElastiService saying what was not restored, and the finalizer
+//! goes. The spec is read leniently here, field by field: an object edited into nonsense can
+//! still be released.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
+use serde::Deserialize as _;
+
+use crate::core::elasti::controller::Controller;
+use crate::core::elasti::decision::Direction;
+use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
+use crate::core::elasti::pass::{Decision, api_resource, reference_to};
+use crate::core::elasti::resource::{AutoscalerSpec, AutoscalerType, ScaleTargetRef};
+use crate::core::elasti::status::MODE_SERVE;
+use crate::core::error::{Error, Result};
+use crate::core::scale::events::EventType;
+use crate::core::scale::intent::Intent;
+use crate::core::target::TargetRef;
+
+/// Whether an error in restoring can never go away by retrying: the thing to restore, or its
+/// kind, is gone or cannot be named. Unavailable servers, timeouts, 429, 5xx, 403 (RBAC may be
+/// fixed) and 409 are retried.
+pub(crate) fn never_resolves(e: &Error) -> bool {
+    match e {
+        Error::NoMatch(_)
+        | Error::NotScalable { .. }
+        | Error::InvalidTarget { .. }
+        | Error::InvalidValue { .. }
+        | Error::NamespaceNotAllowed { .. } => true,
+        Error::Api { status, .. } => matches!(status, 400 | 404 | 410 | 422),
+        _ => false,
+    }
+}
+
+/// What a held service names, read field by field from the object as stored.
+struct Held<'a> {
+    meta: &'a ObjectMeta,
+    target: Result<TargetRef>,
+    min_replicas: i32,
+    keda: Option<String>,
+}
+
+impl<'a> Held<'a> {
+    fn of(obj: &'a DynamicObject) -> Self {
+        let spec = obj.data.get("spec");
+        let field = |name: &str| spec.and_then(|s| s.get(name)).filter(|v| !v.is_null());
+        let target = match field("scaleTargetRef").map(ScaleTargetRef::deserialize) {
+            Some(Ok(r)) => TargetRef::from_parts(&r.api_version, r.normalized_kind(), &r.name),
+            Some(Err(e)) => Err(Error::InvalidValue { field: "spec.scaleTargetRef", problem: e.to_string() }),
+            None => Err(Error::InvalidValue { field: "spec.scaleTargetRef", problem: "missing".into() }),
+        };
+        let min_replicas = field("minTargetReplicas")
+            .and_then(serde_json::Value::as_i64)
+            .map_or(1, |n| i32::try_from(n.clamp(1, i64::from(i32::MAX))).unwrap_or(1));
+        let keda = field("autoscaler")
+            .and_then(|a| AutoscalerSpec::deserialize(a).ok())
+            .filter(|a| a.type_ == AutoscalerType::Keda)
+            .map(|a| a.name);
+        Held { meta: &obj.metadata, target, min_replicas, keda }
+    }
+}
+
+/// What releasing one service did, and what it could not do.
+pub(crate) struct Released {
+    pub(crate) actions: Vec<String>,
+    pub(crate) restored_to: Option<i32>,
+    pub(crate) not_restored: Vec<String>,
+}
+
+impl Released {
+    /// A one-line reason for the decision.
+    pub(crate) fn reason(&self, why: &str) -> String {
+        match (self.restored_to, self.not_restored.is_empty()) {
+            (Some(n), true) => format!("{why}: target restored to {n} replicas"),
+            (Some(n), false) => format!("{why}: target restored to {n} replicas; {}", self.not_restored.join("; ")),
+            (None, _) => format!("{why}: {}", self.not_restored.join("; ")),
+        }
+    }
+}
+
+impl Controller {
+    /// Restores what the loop holds for `obj` (its finalizer is there) and removes the
+    /// finalizer; errors that can never resolve are reported in [`Released::not_restored`] (and
+    /// a Warning Event) instead of keeping the finalizer. `Err` only for what may be retried.
+    pub(crate) async fn release_held(&self, obj: &DynamicObject, dry_run: bool) -> Result<Released> {
+        let held = Held::of(obj);
+        let ns = held.meta.namespace.as_deref();
+        let mut out = Released { actions: Vec::new(), restored_to: None, not_restored: Vec::new() };
+        if let Some(name) = &held.keda {
+            match self.handler.keda_paused(name, ns, false, dry_run).await {
+                Ok(true) => out.actions.push(format!("resume KEDA {name}")),
+                Ok(false) => {}
+                Err(e) if never_resolves(&e) => out.not_restored.push(format!("KEDA {name} was not resumed ({e})")),
+                Err(e) => return Err(e),
+            }
+        }
+        match &held.target {
+            Err(e) => out.not_restored.push(format!("the target was not restored ({e})")),
+            Ok(target) => {
+                let intent = Intent::FromZero { min: held.min_replicas, restore: true };
+                match self.restore_step(held.meta, target, intent, dry_run, &mut out.actions).await {
+                    Ok(n) => out.restored_to = Some(n),
+                    Err(e) if never_resolves(&e) => {
+                        out.not_restored.push(format!("target {target} was not restored ({e})"));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if has_finalizer(held.meta) {
+            out.actions.push(format!("remove finalizer {FINALIZER}"));
+            if !dry_run {
+                self.set_finalizer(held.meta, false).await?;
+            }
+        }
+        if !out.not_restored.is_empty() {
+            let note = format!("{}; kubescale's finalizer was removed", out.not_restored.join("; "));
+            tracing::warn!(namespace = ?ns, name = ?held.meta.name, "{note}");
+            if !dry_run {
+                self.handler.record_quietly(EventType::Warning, "FailedToRestore", note, &reference_to(held.meta));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Scales a held target back (Event regarding the service); the count it ends at.
+    async fn restore_step(
+        &self,
+        meta: &ObjectMeta,
+        target: &TargetRef,
+        intent: Intent,
+        dry_run: bool,
+        actions: &mut Vec<String>,
+    ) -> Result<i32> {
+        let ns = meta.namespace.as_deref();
+        if dry_run {
+            return Ok(match self.handler.plan_scale(target, ns, intent).await? {
+                Some((t, from, to)) => {
+                    actions.push(format!("scale {t} {from} \u{2192} {to}"));
+                    to
+                }
+                None => self.handler.desired_count(target, ns).await?,
+            });
+        }
+        let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(meta))).await?;
+        if o.changed {
+            actions.push(format!("scale {} {} \u{2192} {}", o.target, o.previous, o.replicas));
+        }
+        Ok(o.replicas)
+    }
+
+    /// Every ElastiService of `namespace` (all namespaces with `None`; within the handler's
+    /// watch namespace) that kubescale holds (its finalizer is there): target restored, KEDA
+    /// resumed, finalizer removed, status `mode: serve` where the target runs again. Services
+    /// kubescale does not hold are left alone. Stop the loop first, or it takes the targets
+    /// back to zero at its next pass.
+    ///
+    /// One [`Decision`] per released service, its actions saying what was done (with `dry_run`,
+    /// what would be done; nothing is written). A service that fails to release has `error` set
+    /// while the others proceed.
+    pub async fn release_all(&self, namespace: Option<&str>, dry_run: bool) -> Result<Vec<Decision>> {
+        self.check_open()?;
+        let client = self.handler.client().clone();
+        let api: Api<DynamicObject> = match (namespace, self.handler.watch_namespace()) {
+            (Some(ns), _) => Api::namespaced_with(client, &self.handler.namespace_for(Some(ns))?, &api_resource()),
+            (None, Some(ns)) => Api::namespaced_with(client, ns, &api_resource()),
+            (None, None) => Api::all_with(client, &api_resource()),
+        };
+        let held: Vec<DynamicObject> =
+            api.list(&ListParams::default()).await?.items.into_iter().filter(|o| has_finalizer(&o.metadata)).collect();
+        let released = futures::future::join_all(held.iter().map(|obj| self.release_one(obj, dry_run))).await;
+        self.handler.flush_events(std::time::Duration::from_secs(10)).await;
+        Ok(released)
+    }
+
+    async fn release_one(&self, obj: &DynamicObject, dry_run: bool) -> Decision {
+        let mut decision = Decision {
+            namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+            name: obj.metadata.name.clone().unwrap_or_default(),
+            direction: Direction::NoScale,
+            reason: String::new(),
+            error: None,
+            actions: Vec::new(),
+            dry_run,
+        };
+        match self.release_held(obj, dry_run).await {
+            Ok(r) => {
+                let serving = r.restored_to.is_some_and(|n| n > 0) && obj.metadata.deletion_timestamp.is_none();
+                if serving
+                    && !dry_run
+                    && let Err(e) = self.mark_serving(&obj.metadata).await
+                {
+                    tracing::warn!(namespace = %decision.namespace, name = %decision.name, error = %e, "released, but the status could not be updated");
+                }
+                decision.direction = if r.restored_to.is_some() { Direction::ScaleUp } else { Direction::NoScale };
+                decision.reason = r.reason("released");
+                decision.actions = r.actions;
+            }
+            Err(e) => {
+                decision.reason = "error".into();
+                decision.error = Some(crate::core::redact::redact(&e.to_string()));
+            }
+        }
+        decision
+    }
+
+    /// Writes `mode: serve` to the status of a released service (KubeElasti's resolver reads
+    /// the mode to decide whether to proxy).
+    async fn mark_serving(&self, meta: &ObjectMeta) -> Result<()> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.handler.client().clone(),
+            meta.namespace.as_deref().unwrap_or_default(),
+            &api_resource(),
+        );
+        let body = serde_json::json!({"status": {"mode": MODE_SERVE}});
+        api.patch_status(meta.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&body))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(spec: serde_json::Value) -> DynamicObject {
+        let mut o = DynamicObject::new("es", &api_resource()).within("ns");
+        o.data = serde_json::json!({ "spec": spec });
+        o
+    }
+
+    #[test]
+    fn a_spec_edited_into_nonsense_is_read_field_by_field() {
+        let o = object(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "deployments", "name": "web"},
+            "minTargetReplicas": "three",
+            "autoscaler": {"type": "keda", "name": "web-so"},
+            "triggers": "not a list",
+        }));
+        let h = Held::of(&o);
+        assert_eq!(h.target.unwrap().to_string(), "Deployment.v1.apps/web");
+        assert_eq!((h.min_replicas, h.keda.as_deref()), (1, Some("web-so")));
+        let o = object(serde_json::json!({"scaleTargetRef": 7, "minTargetReplicas": 4}));
+        let h = Held::of(&o);
+        assert!(matches!(h.target, Err(Error::InvalidValue { field: "spec.scaleTargetRef", .. })));
+        assert_eq!((h.min_replicas, h.keda), (4, None));
+        assert!(Held::of(&object(serde_json::Value::Null)).target.is_err());
+    }
+
+    #[test]
+    fn only_what_retrying_cannot_fix_lets_the_finalizer_go() {
+        let api = |status: u16| Error::Api { status, reason: String::new(), message: String::new() };
+        assert!(never_resolves(&Error::NoMatch("Pool.v1.ops.example.com".into())));
+        assert!(never_resolves(&api(404)) && never_resolves(&api(422)));
+        for transient in [api(500), api(503), api(429), api(403), api(409), Error::Unavailable("refused".into())] {
+            assert!(!never_resolves(&transient), "{transient}");
+        }
+    }
+}
