@@ -9,7 +9,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus kubectl develop wheel install-wheel test lint stubs docs bench fuzz soak demo clean
+.PHONY: venv control-plane prometheus kubectl old-distro develop wheel install-wheel sdist test lint stubs docs bench fuzz soak demo clean
 
 venv: $(VENV)/.installed
 
@@ -28,15 +28,33 @@ kubectl:
 control-plane:
 	bash scripts/install-control-plane.sh
 
+# A Debian 11 root (glibc 2.31, CPython 3.9), cached: the wheel is tested on it.
+old-distro:
+	bash scripts/install-old-distro.sh
+
 # Builds the extension into the venv (editable: python/ is used in place). For development.
 develop: venv
 	$(ACTIVATE) && maturin develop -q
 
-# The release wheel (abi3: one wheel for every CPython >= 3.9), in dist/.
+# The release wheel, in dist/: abi3 (one wheel for every CPython >= 3.9), manylinux2014 (glibc
+# 2.17: linked by zig against the old glibc's symbols, so Debian 11, Ubuntu 20.04, RHEL 8 and
+# Amazon Linux 2 install it), stripped (pyproject.toml). maturin finds zig through the venv's
+# `ziglang` package, so the venv's bin is on PATH.
 wheel: venv
 	rm -f dist/kubescale-*.whl
-	$(VENV)/bin/maturin build --release -q -o dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release -q --zig --compatibility manylinux2014 -o dist
 	@ls -l dist/kubescale-$(VERSION)-*.whl | awk '{print "wheel:", $$NF, $$5, "bytes"}'
+
+# The sdist, built and then installed from source into a fresh venv (as pip does where no wheel
+# fits), smoke-tested there; twine checks its metadata and the wheel's. CI runs it.
+SDIST_VENV := $(or $(TMPDIR),/tmp)/kubescale-sdist-venv
+sdist: venv wheel
+	rm -f dist/kubescale-*.tar.gz
+	$(VENV)/bin/maturin sdist -o dist
+	rm -rf $(SDIST_VENV) && python3 -m venv $(SDIST_VENV)
+	CARGO_TARGET_DIR="$(abspath target)/sdist" $(SDIST_VENV)/bin/pip install -q dist/kubescale-$(VERSION).tar.gz
+	$(SDIST_VENV)/bin/python scripts/smoke_test.py
+	$(VENV)/bin/twine check --strict dist/kubescale-$(VERSION).tar.gz dist/kubescale-$(VERSION)-*.whl
 
 # Installs the built wheel into the venv, replacing an editable install: tests run against it.
 install-wheel: wheel
@@ -44,7 +62,7 @@ install-wheel: wheel
 
 # Starts one local cluster and runs the Rust and the Python suites against it; the Python
 # suite runs against the installed release wheel, not the source tree.
-test: venv control-plane prometheus kubectl install-wheel
+test: venv control-plane prometheus kubectl old-distro install-wheel
 	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) -- --include-ignored && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
 
 lint: venv
@@ -55,17 +73,20 @@ lint: venv
 	$(VENV)/bin/ruff format --check python tests examples
 	$(PY) scripts/gen_stubs.py --check
 	$(PY) -m mypy.stubtest kubescale._native --allowlist .stubtest-allowlist
-	$(PY) -m mypy --strict python/kubescale examples tests/typing_check.py
+	$(PY) -m mypy --strict python/kubescale examples tests/typing_check.py tests/helpers.py
+	$(VENV)/bin/mkdocs build --strict -q -d "$$(mktemp -d)"
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
+	@if command -v actionlint >/dev/null 2>&1; then actionlint; else echo "actionlint: not installed here (its PyPI package downloads the binary from GitHub); the release workflow's lint job runs it"; fi
 
 # python/kubescale/_native.pyi from scripts/stubs/_native.pyi.in and the built module's docstrings.
 stubs: venv
 	$(PY) scripts/gen_stubs.py
 
-# API reference from the docstrings, in docs/api/.
+# The documentation site (guide pages in docs/, the API reference from the docstrings), in site/.
 docs: venv
-	$(PY) -m pip install -q "pdoc>=14"
-	$(PY) -m pdoc -o docs/api kubescale kubescale.asyncio kubescale.errors kubescale.testing
-	@echo "docs/api/index.html"
+	$(VENV)/bin/mkdocs build --strict -q
+	@echo "site/index.html"
 
 # kubescale and its peers side by side on one local cluster: benches/RESULTS.md, results.png;
 # what each kind of request costs the server (its section of RESULTS.md); then the loop at 100,
@@ -88,4 +109,4 @@ demo: venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py
 
 clean:
-	rm -rf $(VENV) target dist docs/api
+	rm -rf $(VENV) target dist site

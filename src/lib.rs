@@ -11,8 +11,11 @@ mod python;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `gil_used = true`: on a free-threaded CPython (3.14t) importing the module turns the GIL back
+/// on. The binding and the Python-scaler threads were written for a GIL; they are declared
+/// free-threading-safe only once they are checked for it (see CHANGELOG.md).
 #[cfg(feature = "python")]
-#[pyo3::pymodule]
+#[pyo3::pymodule(gil_used = true)]
 fn _native(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
     python::register(m)
 }

@@ -202,7 +202,7 @@ def create_scaled_object(cluster: ClusterAPI, ns: str, name: str) -> None:
     )
 
 
-def annotations(cluster: ClusterAPI, path: str) -> dict[str, str]:
+def annotations_of(cluster: ClusterAPI, path: str) -> dict[str, str]:
     return dict(cluster.request("GET", path)["metadata"].get("annotations", {}))
 
 

@@ -21,7 +21,7 @@ from helpers import (
     DEPLOY,
     STATE,
     FlagScaler,
-    annotations,
+    annotations_of,
     by_name,
     create_es,
     create_scaled_object,
@@ -196,14 +196,14 @@ def test_keda_is_paused_at_zero_and_resumed(
     STATE["keda"] = {"zero": True}
     create_es(kube_cluster, namespace, elasti_service("k", "keda", keda="web-so"))
     loop_handler.check_and_scale()
-    assert annotations(kube_cluster, so) == {
+    assert annotations_of(kube_cluster, so) == {
         "mine": "kept",
         "autoscaling.keda.sh/paused": "true",
         "autoscaling.keda.sh/paused-replicas": "0",
     }
     STATE["keda"]["zero"] = False
     loop_handler.check_and_scale()
-    assert annotations(kube_cluster, so) == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
+    assert annotations_of(kube_cluster, so) == {"mine": "kept", "autoscaling.keda.sh/paused": "false"}
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
 
 

@@ -23,7 +23,7 @@ from helpers import (
     STATE,
     TEST_GROUP,
     FlagScaler,
-    annotations,
+    annotations_of,
     crd_manifest,
     create_es,
     create_scaled_object,
@@ -278,7 +278,7 @@ def test_release_restores_every_held_target_and_leaves_no_finalizer(
         h.register_scaler("flag", FlagScaler)
         directions = {d.name: d.direction for d in h.check_and_scale()}
         assert directions == {"a": "scale_down", "b": "scale_down", "c": "scale_down", "busy": "scale_up"}
-        assert annotations(kube_cluster, so)["autoscaling.keda.sh/paused"] == "true"
+        assert annotations_of(kube_cluster, so)["autoscaling.keda.sh/paused"] == "true"
 
     # The dry run says what it would do and writes nothing.
     dry = kubescale_cli(kube_cluster, "release", "-n", namespace, "--dry-run")
@@ -297,7 +297,7 @@ def test_release_restores_every_held_target_and_leaves_no_finalizer(
         assert not es["metadata"].get("finalizers"), es["metadata"]
         assert status(kube_cluster, namespace, name)["mode"] == "serve"
     assert spec_replicas(kube_cluster, namespace, deploy + "busy") == 4
-    ann = annotations(kube_cluster, so)
+    ann = annotations_of(kube_cluster, so)
     assert ann["autoscaling.keda.sh/paused"] == "false" and "autoscaling.keda.sh/paused-replicas" not in ann
     assert ann["mine"] == "kept"
     # Nothing is held any more; a second release has nothing to do.

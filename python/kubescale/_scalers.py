@@ -7,8 +7,6 @@ shared by the process, so a scaler may keep loop-bound resources (sessions) betw
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
 import json
 import logging
@@ -16,7 +14,12 @@ import threading
 import time
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, Optional, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Union, runtime_checkable
+
+if TYPE_CHECKING:
+    # asyncio is imported where a coroutine scaler is first run: `import kubescale` stays light
+    # (asyncio and its ssl import were half of its import time).
+    import asyncio
 
 __all__ = ["Scaler", "ask", "call"]
 
@@ -43,6 +46,8 @@ class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="kubescale-scalers", daemon=True)
         self.thread.start()
@@ -78,6 +83,9 @@ def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeo
         raise TypeError(f"{type(obj).__name__} has no method {method}()")
     result = fn()
     if inspect.isawaitable(result):
+        import asyncio
+        import concurrent.futures
+
         target = loop if loop is not None and loop.is_running() else _background_loop()
         future = asyncio.run_coroutine_threadsafe(_await(result), target)
         try:

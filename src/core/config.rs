@@ -1,6 +1,6 @@
 //! Finding cluster configuration the way kubectl does, and building the one shared client.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -48,8 +48,20 @@ fn config_error(what: &str, e: &dyn std::error::Error) -> Error {
     Error::Config(format!("{what}: {}", error_chain(e)))
 }
 
+/// The home directory as kubectl (client-go's `homedir.HomeDir`) finds it: `$HOME`, and on
+/// Windows also `%USERPROFILE%`, then `%HOMEDRIVE%%HOMEPATH%`.
+fn home_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = var("HOME");
+    if cfg!(windows) {
+        let drive_path = var("HOMEDRIVE").zip(var("HOMEPATH")).map(|(d, p)| d.join(p));
+        return home.or_else(|| var("USERPROFILE")).or(drive_path);
+    }
+    home
+}
+
 fn home_kubeconfig() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube").join("config")).filter(|p| p.exists())
+    home_dir().map(|h| h.join(".kube").join("config")).filter(|p| p.exists())
 }
 
 async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) -> Result<(Config, Option<String>)> {

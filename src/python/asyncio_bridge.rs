@@ -10,8 +10,11 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+#[cfg(unix)]
 use std::io::{Read, Write};
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,10 +38,12 @@ struct Finished {
 
 /// How a loop is woken when results are waiting.
 enum Wake {
-    /// A socket pair: the runtime writes, the loop watches the other end with `add_reader`.
+    /// A socket pair: the runtime writes, the loop watches the other end with `add_reader`
+    /// (Unix: a Unix socket pair).
+    #[cfg(unix)]
     Socket { reader: UnixStream, writer: UnixStream },
-    /// For loops without `add_reader` (Windows' proactor loop): `call_soon_threadsafe` from a
-    /// blocking thread.
+    /// For loops without `add_reader` (Windows' proactor loop) and platforms without Unix
+    /// sockets: `call_soon_threadsafe` from a blocking thread.
     CallSoon,
 }
 
@@ -52,8 +57,25 @@ struct LoopQueue {
 }
 
 impl LoopQueue {
-    /// Makes the queue for `event_loop` and registers its reader with the loop.
+    /// Makes the queue for `event_loop`: woken through a socket the loop watches where it can
+    /// watch one, else through `call_soon_threadsafe`.
     fn attach(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
+        #[cfg(unix)]
+        if let Some(queue) = Self::attach_socket(event_loop)? {
+            return Ok(queue);
+        }
+        Ok(Arc::new(LoopQueue {
+            event_loop: event_loop.clone().unbind(),
+            finished: Mutex::new(Vec::new()),
+            scheduled: AtomicBool::new(false),
+            wake: Wake::CallSoon,
+        }))
+    }
+
+    /// A queue woken through a socket pair whose reader is registered with the loop; `None`
+    /// when the loop cannot watch it.
+    #[cfg(unix)]
+    fn attach_socket(event_loop: &Bound<'_, PyAny>) -> PyResult<Option<Arc<Self>>> {
         let py = event_loop.py();
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
@@ -67,13 +89,8 @@ impl LoopQueue {
         });
         let drain = Py::new(py, Drain { queue: queue.clone() })?;
         match event_loop.call_method1(pyo3::intern!(py, "add_reader"), (fd, drain)) {
-            Ok(_) => Ok(queue),
-            Err(e) if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) => Ok(Arc::new(LoopQueue {
-                event_loop: event_loop.clone().unbind(),
-                finished: Mutex::new(Vec::new()),
-                scheduled: AtomicBool::new(false),
-                wake: Wake::CallSoon,
-            })),
+            Ok(_) => Ok(Some(queue)),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -91,6 +108,7 @@ impl LoopQueue {
         }
         match &self.wake {
             // A full socket buffer means the loop already has a wake-up to read.
+            #[cfg(unix)]
             Wake::Socket { writer, .. } => drop((&*writer).write(&[1])),
             Wake::CallSoon => {
                 let queue = self.clone();
@@ -116,6 +134,7 @@ struct Drain {
 #[pymethods]
 impl Drain {
     fn __call__(&self, py: Python<'_>) {
+        #[cfg(unix)]
         if let Wake::Socket { reader, .. } = &self.queue.wake {
             let mut buf = [0u8; 64];
             while matches!((&*reader).read(&mut buf), Ok(n) if n == buf.len()) {}
