@@ -423,3 +423,49 @@ def test_an_outage_is_one_warning_when_it_starts_and_one_when_it_ends(caplog: An
     failed = [r for r in caplog.records if "pass failed" in r.getMessage()]
     again = [r for r in caplog.records if "succeed again" in r.getMessage()]
     assert len(failed) == 1 and len(again) == 1, [r.getMessage() for r in caplog.records]
+
+
+def test_a_watch_answered_410_gone_relists_and_misses_no_change(caplog: Any) -> None:
+    """etcd compacts its history (every 5 minutes in a real cluster): a watch that resumes from
+    a compacted revision is answered `410 Gone`. The loop's watches end every second here (a
+    2 s timeout) and resume from their last revision; etcd is compacted after each new service,
+    so resumes meet 410. Every service created meanwhile is still decided: none is missed."""
+    import logging
+    import threading
+
+    with LocalCluster(controller_manager=False, apiserver_args=["--watch-cache=false"]) as cluster:
+        ns = cluster.create_namespace(wait_for_service_account=False)
+        with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path, timeout=2) as h:
+            h.install_crds()
+            h.register_scaler("flag", FlagScaler)
+            caplog.set_level(logging.WARNING, logger="kubescale")
+            kubescale.reset_logging()
+            loop = threading.Thread(target=h.run, args=(0.3,), daemon=True)
+            loop.start()
+            names = [f"s{i}" for i in range(6)]
+            for name in names:
+                STATE[f"gone-{name}"] = {"zero": True}
+                create_es(cluster, ns, elasti_service(name, f"gone-{name}", target=name), age=False)
+                # Writes after it move etcd's revision past what the watches saw last; the
+                # compaction then takes the revision they resume from.
+                cluster.create_deployment(ns, name, 2)
+                cluster.request(
+                    "POST",
+                    f"/api/v1/namespaces/{ns}/configmaps",
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"bump-{name}"}},
+                )
+                cluster.compact_etcd()
+                time.sleep(1.5)  # a watch resumes meanwhile
+            path = "/apis/apps/v1/namespaces/{ns}/deployments/"
+
+            def all_decided() -> bool:
+                return all(spec_replicas(cluster, ns, path + n) == 0 for n in names)
+
+            cluster.wait_for(all_decided, "every service decided (none missed)", 60)
+            h.close()
+            loop.join(10)
+    # What the API server answers a watch from a compacted revision (410 Gone, reason Expired).
+    gone = [
+        r.getMessage() for r in caplog.records if "too old" in r.getMessage() and "Expired" in r.getMessage()
+    ]
+    assert gone, [r.getMessage() for r in caplog.records]

@@ -169,6 +169,8 @@ class LocalCluster(ClusterAPI):
             written to the audit log, read back with ``audit_entries()``. Nothing else is
             audited. For counting discovery requests, which the ``apiserver_request_total``
             metric of 1.20 leaves out, or the order in which requests reached the server.
+        apiserver_args: More kube-apiserver flags, e.g. ``["--watch-cache=false"]`` (watches
+            then go to etcd, so that :meth:`compact_etcd` can make a watch's revision too old).
 
     Attributes:
         kubeconfig_path: A kubeconfig that trusts the server's certificate (TLS verification on).
@@ -186,8 +188,10 @@ class LocalCluster(ClusterAPI):
         keep_dir: bool = False,
         controller_manager: bool = True,
         audit_rules: Sequence[Mapping[str, Any]] = (),
+        apiserver_args: Sequence[str] = (),
     ) -> None:
         self.with_controller_manager = controller_manager
+        self.apiserver_args = list(apiserver_args)
         self.audit_rules = [dict(r) for r in audit_rules]
         self._apiserver_port = apiserver_port
         self._etcd_port = etcd_port
@@ -325,6 +329,7 @@ class LocalCluster(ClusterAPI):
                 if self.audit_rules
                 else []
             ),
+            *self.apiserver_args,
         ]
 
     def _start_apiserver(self, binary: str) -> None:
@@ -424,6 +429,26 @@ class LocalCluster(ClusterAPI):
         c = self._components["kube-apiserver"]
         c.start()
         self._wait_apiserver(c)
+
+    def compact_etcd(self) -> int:
+        """Compacts etcd's history up to its current revision (as etcd's periodic compaction does
+        in a real cluster); returns that revision. A watch that resumes from an older revision is
+        then answered with ``410 Gone``."""
+        import urllib.request
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            req = urllib.request.Request(
+                f"{self._etcd_url}{path}",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read())
+
+        revision = int(post("/v3/kv/range", {"key": "AA==", "limit": 1})["header"]["revision"])
+        post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        return revision
 
     def stop_etcd(self) -> None:
         """Stops etcd (the API server then fails its requests)."""
