@@ -402,7 +402,7 @@ impl Controller {
             Direction::ScaleUp => {
                 self.keda_step(es, false, dry_run, actions).await?;
                 let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
-                let replicas = self.scale_step(es, target, intent, dry_run, actions).await?;
+                let replicas = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 Ok(Some(if replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
             }
@@ -410,7 +410,7 @@ impl Controller {
                 // Held at zero from here on: deleting the service must restore the target.
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 self.keda_step(es, true, dry_run, actions).await?;
-                self.scale_step(es, target, Intent::ToZero, dry_run, actions).await?;
+                self.scale_step(&es.metadata, target, Intent::ToZero, dry_run, actions).await?;
                 Ok(Some(MODE_PROXY))
             }
         }
@@ -425,16 +425,17 @@ impl Controller {
         Ok(())
     }
 
-    /// Scales the target (Event regarding the service); returns the count it ends at.
-    async fn scale_step(
+    /// Scales the target of the service `meta` names (Event regarding the service); returns
+    /// the count it ends at. Dry, it only plans: the count it would end at, the action listed.
+    pub(crate) async fn scale_step(
         &self,
-        es: &ElastiService,
+        meta: &ObjectMeta,
         target: &TargetRef,
         intent: Intent,
         dry_run: bool,
         actions: &mut Vec<String>,
     ) -> Result<i32> {
-        let ns = es.metadata.namespace.as_deref();
+        let ns = meta.namespace.as_deref();
         if dry_run {
             return Ok(match self.handler.plan_scale(target, ns, intent).await? {
                 Some((t, from, to)) => {
@@ -444,7 +445,7 @@ impl Controller {
                 None => intent.nominal(),
             });
         }
-        let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(&es.metadata))).await?;
+        let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(meta))).await?;
         if o.changed {
             actions.push(format!("scale {} {} \u{2192} {}", o.target, o.previous, o.replicas));
         }

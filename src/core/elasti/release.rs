@@ -107,7 +107,7 @@ impl Controller {
             Err(e) => out.not_restored.push(format!("the target was not restored ({e})")),
             Ok(target) => {
                 let intent = Intent::FromZero { min: held.min_replicas, restore: true };
-                match self.restore_step(held.meta, target, intent, dry_run, &mut out.actions).await {
+                match self.scale_step(held.meta, target, intent, dry_run, &mut out.actions).await {
                     Ok(n) => out.restored_to = Some(n),
                     Err(e) if never_resolves(&e) => {
                         out.not_restored.push(format!("target {target} was not restored ({e})"));
@@ -130,32 +130,6 @@ impl Controller {
             }
         }
         Ok(out)
-    }
-
-    /// Scales a held target back (Event regarding the service); the count it ends at.
-    async fn restore_step(
-        &self,
-        meta: &ObjectMeta,
-        target: &TargetRef,
-        intent: Intent,
-        dry_run: bool,
-        actions: &mut Vec<String>,
-    ) -> Result<i32> {
-        let ns = meta.namespace.as_deref();
-        if dry_run {
-            return Ok(match self.handler.plan_scale(target, ns, intent).await? {
-                Some((t, from, to)) => {
-                    actions.push(format!("scale {t} {from} \u{2192} {to}"));
-                    to
-                }
-                None => self.handler.desired_count(target, ns).await?,
-            });
-        }
-        let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(meta))).await?;
-        if o.changed {
-            actions.push(format!("scale {} {} \u{2192} {}", o.target, o.previous, o.replicas));
-        }
-        Ok(o.replicas)
     }
 
     /// Every ElastiService of `namespace` (all namespaces with `None`; within the handler's
