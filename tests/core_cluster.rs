@@ -122,7 +122,7 @@ async fn a_lapsed_fence_keeps_writes_in_this_process_through_the_real_transport(
     // The task-local scope reaches the transport through kube's buffer and our layers: the
     // write is refused in this process, the read before it is not.
     let err = fence::scope(held.clone(), h.scale(&target, 5, Some(&ns), ScaleOptions::default())).await.unwrap_err();
-    assert!(matches!(err, Error::LeaseLost { ref lease } if lease == "ns/lease"), "{err:?}");
+    assert!(matches!(err, Error::LeaseLost(ref l) if l.lease == "ns/lease"), "{err:?}");
     assert_eq!(deployments.get("web").await.unwrap().spec.unwrap().replicas, Some(3));
     let read = fence::scope(held, h.get_scale(&target, Some(&ns))).await.unwrap();
     assert_eq!(read.spec_replicas, 3);

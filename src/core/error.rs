@@ -107,11 +107,8 @@ pub enum Error {
 
     /// A write of the loop was not sent: this process could not prove, by its own clock, that
     /// it still held its Lease (see `fence.rs`).
-    #[error("not sent: this process no longer holds Lease {lease} by its own clock")]
-    LeaseLost {
-        /// The Lease, `namespace/name`.
-        lease: String,
-    },
+    #[error(transparent)]
+    LeaseLost(#[from] crate::core::fence::LeaseLost),
 
     /// A response that could not be understood.
     #[error("unexpected response from the API server: {0}")]
@@ -147,7 +144,7 @@ impl Error {
             Error::Trigger { .. } => "trigger",
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
-            Error::LeaseLost { .. } => "lease_lost",
+            Error::LeaseLost(_) => "lease_lost",
             Error::Decode(_) => "decode",
         }
     }
@@ -196,9 +193,8 @@ impl From<kube::Error> for Error {
             K::Discovery(e) => Error::Decode(e.to_string()),
             K::BuildRequest(e) => Error::Config(e.to_string()),
             K::Auth(e) => Error::Config(format!("authentication failed: {}", error_chain(&e))),
-            K::Service(e) if e.downcast_ref::<crate::core::fence::LeaseLost>().is_some() => {
-                let lost = e.downcast_ref::<crate::core::fence::LeaseLost>().expect("checked");
-                Error::LeaseLost { lease: lost.lease.clone() }
+            K::Service(e) if e.is::<crate::core::fence::LeaseLost>() => {
+                Error::LeaseLost(*e.downcast().expect("checked"))
             }
             K::Service(e) if e.downcast_ref::<kube::client::AuthError>().is_some() => {
                 Error::Config(format!("authentication failed: {}", error_chain(&*e)))

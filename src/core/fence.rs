@@ -88,19 +88,13 @@ pub fn check_current() -> crate::core::Result<()> {
     current().map_or(Ok(()), |f| f.check())
 }
 
-/// A write refused by the fence (the transport's error; becomes
-/// [`Error::LeaseLost`](crate::core::Error::LeaseLost)).
+/// A write refused by the fence: the transport's error, carried by
+/// [`Error::LeaseLost`](crate::core::Error::LeaseLost).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("not sent: this process no longer holds Lease {lease} by its own clock")]
 pub struct LeaseLost {
     /// The Lease, `namespace/name`.
     pub lease: String,
-}
-
-impl From<LeaseLost> for crate::core::Error {
-    fn from(e: LeaseLost) -> Self {
-        crate::core::Error::LeaseLost { lease: e.lease }
-    }
 }
 
 /// The tower layer that refuses writes outside a held fence (see the module doc).
@@ -183,7 +177,7 @@ mod tests {
         // A pause of the process: its clock went on.
         tokio::time::advance(Duration::from_secs(5)).await;
         let err = f.check().unwrap_err();
-        assert!(matches!(err, crate::core::Error::LeaseLost { ref lease } if lease == "ns/l"), "{err}");
+        assert!(matches!(err, crate::core::Error::LeaseLost(ref l) if l.lease == "ns/l"), "{err}");
     }
 
     /// A service answering every request with 200, counting them.
@@ -214,7 +208,7 @@ mod tests {
         assert_eq!(*sent.lock().unwrap(), 1);
         tokio::time::advance(Duration::from_secs(3)).await;
         let refused = scope(f.clone(), async { svc.ready().await.unwrap().call(req(http::Method::PUT)).await }).await;
-        assert!(matches!(refused, Err(crate::core::Error::LeaseLost { .. })));
+        assert!(matches!(refused, Err(crate::core::Error::LeaseLost(_))));
         assert_eq!(*sent.lock().unwrap(), 1, "a write of a lapsed holder was sent");
         // Reads in the scope, and writes outside any scope, are not fenced.
         scope(f.clone(), async { svc.ready().await.unwrap().call(req(http::Method::GET)).await.unwrap() }).await;

@@ -40,7 +40,7 @@ impl From<Error> for PyErr {
                 Error::WaitTimeout { wanted, seen, .. } => exception(py, "WaitTimeoutError", (msg, *wanted, *seen)),
                 Error::Closed | Error::Forked { .. } => exception(py, "HandlerClosedError", (msg,)),
                 Error::Trigger { .. } => exception(py, "ScalerError", (msg,)),
-                Error::LeaseLost { .. } => exception(py, "LeaseLostError", (msg,)),
+                Error::LeaseLost(_) => exception(py, "LeaseLostError", (msg,)),
                 Error::Decode(_) => exception(py, "ApiError", (msg, 0u16, "Decode")),
             }
         })

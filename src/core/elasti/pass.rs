@@ -256,10 +256,7 @@ impl Controller {
                 return decision(Direction::NoScale, "the service is being deleted", None, Vec::new());
             }
             return match self.release_held(obj, dry_run).await {
-                Ok(r) => {
-                    let direction = if r.restored_to.is_some() { Direction::ScaleUp } else { Direction::NoScale };
-                    decision(direction, &r.reason("the service is being deleted"), None, r.actions)
-                }
+                Ok(r) => decision(r.direction(), &r.reason("the service is being deleted"), None, r.actions),
                 Err(e) => {
                     let message = crate::core::redact::redact(&e.to_string());
                     tracing::warn!(%namespace, %name, error = %message, "restoring the target of a deleted ElastiService failed; retried next pass");
@@ -280,7 +277,7 @@ impl Controller {
         };
         match self.reconcile(&es, dry_run).await {
             Ok(o) => decision(o.direction, &o.reason, None, o.actions),
-            Err(e @ Error::LeaseLost { .. }) => {
+            Err(e @ Error::LeaseLost(_)) => {
                 tracing::info!(%namespace, %name, error = %e, "decision not carried out");
                 decision(Direction::NoScale, "not the leader", Some(e.to_string()), Vec::new())
             }

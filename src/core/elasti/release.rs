@@ -77,6 +77,11 @@ pub(crate) struct Released {
 }
 
 impl Released {
+    /// Up when the target was restored, else no scale.
+    pub(crate) fn direction(&self) -> Direction {
+        if self.restored_to.is_some() { Direction::ScaleUp } else { Direction::NoScale }
+    }
+
     /// A one-line reason for the decision.
     pub(crate) fn reason(&self, why: &str) -> String {
         match (self.restored_to, self.not_restored.is_empty()) {
@@ -175,7 +180,7 @@ impl Controller {
                 {
                     tracing::warn!(namespace = %decision.namespace, name = %decision.name, error = %e, "released, but the status could not be updated");
                 }
-                decision.direction = if r.restored_to.is_some() { Direction::ScaleUp } else { Direction::NoScale };
+                decision.direction = r.direction();
                 decision.reason = r.reason("released");
                 decision.actions = r.actions;
             }

@@ -357,7 +357,7 @@ async fn write(recorder: &EventRecorder, p: Pending) {
     };
     match written {
         Ok(()) => counted("written"),
-        Err(e @ crate::core::Error::LeaseLost { .. }) => {
+        Err(e @ crate::core::Error::LeaseLost(_)) => {
             counted("fenced");
             tracing::debug!(error = %e, reason = %p.newest.reason, "event not written");
         }
