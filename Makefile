@@ -73,7 +73,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check python tests examples
 	$(PY) scripts/gen_stubs.py --check
 	$(PY) -m mypy.stubtest kubescale._native --allowlist .stubtest-allowlist
-	$(PY) -m mypy --strict python/kubescale examples tests/typing_check.py tests/helpers.py
+	$(PY) -m mypy --strict python/kubescale examples tests/api/typing_check.py tests/helpers
 	$(VENV)/bin/mkdocs build --strict -q -d "$$(mktemp -d)"
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
@@ -103,7 +103,7 @@ fuzz:
 
 # The long fault and load tests (5,000 operations, etcd down for 10 s).
 soak: venv control-plane prometheus install-wheel
-	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/test_faults.py -v
+	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/processes/test_faults.py -v
 
 demo: venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py

@@ -4,7 +4,7 @@ a trivial Python scaler, on a fresh local cluster per N (no controller-manager).
 
 Per N and per phase (the scale-down pass, steady at zero, the scale-up pass, steady serving):
 wall time of a pass (the loop's own `kubescale_pass_duration_seconds`), kubescale's API requests
-by verb (its `kubescale_api_requests_total`; tests/test_loop_watch.py checks the steady state
+by verb (its `kubescale_api_requests_total`; tests/loop/test_watch.py checks the steady state
 against the API server's audit log), client CPU per pass (the process's CPU time:
 the loop's threads and the scaler calls), and RSS. Beside it, the request pattern of the
 reference (KubeElasti: one LIST plus one GET per service per pass, one status write per
@@ -277,7 +277,7 @@ def report(results: list[dict[str, Any]], qps: float) -> str:
         "`run()` over N ElastiServices, each with its Deployment, and a trivial Python scaler; a fresh",
         "local cluster per N (no controller-manager). Requests are kubescale's own count",
         "(`kubescale_api_requests_total`; the steady state's zero is also checked against the API",
-        "server's audit log by tests/test_loop_watch.py).",
+        "server's audit log by tests/loop/test_watch.py).",
         f"Rate limit for the run: {qps:g} QPS (the default is 50: a change of 10,000 services then takes",
         "minutes, by design). The reference's requests are computed",
         "(KubeElasti: a LIST and a GET per service per pass, a status write per service per",

@@ -42,7 +42,7 @@ def main() -> None:
         print(f"scale_from_zero: {up.previous} -> {up.replicas} (restored)")
 
         for event in handler.events(args.target):
-            print(f"event: {event['type']} {event['reason']} x{event['count']}: {event['note']}")
+            print(f"event: {event.type} {event.reason} x{event.count}: {event.note}")
 
 
 if __name__ == "__main__":

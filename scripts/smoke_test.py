@@ -32,7 +32,9 @@ def main() -> None:
                     "kind": "Config",
                     "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
                     "users": [{"name": "u", "user": {"token": "smoke-test-token"}}],
-                    "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u", "namespace": "ns"}}],
+                    "contexts": [
+                        {"name": "ctx", "context": {"cluster": "c", "user": "u", "namespace": "ns"}}
+                    ],
                     "current-context": "ctx",
                 }
             )

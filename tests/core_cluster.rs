@@ -10,8 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use kubescale::core::config::ConnectOptions;
-use kubescale::core::{Error, HandlerOptions, ScaleHandler, ScaleOptions, TargetRef, TypeSpec};
+use kubescale::core::{ConnectOptions, Error, HandlerOptions, ScaleHandler, ScaleOptions, TargetRef, TypeSpec};
 
 fn kubeconfig() -> PathBuf {
     match std::env::var_os("KUBESCALE_TEST_KUBECONFIG") {
@@ -105,7 +104,7 @@ async fn a_lapsed_fence_keeps_writes_in_this_process_through_the_real_transport(
     use std::sync::Arc;
     use std::time::Duration;
 
-    use kubescale::core::fence::{self, Fence};
+    use kubescale::core::{Fence, with_fence};
 
     let h = handler().await;
     let ns = fresh_namespace(&h, "core-fence").await;
@@ -115,16 +114,16 @@ async fn a_lapsed_fence_keeps_writes_in_this_process_through_the_real_transport(
 
     let held = Arc::new(Fence::new("ns/lease"));
     held.renewed(tokio::time::Instant::now(), Duration::from_secs(60));
-    let up = fence::scope(held.clone(), h.scale(&target, 3, Some(&ns), ScaleOptions::default())).await.unwrap();
+    let up = with_fence(held.clone(), h.scale(&target, 3, Some(&ns), ScaleOptions::default())).await.unwrap();
     assert_eq!(up.replicas, 3, "a held fence lets the write through");
 
     held.lapse();
     // The task-local scope reaches the transport through kube's buffer and our layers: the
     // write is refused in this process, the read before it is not.
-    let err = fence::scope(held.clone(), h.scale(&target, 5, Some(&ns), ScaleOptions::default())).await.unwrap_err();
+    let err = with_fence(held.clone(), h.scale(&target, 5, Some(&ns), ScaleOptions::default())).await.unwrap_err();
     assert!(matches!(err, Error::LeaseLost(ref l) if l.lease == "ns/lease"), "{err:?}");
     assert_eq!(deployments.get("web").await.unwrap().spec.unwrap().replicas, Some(3));
-    let read = fence::scope(held, h.get_scale(&target, Some(&ns))).await.unwrap();
+    let read = with_fence(held, h.get_scale(&target, Some(&ns))).await.unwrap();
     assert_eq!(read.spec_replicas, 3);
     // Outside any fence the handler writes as ever.
     assert_eq!(h.scale(&target, 5, Some(&ns), ScaleOptions::default()).await.unwrap().replicas, 5);

@@ -5,10 +5,8 @@
 
 use proptest::prelude::*;
 
-use kubescale::core::elasti::enabled_period::{EnabledPeriod, parse_duration};
-use kubescale::core::elasti::resource::ElastiService;
-use kubescale::core::elasti::scalers::prometheus::{PrometheusConfig, parse_query_response};
-use kubescale::core::target::{TargetRef, TypeSpec};
+use kubescale::core::prometheus::{PrometheusConfig, parse_query_response};
+use kubescale::core::{ElastiService, EnabledPeriod, TargetRef, TypeSpec, parse_duration};
 
 /// Arbitrary JSON values, a few levels deep.
 fn json() -> impl Strategy<Value = serde_json::Value> {

@@ -12,7 +12,9 @@ The same methods as coroutines live in :mod:`kubescale.asyncio`.
 """
 
 from kubescale._native import (
+    Answer,
     Decision,
+    Event,
     Resource,
     Scale,
     ScaleHandler,
@@ -22,7 +24,7 @@ from kubescale._native import (
     reset_logging,
 )
 from kubescale._scalers import Scaler
-from kubescale._types import Decisions, Event
+from kubescale._types import Decisions
 from kubescale.errors import (
     ApiError,
     ApiUnavailableError,
@@ -45,6 +47,7 @@ from kubescale.errors import (
 )
 
 __all__ = [
+    "Answer",
     "ApiError",
     "ApiUnavailableError",
     "ConfigError",

@@ -5,21 +5,28 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from os import PathLike
 from types import TracebackType
-from typing import Any, Literal, Optional, Union, final, overload
+from typing import Any, ClassVar, Literal, Optional, Union, final, overload
+
+from typing_extensions import disjoint_base
 
 from kubescale._scalers import Scaler
-from kubescale._types import Decisions, Event
+from kubescale._types import Decisions
 
 __all__ = [
+    "Answer",
     "AsyncScaleHandler",
     "Decision",
+    "Event",
     "Resource",
     "Scale",
     "ScaleHandler",
     "ScaleResult",
+    "_Handler",
     "__version__",
     "_shutdown",
     "elastiservice_crd",
+    "html_table",
+    "parse_duration",
     "reset_logging",
 ]
 __version__: str
@@ -39,6 +46,32 @@ def elastiservice_crd() -> str:
     the loop reads."""
     ...
 
+def html_table(caption: str, header: list[str], rows: list[list[str]]) -> str:
+    """Renders rows of cells as an HTML table under a header row (every text escaped).
+
+    Args:
+        caption: The table's caption.
+        header: The column names.
+        rows: The rows, each a list of cells.
+
+    Returns:
+        str: ``<table>...</table>``."""
+    ...
+
+def parse_duration(text: str) -> float:
+    """Parses a duration as Kubernetes users write them (Go's spelling), with the parser the core
+    uses for ``enabledPeriod`` and ``$POLLING_INTERVAL``.
+
+    Args:
+        text: e.g. ``"30s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``.
+
+    Returns:
+        float: The duration in seconds (positive).
+
+    Raises:
+        InvalidValueError: Not a positive duration."""
+    ...
+
 _Path = Union[str, PathLike[str]]
 
 @final
@@ -52,7 +85,7 @@ class Resource:
         plural: Plural resource name, e.g. "deployments".
         namespaced: Whether objects live in namespaces.
         scalable: Whether the type has a ``scale`` subresource.
-        short_names: Short names, e.g. ("deploy",)."""
+        short_names: Short names, e.g. ["deploy"]."""
 
     @property
     def group(self) -> str: ...
@@ -68,12 +101,19 @@ class Resource:
     def scalable(self) -> bool: ...
     @property
     def short_names(self) -> list[str]:
-        """Short names, e.g. ``("deploy",)``."""
+        """Short names, e.g. ``["deploy"]``."""
         ...
 
     @property
     def api_version(self) -> str:
         """``group/version``, or ``version`` for the core group."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+
+        Returns:
+            dict[str, Any]"""
         ...
 
     def _repr_html_(self) -> str: ...
@@ -109,6 +149,13 @@ class Scale:
     def selector(self) -> Optional[str]: ...
     @property
     def resource_version(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
 
@@ -133,6 +180,13 @@ class ScaleResult:
     def changed(self) -> bool: ...
     @property
     def reason(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
 
@@ -169,10 +223,75 @@ class Decision:
     def actions(self) -> list[str]: ...
     @property
     def dry_run(self) -> bool: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
 
+@final
+class Event:
+    """An ``events.k8s.io/v1`` Event, as ``ScaleHandler.events()`` lists it.
+
+    Attributes:
+        type: "Normal" or "Warning".
+        reason: e.g. "SuccessToScale".
+        action: e.g. "Scale".
+        note: The human-readable text (the newest of a series).
+        count: How often it happened (the series count).
+        last_time: RFC 3339 time of the last occurrence.
+        reporter: The reporting controller.
+
+    ``event["reason"]`` (the dict access of kubescale 0.1's Events) still works, with a
+    DeprecationWarning."""
+
+    @property
+    def type(self) -> Literal["Normal", "Warning"]: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def last_time(self) -> str: ...
+    @property
+    def reporter(self) -> str: ...
+    def __getitem__(self, key: str, /) -> Union[str, int]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
+    def _repr_html_(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Answer:
+    """What a trigger says, as a Python scaler's answer reaches the loop: one of ``UNHEALTHY``
+    (its data cannot be trusted now: no scaling), ``WANTS_UP`` (the target should run) and
+    ``ALLOWS_ZERO`` (the target may be at zero)."""
+
+    UNHEALTHY: ClassVar[Answer]
+    WANTS_UP: ClassVar[Answer]
+    ALLOWS_ZERO: ClassVar[Answer]
+
+    def __eq__(self, value: object, /) -> bool: ...
+    def __int__(self) -> int: ...
+
 _ScalerFactory = Callable[[dict[str, Any], timedelta], Scaler]
+
+@disjoint_base
+class _Handler:
+    """What both handlers hold: the core's scale path and the scale-to-zero loop around it."""
 
 @final
 class ScaleHandler:
@@ -249,8 +368,9 @@ class ScaleHandler:
         ...
 
     def close(self) -> None:
-        """Closes the handler: writes the Events still queued (waiting at most 5 s), then
-        later calls raise HandlerClosedError."""
+        """Closes the handler: writes the Events still queued (waiting at most 5 s), then later
+        calls raise HandlerClosedError. Blocks, also on the asyncio handler (whose ``aclose()``
+        does not)."""
         ...
 
     def reset_discovery(self) -> None:
@@ -417,6 +537,7 @@ class ScaleHandler:
         ready: bool = True,
         timeout: float = 60.0,
         namespace: Optional[str] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Scale:
         """Waits, with a watch, until the target's replicas reach a count.
 
@@ -426,6 +547,9 @@ class ScaleHandler:
             ready: Count ready replicas, where the kind reports them.
             timeout: Seconds to wait.
             namespace: Default: the watch namespace, else the context's, else "default".
+            on_progress: Called as ``on_progress(seen, wanted)`` whenever the count seen
+                changes, first with the count at the start (from a kubescale thread: keep it
+                short; what it raises is logged and ignored).
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
@@ -447,6 +571,7 @@ class ScaleHandler:
         ready: bool = True,
         timeout: float = 60.0,
         namespace: Optional[str] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Scale: ...
     def pause_keda(self, scaled_object: str, *, namespace: Optional[str] = None) -> bool:
         """Pauses a KEDA ScaledObject (``autoscaling.keda.sh/paused: "true"``,
@@ -509,7 +634,7 @@ class ScaleHandler:
             namespace: Default: the watch namespace, else the context's, else "default".
 
         Returns:
-            list[dict]: type, reason, action, note, count, last_time, reporter.
+            list[Event]: type, reason, action, note, count, last_time, reporter.
 
         Raises:
             InvalidTargetError, NoMatchError, ForbiddenError, ApiUnavailableError."""
@@ -633,12 +758,12 @@ class ScaleHandler:
         polling_interval: Optional[float] = None,
         *,
         leader_election: bool = False,
-        lease_name: str = "kubescale-scale-to-zero",
+        lease_name: Optional[str] = None,
         lease_namespace: Optional[str] = None,
-        lease_duration: float = 15.0,
+        lease_duration: Optional[float] = None,
         dry_run: bool = False,
-        qps: float = 50.0,
-        burst: int = 100,
+        qps: Optional[float] = None,
+        burst: Optional[int] = None,
     ) -> None:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -647,13 +772,13 @@ class ScaleHandler:
                 (a Go duration such as "30s"), else 30.
             leader_election: Act only while holding a Lease, so that of several
                 processes exactly one acts.
-            lease_name: Name of the Lease.
+            lease_name: Name of the Lease. Default: "kubescale-scale-to-zero".
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
-            lease_duration: Seconds a Lease holds without renewal.
+            lease_duration: Seconds a Lease holds without renewal. Default: 15.
             dry_run: Decide every pass and write nothing (see ``check_and_scale``).
             qps: The handler's requests per second while it runs (on average;
-                KEDA's operator uses 20). A steady state sends none.
-            burst: Requests allowed at once above ``qps``.
+                KEDA's operator uses 20). Default: 50. A steady state sends none.
+            burst: Requests allowed at once above ``qps``. Default: 100.
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -740,8 +865,9 @@ class AsyncScaleHandler:
         ...
 
     def close(self) -> None:
-        """Closes the handler: writes the Events still queued (waiting at most 5 s), then
-        later calls raise HandlerClosedError."""
+        """Closes the handler: writes the Events still queued (waiting at most 5 s), then later
+        calls raise HandlerClosedError. Blocks, also on the asyncio handler (whose ``aclose()``
+        does not)."""
         ...
 
     def aclose(self) -> Awaitable[None]:
@@ -917,6 +1043,7 @@ class AsyncScaleHandler:
         ready: bool = True,
         timeout: float = 60.0,
         namespace: Optional[str] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Awaitable[Scale]:
         """Waits, with a watch, until the target's replicas reach a count.
 
@@ -926,6 +1053,9 @@ class AsyncScaleHandler:
             ready: Count ready replicas, where the kind reports them.
             timeout: Seconds to wait.
             namespace: Default: the watch namespace, else the context's, else "default".
+            on_progress: Called as ``on_progress(seen, wanted)`` whenever the count seen
+                changes, first with the count at the start (from a kubescale thread: keep it
+                short; what it raises is logged and ignored).
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
@@ -947,6 +1077,7 @@ class AsyncScaleHandler:
         ready: bool = True,
         timeout: float = 60.0,
         namespace: Optional[str] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Awaitable[Scale]: ...
     def pause_keda(self, scaled_object: str, *, namespace: Optional[str] = None) -> Awaitable[bool]:
         """Pauses a KEDA ScaledObject (``autoscaling.keda.sh/paused: "true"``,
@@ -1009,7 +1140,7 @@ class AsyncScaleHandler:
             namespace: Default: the watch namespace, else the context's, else "default".
 
         Returns:
-            list[dict]: type, reason, action, note, count, last_time, reporter.
+            list[Event]: type, reason, action, note, count, last_time, reporter.
 
         Raises:
             InvalidTargetError, NoMatchError, ForbiddenError, ApiUnavailableError."""
@@ -1133,12 +1264,12 @@ class AsyncScaleHandler:
         polling_interval: Optional[float] = None,
         *,
         leader_election: bool = False,
-        lease_name: str = "kubescale-scale-to-zero",
+        lease_name: Optional[str] = None,
         lease_namespace: Optional[str] = None,
-        lease_duration: float = 15.0,
+        lease_duration: Optional[float] = None,
         dry_run: bool = False,
-        qps: float = 50.0,
-        burst: int = 100,
+        qps: Optional[float] = None,
+        burst: Optional[int] = None,
     ) -> Awaitable[None]:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -1147,13 +1278,13 @@ class AsyncScaleHandler:
                 (a Go duration such as "30s"), else 30.
             leader_election: Act only while holding a Lease, so that of several
                 processes exactly one acts.
-            lease_name: Name of the Lease.
+            lease_name: Name of the Lease. Default: "kubescale-scale-to-zero".
             lease_namespace: Namespace of the Lease. Default: the handler's namespace.
-            lease_duration: Seconds a Lease holds without renewal.
+            lease_duration: Seconds a Lease holds without renewal. Default: 15.
             dry_run: Decide every pass and write nothing (see ``check_and_scale``).
             qps: The handler's requests per second while it runs (on average;
-                KEDA's operator uses 20). A steady state sends none.
-            burst: Requests allowed at once above ``qps``.
+                KEDA's operator uses 20). Default: 50. A steady state sends none.
+            burst: Requests allowed at once above ``qps``. Default: 100.
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;

@@ -16,6 +16,8 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Optional, Protocol, Union, runtime_checkable
 
+from kubescale._native import Answer
+
 if TYPE_CHECKING:
     # asyncio is imported where a coroutine scaler is first run: `import kubescale` stays light
     # (asyncio and its ssl import were half of its import time).
@@ -98,14 +100,14 @@ def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeo
 
 def ask(
     factory: Any, metadata: str, cooldown_s: int, loop: Optional[asyncio.AbstractEventLoop], timeout: float
-) -> tuple[str, str]:
+) -> tuple[Optional[Answer], str]:
     """One trigger's evaluation, as the loop asks it: ``factory(metadata, cooldown)``, then
     ``is_healthy()``, then ``should_scale_to_zero()``, then ``close()``, all within ``timeout``
     seconds (coroutines get what is left of it).
 
     Returns:
-        ``("unhealthy", "")``, ``("up", "")`` or ``("zero", "")``; or, when a step failed,
-        ``(step, "ExceptionType: message")`` (a failed ``close()`` is only logged).
+        ``(answer, "")``; or, when a step failed, ``(None, "step raised ExceptionType:
+        message")`` (a failed ``close()`` is only logged).
     """
     deadline = time.monotonic() + timeout
 
@@ -115,18 +117,19 @@ def ask(
     try:
         obj = factory(json.loads(metadata), timedelta(seconds=cooldown_s))
     except Exception as e:
-        return "the scaler factory", f"{type(e).__name__}: {e}"
+        return None, f"the scaler factory raised {type(e).__name__}: {e}"
     try:
         for method in ("is_healthy", "should_scale_to_zero"):
             try:
                 said = call(obj, method, loop, left())
             except Exception as e:
-                return f"{method}()", f"{type(e).__name__}: {e}"
+                return None, f"{method}() raised {type(e).__name__}: {e}"
             if not isinstance(said, bool):
-                return f"{method}()", f"TypeError: {method}() must return a bool, not {type(said).__name__}"
+                why = f"{method}() must return a bool, not {type(said).__name__}"
+                return None, f"{method}() raised TypeError: {why}"
             if method == "is_healthy" and not said:
-                return "unhealthy", ""
-        return ("zero" if said else "up"), ""
+                return Answer.UNHEALTHY, ""
+        return (Answer.ALLOWS_ZERO if said else Answer.WANTS_UP), ""
     finally:
         try:
             call(obj, "close", loop, left())

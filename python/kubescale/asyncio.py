@@ -9,7 +9,7 @@ Example::
 """
 
 from kubescale._native import AsyncScaleHandler as ScaleHandler
-from kubescale._native import Decision, Resource, Scale, ScaleResult
-from kubescale._types import Decisions, Event
+from kubescale._native import Decision, Event, Resource, Scale, ScaleResult
+from kubescale._types import Decisions
 
 __all__ = ["Decision", "Decisions", "Event", "Resource", "Scale", "ScaleHandler", "ScaleResult"]

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 import kubescale
-from kubescale.errors import ApiError, KubeScaleError, WaitTimeoutError
+from kubescale._native import parse_duration
+from kubescale.errors import ApiError, InvalidValueError, KubeScaleError
 
 __all__ = ["main"]
 
@@ -24,55 +25,17 @@ class UsageError(Exception):
     """Bad command-line usage (exit 2)."""
 
 
-def _yaml_scalar(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return json.dumps(str(v))  # a JSON string is a valid YAML scalar
-
-
-def _yaml(value: Any, indent: int = 0) -> str:
-    pad = " " * indent
-    if isinstance(value, dict):
-        lines = []
-        for k, v in value.items():
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{k}:\n{_yaml(v, indent + 2)}")
-            else:
-                lines.append(
-                    f"{pad}{k}: {_yaml_scalar(v) if not isinstance(v, (dict, list)) else json.dumps(v)}"
-                )
-        return "\n".join(lines)
-    if isinstance(value, list):
-        out = []
-        for item in value:
-            body = _yaml(item, indent + 2).lstrip() if isinstance(item, (dict, list)) else _yaml_scalar(item)
-            out.append(f"{pad}- {body}")
-        return "\n".join(out)
-    return pad + _yaml_scalar(value)
-
-
 def _as_dict(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        return obj
-    fields = {
-        kubescale.Scale: (
-            "namespace",
-            "name",
-            "kind",
-            "api_version",
-            "spec_replicas",
-            "status_replicas",
-            "selector",
-            "resource_version",
-        ),
-        kubescale.ScaleResult: ("target", "previous", "replicas", "changed", "reason"),
-        kubescale.Decision: ("namespace", "name", "direction", "reason", "error", "actions", "dry_run"),
-    }[type(obj)]
-    return {f: getattr(obj, f) for f in fields}
+    """Every field of a returned value (``to_dict()``), for JSON, YAML and the tables."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _yaml(data: Any) -> str:
+    try:
+        import yaml
+    except ImportError:
+        raise UsageError("-o yaml needs PyYAML: pip install 'kubescale[yaml]'") from None
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)).rstrip()
 
 
 def _cell(v: Any) -> str:
@@ -151,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", parents=[common], help="run the scale-to-zero loop over ElastiServices")
     r.add_argument("--polling-interval", help="Go duration between passes (default $POLLING_INTERVAL or 30s)")
     r.add_argument("--leader-election", action="store_true", help="act only while holding a Lease")
-    r.add_argument("--lease-name", default="kubescale-scale-to-zero")
+    r.add_argument("--lease-name", help="the Lease's name (default kubescale-scale-to-zero)")
     r.add_argument(
         "--metrics-bind-address",
         metavar="HOST:PORT",
@@ -165,12 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--kube-api-qps",
         type=float,
-        default=50.0,
         help="requests per second to the API server, on average (default 50; a steady state sends none)",
     )
-    r.add_argument(
-        "--kube-api-burst", type=int, default=100, help="requests allowed at once above the QPS (default 100)"
-    )
+    r.add_argument("--kube-api-burst", type=int, help="requests allowed at once above the QPS (default 100)")
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
 
     rel = sub.add_parser(
@@ -188,73 +148,38 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _seconds(text: str) -> float:
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total, num = 0.0, ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isdigit() or ch == ".":
-            num += ch
-            i += 1
-            continue
-        unit = "ms" if text.startswith("ms", i) else ch
-        if unit not in units or not num:
-            raise UsageError(f"invalid duration {text!r}: use e.g. 30s, 1m or 1h30m")
-        total += float(num) * units[unit]
-        num = ""
-        i += len(unit)
-    if num or total <= 0:
-        raise UsageError(f"invalid duration {text!r}: use a positive duration like 30s")
-    return total
+def _seconds(option: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except InvalidValueError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def _wait(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescale.Scale:
     started = time.monotonic()
     tty = sys.stderr.isatty()
-    wanted = (
-        args.replicas
-        if args.replicas is not None
-        else handler.get_scale(args.target, namespace=args.namespace).spec_replicas
-    )
-    last_seen: Optional[int] = None
-    while True:
-        remaining = args.timeout - (time.monotonic() - started)
-        if remaining <= 0:
-            seen = last_seen or 0
-            raise WaitTimeoutError(
-                f"timed out after {args.timeout:g}s waiting for {args.target}: wanted {wanted}, seen {seen}",
-                wanted,
-                seen,
+
+    def progress(seen: int, wanted: int) -> None:
+        elapsed = time.monotonic() - started
+        if tty:
+            print(
+                f"\r{args.target}: {seen}/{wanted} ready, {elapsed:.0f}s", end="", file=sys.stderr, flush=True
             )
-        try:
-            scale = handler.wait_for_replicas(
-                args.target,
-                wanted,
-                ready=not args.not_ready,
-                timeout=min(1.0, remaining),
-                namespace=args.namespace,
-            )
-        except WaitTimeoutError as e:
-            elapsed = time.monotonic() - started
-            if tty:
-                print(
-                    f"\r{args.target}: {e.seen}/{wanted} ready, {elapsed:.0f}s",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            elif e.seen != last_seen:
-                print(
-                    f"{args.target}: {e.seen}/{wanted} ready after {elapsed:.1f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            last_seen = e.seen
-            continue
+        else:
+            print(f"{args.target}: {seen}/{wanted} ready after {elapsed:.1f}s", file=sys.stderr, flush=True)
+
+    try:
+        return handler.wait_for_replicas(
+            args.target,
+            args.replicas,
+            ready=not args.not_ready,
+            timeout=args.timeout,
+            namespace=args.namespace,
+            on_progress=progress,
+        )
+    finally:
         if tty:
             print(file=sys.stderr)
-        return scale
 
 
 def _print_released(released: Sequence[kubescale.Decision], dry_run: bool) -> None:
@@ -320,7 +245,9 @@ def _run(argv: Optional[Sequence[str]]) -> int:
         elif args.command == "run":
             if args.install_crds:
                 handler.install_crds()
-            interval = _seconds(args.polling_interval) if args.polling_interval else None
+            interval = (
+                _seconds("--polling-interval", args.polling_interval) if args.polling_interval else None
+            )
             if args.metrics_bind_address:
                 bound = handler.serve_metrics(args.metrics_bind_address)
                 print(f"serving /metrics, /healthz and /readyz on {bound}", file=sys.stderr)

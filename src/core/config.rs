@@ -6,7 +6,7 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::core::error::{Error, Result, error_chain};
+use crate::core::error::{Error, Result};
 
 /// Where to find the cluster and how long to wait for it.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,12 @@ pub struct ConnectOptions {
 /// The `User-Agent` of kubescale's requests.
 pub const USER_AGENT: &str = concat!("kubescale/", env!("CARGO_PKG_VERSION"));
 
+/// This replica's name, as Kubernetes' downward API or the container runtime give it:
+/// `$POD_NAME`, else `$HOSTNAME`. Names the Events' reporting instance and the Lease holder.
+pub(crate) fn replica_name() -> Option<String> {
+    std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok()
+}
+
 /// How long a read or a write may wait without progress when no timeout is given. Every
 /// watch kubescale makes asks the server to end it sooner, so it never trips on a quiet
 /// watch.
@@ -42,10 +48,6 @@ pub struct Connection {
     pub default_namespace: String,
     /// The client's rate limit (off until `run` sets one).
     pub limits: crate::core::throttle::Limits,
-}
-
-fn config_error(what: &str, e: &dyn std::error::Error) -> Error {
-    Error::Config(format!("{what}: {}", error_chain(e)))
 }
 
 /// The home directory as kubectl (client-go's `homedir.HomeDir`) finds it: `$HOME`, and on
@@ -69,13 +71,13 @@ async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>, source: &str) 
         && !kc.contexts.iter().any(|c| c.name == *ctx)
     {
         let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-        return Err(Error::Config(format!("context {ctx:?} is not in {source} (contexts: {})", known.join(", "))));
+        return Err(Error::config(format!("context {ctx:?} is not in {source} (contexts: {})", known.join(", "))));
     }
     let used = context.clone().or_else(|| kc.current_context.clone());
     let opts = KubeConfigOptions { context, ..Default::default() };
     let config = Config::from_custom_kubeconfig(kc, &opts)
         .await
-        .map_err(|e| config_error(&format!("cannot use {source}"), &e))?;
+        .map_err(|e| Error::config_from(format!("cannot use {source}"), e))?;
     Ok((config, used))
 }
 
@@ -100,26 +102,23 @@ fn apply_timeouts(config: &mut Config, timeout: Option<Duration>) {
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection> {
     let (mut config, context) = if let Some(path) = &opts.kubeconfig {
         let kc = Kubeconfig::read_from(path)
-            .map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+            .map_err(|e| Error::config_from(format!("cannot read kubeconfig {}", path.display()), e))?;
         from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
     } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
         let kc = Kubeconfig::from_env()
-            .map_err(|e| config_error("cannot read $KUBECONFIG", &e))?
-            .ok_or_else(|| Error::Config("$KUBECONFIG names no readable file".into()))?;
+            .map_err(|e| Error::config_from("cannot read $KUBECONFIG", e))?
+            .ok_or_else(|| Error::config("$KUBECONFIG names no readable file"))?;
         from_kubeconfig(kc, opts.context.clone(), "$KUBECONFIG").await?
     } else if let Some(path) = home_kubeconfig() {
         let kc = Kubeconfig::read_from(&path)
-            .map_err(|e| config_error(&format!("cannot read kubeconfig {}", path.display()), &e))?;
+            .map_err(|e| Error::config_from(format!("cannot read kubeconfig {}", path.display()), e))?;
         from_kubeconfig(kc, opts.context.clone(), &path.display().to_string()).await?
     } else {
         if let Some(ctx) = &opts.context {
-            return Err(Error::Config(format!("context {ctx:?} was asked for, but no kubeconfig was found")));
+            return Err(Error::config(format!("context {ctx:?} was asked for, but no kubeconfig was found")));
         }
         let config = Config::incluster().map_err(|e| {
-            Error::Config(format!(
-                "no kubeconfig (argument, $KUBECONFIG or ~/.kube/config) and not in a cluster: {}",
-                error_chain(&e)
-            ))
+            Error::config_from("no kubeconfig (argument, $KUBECONFIG or ~/.kube/config) and not in a cluster", e)
         })?;
         (config, None)
     };

@@ -5,9 +5,16 @@ use std::time::Duration;
 /// Everything that can go wrong in the core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No usable configuration: kubeconfig missing or unreadable, unknown context, bad in-cluster env.
-    #[error("configuration error: {0}")]
-    Config(String),
+    /// No usable configuration: kubeconfig missing or unreadable, unknown context, bad in-cluster
+    /// env, failed authentication.
+    #[error("configuration error: {message}{}", causes(source))]
+    Config {
+        /// What could not be done.
+        message: String,
+        /// Why, when another error said so.
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// A target reference (`TYPE[.VERSION][.GROUP]/NAME`) or one of its parts is malformed.
     #[error("invalid target {target:?}: {problem}")]
@@ -66,11 +73,17 @@ pub enum Error {
     },
 
     /// The API server could not be reached or did not answer in time (refused, TLS failure, timeout).
-    #[error("API server unavailable: {0}")]
-    Unavailable(String),
+    #[error("API server unavailable: {message}{}", causes(source))]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// Why, when another error said so.
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// A wait did not reach its goal in time.
-    #[error("timed out after {waited:?} waiting for {what}: wanted {wanted}, seen {seen}")]
+    #[error("timed out after {}s waiting for {what}: wanted {wanted}, seen {seen}", waited.as_secs_f64())]
     WaitTimeout {
         /// What was awaited, e.g. `deployment/web ready replicas`.
         what: String,
@@ -78,7 +91,7 @@ pub enum Error {
         wanted: i32,
         /// The last count seen.
         seen: i32,
-        /// How long the wait lasted.
+        /// How long the wait was allowed to last.
         waited: Duration,
     },
 
@@ -111,14 +124,49 @@ pub enum Error {
     LeaseLost(#[from] crate::core::fence::LeaseLost),
 
     /// A response that could not be understood.
-    #[error("unexpected response from the API server: {0}")]
-    Decode(String),
+    #[error("unexpected response from the API server: {message}{}", causes(source))]
+    Decode {
+        /// What could not be understood.
+        message: String,
+        /// Why, when another error said so.
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+/// The cause of an [`Error`], kept as its `source()`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// `": cause: its cause..."` for a message whose causes are kept as sources: they stay
+/// inspectable (`source()`), and the message still names them.
+fn causes(source: &Option<Cause>) -> String {
+    source.as_deref().map(|c| format!(": {}", error_chain(c))).unwrap_or_default()
 }
 
 /// Result alias of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A configuration error with no other cause.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config { message: message.into(), source: None }
+    }
+
+    /// A configuration error caused by `source`.
+    pub fn config_from(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Config { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// An unreachable or silent API server, with no other cause.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::Unavailable { message: message.into(), source: None }
+    }
+
+    /// A response that could not be understood, because of `source`.
+    pub fn decode_from(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Decode { message: message.into(), source: Some(source.into()) }
+    }
+
     /// The HTTP status of an API error, if this is one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -132,20 +180,20 @@ impl Error {
     /// `wait_timeout`, `trigger`, `closed`, `forked`, `lease_lost`, `decode`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Config(_) => "config",
+            Error::Config { .. } => "config",
             Error::InvalidTarget { .. } => "invalid_target",
             Error::InvalidValue { .. } => "invalid_value",
             Error::NoMatch(_) => "no_match",
             Error::NotScalable { .. } => "not_scalable",
             Error::NamespaceNotAllowed { .. } => "namespace_not_allowed",
             Error::Api { .. } => "api",
-            Error::Unavailable(_) => "unavailable",
+            Error::Unavailable { .. } => "unavailable",
             Error::WaitTimeout { .. } => "wait_timeout",
             Error::Trigger { .. } => "trigger",
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
             Error::LeaseLost(_) => "lease_lost",
-            Error::Decode(_) => "decode",
+            Error::Decode { .. } => "decode",
         }
     }
 
@@ -187,19 +235,19 @@ impl From<kube::Error> for Error {
                 reason: if s.reason.is_empty() { "Unknown".into() } else { s.reason.clone() },
                 message: if s.message.is_empty() { format!("HTTP {}", s.code) } else { s.message.clone() },
             },
-            K::SerdeError(e) => Error::Decode(e.to_string()),
-            K::FromUtf8(e) => Error::Decode(e.to_string()),
-            K::InferConfig(e) => Error::Config(e.to_string()),
-            K::Discovery(e) => Error::Decode(e.to_string()),
-            K::BuildRequest(e) => Error::Config(e.to_string()),
-            K::Auth(e) => Error::Config(format!("authentication failed: {}", error_chain(&e))),
+            K::SerdeError(e) => Error::decode_from("cannot decode the response", e),
+            K::FromUtf8(e) => Error::decode_from("the response is not UTF-8", e),
+            K::InferConfig(e) => Error::config_from("cannot infer the configuration", e),
+            K::Discovery(e) => Error::decode_from("discovery failed", e),
+            K::BuildRequest(e) => Error::config_from("cannot build the request", e),
+            K::Auth(e) => Error::config_from("authentication failed", e),
             K::Service(e) if e.is::<crate::core::fence::LeaseLost>() => {
                 Error::LeaseLost(*e.downcast().expect("checked"))
             }
             K::Service(e) if e.downcast_ref::<kube::client::AuthError>().is_some() => {
-                Error::Config(format!("authentication failed: {}", error_chain(&*e)))
+                Error::config_from("authentication failed", e)
             }
-            other => Error::Unavailable(error_chain(&other)),
+            other => Error::Unavailable { message: "the request failed".into(), source: Some(Box::new(other)) },
         }
     }
 }

@@ -1,28 +1,43 @@
 //! The pure-Rust core: no Python here. Every operation is an `async fn`.
 //!
-//! Shared by both halves: [`error`], [`config`], [`target`], [`discovery`], [`per_process`], [`redact`], [`informer`] (watch-fed caches), [`throttle`] (rate limit, 429), [`fence`] (writes only while a Lease is held). The scale path is
-//! [`scale`] ([`ScaleHandler`]); the ElastiService scale-to-zero loop is [`elasti`]
-//! ([`elasti::Controller`]), which holds a handler and reaches the scale path only through it.
+//! Two halves share the modules at this level: the scale path, [`ScaleHandler`] (`scale/`), and
+//! the ElastiService scale-to-zero loop, [`Controller`] (`elasti/`), which holds a handler and
+//! reaches the scale path only through it. Shared: errors, configuration, target references,
+//! discovery, watch-fed caches (`informer`), the rate limit (`throttle`), the Lease fence
+//! (`fence`: writes only while a Lease is held), metrics and the HTTP endpoints (`serve`).
+//!
+//! The public surface is what this file re-exports; the modules themselves are private.
 
-pub mod config;
-pub mod discovery;
-pub mod elasti;
-pub mod error;
-pub mod fence;
-pub mod informer;
-pub mod metrics;
-pub mod per_process;
-pub mod redact;
-pub mod scale;
-pub mod serve;
-pub mod target;
-pub mod throttle;
-pub mod transport;
+pub(crate) mod config;
+pub(crate) mod discovery;
+pub(crate) mod duration;
+pub(crate) mod elasti;
+pub(crate) mod error;
+pub(crate) mod fence;
+pub(crate) mod informer;
+pub(crate) mod metrics;
+pub(crate) mod per_process;
+pub(crate) mod redact;
+pub(crate) mod scale;
+pub(crate) mod serve;
+pub(crate) mod target;
+pub(crate) mod throttle;
+pub(crate) mod transport;
 
+pub use config::ConnectOptions;
 pub use discovery::Resource;
-pub use elasti::{Controller, Decision, Direction, RunOptions};
-pub use error::{Error, Result};
-pub use scale::{
-    DEFAULT_CONCURRENCY, Event, EventSpec, EventType, HandlerOptions, Scale, ScaleHandler, ScaleOptions, ScaleResult,
+pub use duration::parse as parse_duration;
+pub use elasti::{
+    Answer, Controller, DEFAULT_SCALER_CONCURRENCY, Decision, Direction, ElastiService, EnabledPeriod, RunOptions,
+    Scaler, ScalerFactory, crd, prometheus,
 };
+pub use error::{Error, Result, error_chain};
+pub use fence::{Fence, LeaseLost, scope as with_fence};
+pub use metrics::{Metrics, metrics};
+pub use per_process::PerProcess;
+pub use scale::{
+    DEFAULT_CONCURRENCY, EVENT_FLUSH_TIMEOUT, Event, EventSpec, EventType, HandlerOptions, Progress, Scale,
+    ScaleHandler, ScaleOptions, ScaleResult, check_replicas, events_pending, flush_all_events,
+};
+pub use serve::serve;
 pub use target::{TargetRef, TypeSpec};

@@ -32,7 +32,9 @@ pub async fn serve(address: &str, controller: Arc<Controller>) -> Result<SocketA
         field: "metrics_bind_address",
         problem: format!("cannot listen on {address:?}: {e}"),
     })?;
-    let bound = listener.local_addr().map_err(|e| Error::Unavailable(e.to_string()))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Unavailable { message: "cannot read the bound address".into(), source: Some(e.into()) })?;
     tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
     tokio::spawn(async move {
         loop {

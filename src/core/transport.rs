@@ -9,7 +9,7 @@ use kube::client::ConfigExt;
 use kube::{Client, Config};
 use tower::ServiceBuilder;
 
-use crate::core::error::{Error, Result, error_chain};
+use crate::core::error::{Error, Result};
 use crate::core::fence::Fencing;
 use crate::core::metrics::CountRequests;
 use crate::core::throttle::{Limits, Throttle};
@@ -22,10 +22,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// (each attempt) counted in the metrics. A proxy in the
 /// configuration keeps kube's own (HTTP/1.1) stack, which knows proxies.
 pub fn client(config: Config, limits: &Limits) -> Result<Client> {
-    let fail = |what: &str, e: &dyn std::error::Error| Error::Config(format!("{what}: {}", error_chain(e)));
+    let fail = |what: &str, e: kube::Error| Error::config_from(what, e);
     if config.proxy_url.is_some() || config.cluster_url.scheme_str() != Some("https") {
         return Ok(kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| fail("cannot build a client", &e))?
+            .map_err(|e| fail("cannot build a client", e))?
             .with_layer(&CountRequests)
             // kube's stack is not `Clone`; a buffer makes it so, for 429 retries.
             .with_layer(&tower::buffer::BufferLayer::new(1024))
@@ -35,7 +35,7 @@ pub fn client(config: Config, limits: &Limits) -> Result<Client> {
     }
     let default_ns = config.default_namespace.clone();
     // hyper-rustls offers h2 and http/1.1 by ALPN (enable_http2/enable_http1 below).
-    let tls = config.rustls_client_config().map_err(|e| fail("cannot set up TLS", &e))?;
+    let tls = config.rustls_client_config().map_err(|e| fail("cannot set up TLS", e))?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     // Small frames of several streams share one connection: without TCP_NODELAY, Nagle's
@@ -53,8 +53,8 @@ pub fn client(config: Config, limits: &Limits) -> Result<Client> {
     connector.set_write_timeout(config.write_timeout);
     let hyper_client: hyper_util::client::legacy::Client<_, kube::client::Body> =
         hyper_util::client::legacy::Builder::new(TokioExecutor::new()).build(connector);
-    let auth = config.auth_layer().map_err(|e| fail("cannot set up authentication", &e))?;
-    let headers = config.extra_headers_layer().map_err(|e| fail("cannot set up headers", &e))?;
+    let auth = config.auth_layer().map_err(|e| fail("cannot set up authentication", e))?;
+    let headers = config.extra_headers_layer().map_err(|e| fail("cannot set up headers", e))?;
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(auth)

@@ -6,8 +6,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
 
-use crate::core::scale::check_replicas;
-use crate::core::{Error, TargetRef};
+use crate::core::{Error, TargetRef, check_replicas};
 
 /// A target from `"TYPE/NAME"` or from the keywords `api_version`, `kind`, `name`.
 pub fn target(
@@ -53,4 +52,20 @@ pub fn replicas(field: &'static str, value: Option<&Bound<'_, PyAny>>) -> PyResu
 pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| PyValueError::new_err(format!("{field} must be a finite number of seconds >= 0, not {value}")))
+}
+
+/// A Python callable `on_progress(seen, wanted)` as the core's [`Progress`](crate::core::Progress):
+/// called with the GIL from a runtime thread; what it raises is logged, not propagated.
+pub fn progress(callback: Py<PyAny>) -> PyResult<crate::core::Progress> {
+    let callable = Python::attach(|py| callback.bind(py).is_callable());
+    if !callable {
+        return Err(PyTypeError::new_err("on_progress must be callable"));
+    }
+    Ok(Box::new(move |seen, wanted| {
+        Python::attach(|py| {
+            if let Err(e) = callback.call1(py, (seen, wanted)) {
+                tracing::warn!(error = %e, "on_progress raised; ignored");
+            }
+        })
+    }))
 }

@@ -14,25 +14,20 @@ use crate::python::runtime::runtime;
 /// How often a blocking call looks up from its work to check for Ctrl-C.
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
-/// Runs `fut` on the runtime and waits for it with the GIL released. Works from any thread,
-/// also where an asyncio loop is running (Jupyter); Ctrl-C cancels the operation.
-///
-/// (Driving the future on the calling thread with `block_on` was measured: it costs more CPU
-/// per call than handing it to a worker, 0.78 against 0.54 ms per scale.)
-pub fn run_sync<T, F>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
-where
-    F: Future<Output = Result<T>> + Send + 'static,
-    T: for<'py> IntoPyObject<'py> + Send + 'static,
-{
-    run_sync_stopping(py, fut, None)
-}
+/// Called on Ctrl-C of a blocking call, to ask its operation to finish its way out.
+pub type Stop = Box<dyn FnOnce() + Send>;
 
 /// How long a stopped operation may take to finish its way out (release a Lease) after Ctrl-C.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// [`run_sync`], except that Ctrl-C first calls `stop` and gives the operation up to 5 s to
-/// finish its way out (the loop releasing its Lease), before the KeyboardInterrupt is raised.
-pub fn run_sync_stopping<T, F>(py: Python<'_>, fut: F, stop: Option<Box<dyn FnOnce() + Send>>) -> PyResult<Py<PyAny>>
+/// Runs `fut` on the runtime and waits for it with the GIL released. Works from any thread,
+/// also where an asyncio loop is running (Jupyter). Ctrl-C cancels the operation; with a
+/// `stop`, it first calls it and gives the operation up to 5 s to finish its way out (the loop
+/// releasing its Lease), then raises the KeyboardInterrupt.
+///
+/// The future runs on a worker of the runtime, not on the calling thread: driving it there with
+/// `block_on` costs more CPU per call (see benches/PROFILE.md).
+pub fn run_sync<T, F>(py: Python<'_>, fut: F, stop: Option<Stop>) -> PyResult<Py<PyAny>>
 where
     F: Future<Output = Result<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,

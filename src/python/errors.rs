@@ -18,7 +18,7 @@ impl From<Error> for PyErr {
         Python::attach(|py| {
             let msg = e.to_string();
             match &e {
-                Error::Config(_) => exception(py, "ConfigError", (msg,)),
+                Error::Config { .. } => exception(py, "ConfigError", (msg,)),
                 Error::InvalidTarget { .. } => exception(py, "InvalidTargetError", (msg,)),
                 Error::InvalidValue { .. } => exception(py, "InvalidValueError", (msg,)),
                 Error::NoMatch(_) => exception(py, "NoMatchError", (msg,)),
@@ -36,12 +36,12 @@ impl From<Error> for PyErr {
                     };
                     exception(py, class, (message.clone(), *status, reason.clone()))
                 }
-                Error::Unavailable(_) => exception(py, "ApiUnavailableError", (msg, 0u16, "Unavailable")),
+                Error::Unavailable { .. } => exception(py, "ApiUnavailableError", (msg, 0u16, "Unavailable")),
                 Error::WaitTimeout { wanted, seen, .. } => exception(py, "WaitTimeoutError", (msg, *wanted, *seen)),
                 Error::Closed | Error::Forked { .. } => exception(py, "HandlerClosedError", (msg,)),
                 Error::Trigger { .. } => exception(py, "ScalerError", (msg,)),
                 Error::LeaseLost(_) => exception(py, "LeaseLostError", (msg,)),
-                Error::Decode(_) => exception(py, "ApiError", (msg, 0u16, "Decode")),
+                Error::Decode { .. } => exception(py, "ApiError", (msg, 0u16, "Decode")),
             }
         })
     }

@@ -5,6 +5,7 @@ mod asyncio_bridge;
 mod blocking;
 mod errors;
 mod handler;
+mod html;
 mod runtime;
 mod scaler_bridge;
 mod scaler_threads;
@@ -99,10 +100,8 @@ fn reset_logging(py: Python<'_>) {
 fn _shutdown(py: Python<'_>) {
     asyncio_bridge::drain_before_exit(py);
     // Events still queued by handlers nobody closed.
-    if crate::core::scale::event_queue::any_started() {
-        py.detach(|| {
-            runtime::runtime().block_on(crate::core::scale::event_queue::flush_all(std::time::Duration::from_secs(2)))
-        });
+    if crate::core::events_pending() {
+        py.detach(|| runtime::runtime().block_on(crate::core::flush_all_events()));
     }
     FINALIZING.store(true, Ordering::SeqCst);
 }
@@ -111,7 +110,23 @@ fn _shutdown(py: Python<'_>) {
 /// the loop reads.
 #[pyfunction]
 fn elastiservice_crd() -> String {
-    serde_json::to_string_pretty(&crate::core::elasti::resource::crd()).expect("the CRD serialises")
+    serde_json::to_string_pretty(&crate::core::crd()).expect("the CRD serialises")
+}
+
+/// Parses a duration as Kubernetes users write them (Go's spelling), with the parser the core
+/// uses for ``enabledPeriod`` and ``$POLLING_INTERVAL``.
+///
+/// Args:
+///     text: e.g. ``"30s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``.
+///
+/// Returns:
+///     float: The duration in seconds (positive).
+///
+/// Raises:
+///     InvalidValueError: Not a positive duration.
+#[pyfunction]
+fn parse_duration(text: &str) -> PyResult<f64> {
+    Ok(crate::core::parse_duration("duration", text)?.as_secs_f64())
 }
 
 /// Registers `_shutdown` with `atexit`.
@@ -125,14 +140,11 @@ fn py_atexit(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     install_logging(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_class::<handler::ScaleHandler>()?;
-    m.add_class::<handler::AsyncScaleHandler>()?;
-    m.add_class::<types::Resource>()?;
-    m.add_class::<types::Scale>()?;
-    m.add_class::<types::ScaleResult>()?;
-    m.add_class::<types::Decision>()?;
+    handler::register(m)?;
+    types::register(m)?;
     m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     py_atexit(m)?;
     Ok(())

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use pyo3::prelude::*;
 
 use crate::core::Error;
-use crate::core::elasti::scalers::{Answer, ScalerFactory};
+use crate::core::{Answer, ScalerFactory};
 use crate::python::scaler_threads;
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
@@ -87,13 +87,27 @@ where
 
 /// A registered Python factory `factory(metadata: dict, cooldown: timedelta) -> Scaler`.
 pub struct PyScalerFactory {
-    pub type_: String,
+    type_: String,
     /// Shared so that a call can take it along without taking the GIL on a runtime worker.
-    pub factory: Arc<Py<PyAny>>,
-    pub timeout: Duration,
-    pub loop_cell: LoopCell,
+    factory: Arc<Py<PyAny>>,
+    timeout: Duration,
+    loop_cell: LoopCell,
     /// Triggers of this type whose last call has not returned.
-    pub busy: Busy,
+    busy: Busy,
+}
+
+impl PyScalerFactory {
+    /// The factory of trigger type `type_`, each evaluation bounded by `timeout`; coroutines
+    /// run on the loop in `loop_cell` (else on the background loop).
+    pub fn new(type_: &str, factory: Py<PyAny>, timeout: Duration, loop_cell: LoopCell) -> Self {
+        PyScalerFactory {
+            type_: type_.to_string(),
+            factory: Arc::new(factory),
+            timeout,
+            loop_cell,
+            busy: Busy::default(),
+        }
+    }
 }
 
 impl ScalerFactory for PyScalerFactory {
@@ -117,15 +131,13 @@ impl ScalerFactory for PyScalerFactory {
                 let helper = py.import("kubescale._scalers")?;
                 let said =
                     helper.call_method1("ask", (factory.as_ref(), json, cooldown.as_secs(), event_loop, secs))?;
-                said.extract::<(String, String)>()
+                said.extract::<(Option<crate::python::types::Answer>, String)>()
             })
             .await?;
             match said {
-                (answer, _) if answer == "unhealthy" => Ok(Answer::Unhealthy),
-                (answer, _) if answer == "up" => Ok(Answer::WantsUp),
-                (answer, _) if answer == "zero" => Ok(Answer::AllowsZero),
-                // ("step()", "ExceptionType: message"): the step that failed, and why.
-                (step, why) => Err(trigger_error(&type_, format!("{step} raised {why}"))),
+                (Some(answer), _) => Ok(answer.into()),
+                // (None, "step() raised ExceptionType: message"): the step that failed, and why.
+                (None, why) => Err(trigger_error(&type_, why)),
             }
         })
     }

@@ -1,16 +1,38 @@
-//! Immutable value types returned to Python: `Resource`, `Scale`, `ScaleResult`.
+//! Immutable value types returned to Python: `Resource`, `Scale`, `ScaleResult`, `Event`,
+//! `Decision` (and `Decisions`, a list of them), `Answer`. Each renders itself as an HTML table
+//! in a notebook through [`html`](crate::python::html).
 
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::core;
+use crate::python::html;
 
-fn html_table(title: &str, rows: &[(&str, String)]) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let body: String = rows
-        .iter()
-        .map(|(k, v)| format!("<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>", esc(v)))
-        .collect();
-    format!("<table><caption>{}</caption>{body}</table>", esc(title))
+/// A dict of `fields`, in their order (what `to_dict()` returns).
+fn dict<'py>(py: Python<'py>, fields: &[(&str, Bound<'py, PyAny>)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in fields {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// Converts a field's value for [`dict`].
+fn py_of<'py>(py: Python<'py>, v: impl IntoPyObjectExt<'py>) -> PyResult<Bound<'py, PyAny>> {
+    v.into_bound_py_any(py)
+}
+
+/// Adds the value types to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Resource>()?;
+    m.add_class::<Scale>()?;
+    m.add_class::<ScaleResult>()?;
+    m.add_class::<Event>()?;
+    m.add_class::<Decision>()?;
+    m.add_class::<Answer>()?;
+    m.add_function(wrap_pyfunction!(html::html_table, m)?)?;
+    Ok(())
 }
 
 /// A resource type as the API server serves it (from discovery).
@@ -22,7 +44,7 @@ fn html_table(title: &str, rows: &[(&str, String)]) -> String {
 ///     plural: Plural resource name, e.g. "deployments".
 ///     namespaced: Whether objects live in namespaces.
 ///     scalable: Whether the type has a ``scale`` subresource.
-///     short_names: Short names, e.g. ("deploy",).
+///     short_names: Short names, e.g. ["deploy"].
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
 pub struct Resource {
@@ -43,7 +65,27 @@ pub struct Resource {
 
 #[pymethods]
 impl Resource {
-    /// Short names, e.g. ``("deploy",)``.
+    /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+    ///
+    /// Returns:
+    ///     dict[str, Any]
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dict(
+            py,
+            &[
+                ("group", py_of(py, &self.group)?),
+                ("version", py_of(py, &self.version)?),
+                ("kind", py_of(py, &self.kind)?),
+                ("plural", py_of(py, &self.plural)?),
+                ("namespaced", py_of(py, self.namespaced)?),
+                ("scalable", py_of(py, self.scalable)?),
+                ("short_names", py_of(py, &self.short)?),
+                ("api_version", py_of(py, self.api_version())?),
+            ],
+        )
+    }
+
+    /// Short names, e.g. ``["deploy"]``.
     #[getter]
     fn short_names(&self) -> Vec<String> {
         self.short.clone()
@@ -69,7 +111,7 @@ impl Resource {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(
+        html::fields(
             "Resource",
             &[
                 ("kind", self.kind.clone()),
@@ -131,6 +173,26 @@ pub struct Scale {
 
 #[pymethods]
 impl Scale {
+    /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+    ///
+    /// Returns:
+    ///     dict[str, Any]
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dict(
+            py,
+            &[
+                ("namespace", py_of(py, &self.namespace)?),
+                ("name", py_of(py, &self.name)?),
+                ("kind", py_of(py, &self.kind)?),
+                ("api_version", py_of(py, &self.api_version)?),
+                ("spec_replicas", py_of(py, self.spec_replicas)?),
+                ("status_replicas", py_of(py, self.status_replicas)?),
+                ("selector", py_of(py, &self.selector)?),
+                ("resource_version", py_of(py, &self.resource_version)?),
+            ],
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Scale(namespace={:?}, name={:?}, kind={:?}, api_version={:?}, spec_replicas={}, status_replicas={}, selector={}, resource_version={:?})",
@@ -146,7 +208,7 @@ impl Scale {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(
+        html::fields(
             &format!("{}/{}", self.kind, self.name),
             &[
                 ("namespace", self.namespace.clone()),
@@ -198,6 +260,23 @@ pub struct ScaleResult {
 
 #[pymethods]
 impl ScaleResult {
+    /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+    ///
+    /// Returns:
+    ///     dict[str, Any]
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dict(
+            py,
+            &[
+                ("target", py_of(py, &self.target)?),
+                ("previous", py_of(py, self.previous)?),
+                ("replicas", py_of(py, self.replicas)?),
+                ("changed", py_of(py, self.changed)?),
+                ("reason", py_of(py, &self.reason)?),
+            ],
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "ScaleResult(target={:?}, previous={}, replicas={}, changed={}, reason={:?})",
@@ -210,7 +289,7 @@ impl ScaleResult {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(
+        html::fields(
             &self.target,
             &[
                 ("previous", self.previous.to_string()),
@@ -266,6 +345,26 @@ pub struct Decision {
 
 #[pymethods]
 impl Decision {
+    /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+    ///
+    /// Returns:
+    ///     dict[str, Any]
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dict(
+            py,
+            &[
+                ("namespace", py_of(py, &self.namespace)?),
+                ("name", py_of(py, &self.name)?),
+                ("service", py_of(py, self.service())?),
+                ("direction", py_of(py, self.direction)?),
+                ("reason", py_of(py, &self.reason)?),
+                ("error", py_of(py, &self.error)?),
+                ("actions", py_of(py, &self.actions)?),
+                ("dry_run", py_of(py, self.dry_run)?),
+            ],
+        )
+    }
+
     /// ``namespace/name`` of the ElastiService.
     #[getter]
     fn service(&self) -> String {
@@ -285,7 +384,7 @@ impl Decision {
     }
 
     fn _repr_html_(&self) -> String {
-        html_table(
+        html::fields(
             &self.service(),
             &[
                 ("direction", self.direction.to_string()),
@@ -294,6 +393,12 @@ impl Decision {
                 (if self.dry_run { "would do" } else { "done" }, self.actions.join("; ")),
             ],
         )
+    }
+}
+
+impl From<Vec<core::Decision>> for Decisions {
+    fn from(ds: Vec<core::Decision>) -> Self {
+        Decisions(ds.into_iter().map(Decision::from).collect())
     }
 }
 
@@ -322,6 +427,132 @@ impl From<core::Decision> for Decision {
             error: d.error,
             actions: d.actions,
             dry_run: d.dry_run,
+        }
+    }
+}
+
+/// An ``events.k8s.io/v1`` Event, as ``ScaleHandler.events()`` lists it.
+///
+/// Attributes:
+///     type: "Normal" or "Warning".
+///     reason: e.g. "SuccessToScale".
+///     action: e.g. "Scale".
+///     note: The human-readable text (the newest of a series).
+///     count: How often it happened (the series count).
+///     last_time: RFC 3339 time of the last occurrence.
+///     reporter: The reporting controller.
+///
+/// ``event["reason"]`` (the dict access of kubescale 0.1's Events) still works, with a
+/// DeprecationWarning.
+#[pyclass(frozen, eq, module = "kubescale")]
+#[derive(Clone, PartialEq)]
+pub struct Event {
+    #[pyo3(get, name = "type")]
+    type_: String,
+    #[pyo3(get)]
+    reason: String,
+    #[pyo3(get)]
+    action: String,
+    #[pyo3(get)]
+    note: String,
+    #[pyo3(get)]
+    count: i32,
+    #[pyo3(get)]
+    last_time: String,
+    #[pyo3(get)]
+    reporter: String,
+}
+
+#[pymethods]
+impl Event {
+    /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
+    ///
+    /// Returns:
+    ///     dict[str, Any]
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dict(
+            py,
+            &[
+                ("type", py_of(py, &self.type_)?),
+                ("reason", py_of(py, &self.reason)?),
+                ("action", py_of(py, &self.action)?),
+                ("note", py_of(py, &self.note)?),
+                ("count", py_of(py, self.count)?),
+                ("last_time", py_of(py, &self.last_time)?),
+                ("reporter", py_of(py, &self.reporter)?),
+            ],
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Event(type={:?}, reason={:?}, action={:?}, note={:?}, count={}, last_time={:?}, reporter={:?})",
+            self.type_, self.reason, self.action, self.note, self.count, self.last_time, self.reporter
+        )
+    }
+
+    /// The dict access of kubescale 0.1, deprecated: use the attribute.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let message = format!("Event[{key:?}] is deprecated: use the attribute, Event.{key}");
+        let warning = py.get_type::<pyo3::exceptions::PyDeprecationWarning>();
+        PyErr::warn(py, &warning, &std::ffi::CString::new(message)?, 1)?;
+        match key {
+            "type" | "reason" | "action" | "note" | "count" | "last_time" | "reporter" => slf.getattr(key),
+            _ => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
+        }
+    }
+
+    fn _repr_html_(&self) -> String {
+        html::fields(
+            &format!("{} {}", self.type_, self.reason),
+            &[
+                ("note", self.note.clone()),
+                ("count", self.count.to_string()),
+                ("last time", self.last_time.clone()),
+                ("reporter", self.reporter.clone()),
+            ],
+        )
+    }
+}
+
+impl From<core::Event> for Event {
+    fn from(e: core::Event) -> Self {
+        Event {
+            type_: e.type_,
+            reason: e.reason,
+            action: e.action,
+            note: e.note,
+            count: e.count,
+            last_time: e.last_time,
+            reporter: e.reporter,
+        }
+    }
+}
+
+/// What a trigger says, as a Python scaler's answer reaches the loop: one of ``UNHEALTHY``
+/// (its data cannot be trusted now: no scaling), ``WANTS_UP`` (the target should run) and
+/// ``ALLOWS_ZERO`` (the target may be at zero).
+#[pyclass(frozen, eq, eq_int, from_py_object, module = "kubescale")]
+#[derive(Clone, Copy, PartialEq)]
+pub enum Answer {
+    /// The trigger's data source cannot be trusted now.
+    #[pyo3(name = "UNHEALTHY")]
+    Unhealthy,
+    /// The trigger wants the target up.
+    #[pyo3(name = "WANTS_UP")]
+    WantsUp,
+    /// The trigger allows zero.
+    #[pyo3(name = "ALLOWS_ZERO")]
+    AllowsZero,
+}
+
+impl From<Answer> for core::Answer {
+    fn from(a: Answer) -> Self {
+        match a {
+            Answer::Unhealthy => core::Answer::Unhealthy,
+            Answer::WantsUp => core::Answer::WantsUp,
+            Answer::AllowsZero => core::Answer::AllowsZero,
         }
     }
 }

@@ -26,8 +26,8 @@ pub struct Controller {
     /// Per service (`namespace/name/uid`): the status the loop wrote last, until the object
     /// shows it (see `status.rs`).
     pub(crate) written: Mutex<HashMap<String, crate::core::elasti::resource::ElastiServiceStatus>>,
-    /// The watches while `run` acts (see `watching.rs`).
-    pub(crate) watching: Mutex<Option<Arc<crate::core::elasti::watching::Watching>>>,
+    /// The watches while `run` acts (see `service_watch.rs`).
+    pub(crate) service_watch: Mutex<Option<Arc<crate::core::elasti::service_watch::ServiceWatch>>>,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
@@ -44,11 +44,33 @@ impl Controller {
             evaluations: tokio::sync::Semaphore::new(scaler_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)),
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
-            watching: Mutex::new(None),
+            service_watch: Mutex::new(None),
             written: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),
         }
+    }
+
+    /// Connects a handler (see [`ScaleHandler::connect`]) and builds the loop around it.
+    pub async fn connect(opts: crate::core::HandlerOptions, scaler_concurrency: usize) -> Result<Self> {
+        if scaler_concurrency == 0 || scaler_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(crate::core::Error::InvalidValue {
+                field: "scaler_concurrency",
+                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
+            });
+        }
+        let handler = ScaleHandler::connect(opts).await?;
+        Ok(Controller::new(Arc::new(handler), scaler_concurrency))
+    }
+
+    /// Writes the Events still queued (at most
+    /// [`EVENT_FLUSH_TIMEOUT`](crate::core::EVENT_FLUSH_TIMEOUT)), then [`close`](Self::close)s.
+    /// A handler closed already is closed again without a flush.
+    pub async fn close_flushing(&self) {
+        if !self.handler.is_closed() {
+            self.handler.flush_events().await;
+        }
+        self.close();
     }
 
     /// The handler the loop scales through.

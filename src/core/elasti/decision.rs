@@ -1,4 +1,5 @@
-//! The scale-to-zero decision table of one ElastiService, as pure logic.
+//! The scale-to-zero decision of one ElastiService: the table, as pure logic ([`decide`]), and
+//! its outcome as a pass reports it ([`Decision`]).
 
 use std::time::Duration;
 
@@ -24,6 +25,26 @@ impl Direction {
     }
 }
 
+/// The outcome of one pass for one ElastiService.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The service's namespace.
+    pub namespace: String,
+    /// The service's name.
+    pub name: String,
+    /// What was decided.
+    pub direction: Direction,
+    /// Why.
+    pub reason: String,
+    /// What went wrong, if anything (then nothing was scaled).
+    pub error: Option<String>,
+    /// What the pass did (or, in a dry run, would do): `scale deployment.apps/web 3 → 0`,
+    /// `pause KEDA web-so`, `add finalizer kubescale.io/restore`.
+    pub actions: Vec<String>,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+}
+
 /// What a pass knows about a service when it decides; trigger answers are asked only when the
 /// earlier rules did not settle it (`None` = not asked).
 #[derive(Debug, Clone, Default)]
@@ -37,21 +58,22 @@ pub struct Facts {
     /// Whether now is inside the enabled period (`None` = not yet known).
     pub enabled: Option<bool>,
     /// What the triggers say, asked in order (`None` = not yet asked).
-    pub triggers_say: Option<TriggersSay>,
+    pub answer: Option<Answer>,
     /// Time since the last tick that decided to scale up, if known.
     pub since_last_up: Option<Duration>,
 }
 
-/// What the triggers say, asked in the reference's order: per trigger, health and then
-/// readiness for zero; the first unhealthy trigger or the first that wants the target up ends it.
+/// What the triggers say: one trigger's answer, and the answer of a service's triggers asked
+/// in the reference's order (per trigger, health and then readiness for zero; the first
+/// unhealthy trigger or the first that wants the target up ends it, else all allow zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TriggersSay {
-    /// A trigger is unhealthy (asked before any later trigger wanted the target up).
+pub enum Answer {
+    /// The trigger's data source cannot be trusted now.
     Unhealthy,
-    /// A trigger wants the target up.
+    /// The trigger wants the target up.
     WantsUp,
-    /// Every trigger is healthy and allows zero.
-    AllowZero,
+    /// The trigger allows zero (for a service: every trigger does).
+    AllowsZero,
 }
 
 /// The next step of the decision: a result, or the fact it needs next.
@@ -61,7 +83,7 @@ pub enum Step {
     Decided(Direction, &'static str),
     /// Ask whether now is in the enabled period.
     NeedEnabled,
-    /// Ask the triggers, in order (see [`TriggersSay`]).
+    /// Ask the triggers, in order (see [`Answer`]).
     NeedTriggers,
 }
 
@@ -81,11 +103,11 @@ pub fn decide(f: &Facts) -> Step {
         Some(false) => return Step::Decided(ScaleUp, "outside the enabled period"),
         Some(true) => {}
     }
-    match f.triggers_say {
+    match f.answer {
         None => Step::NeedTriggers,
-        Some(TriggersSay::Unhealthy) => Step::Decided(NoScale, "a trigger is unhealthy"),
-        Some(TriggersSay::WantsUp) => Step::Decided(ScaleUp, "a trigger wants the target up"),
-        Some(TriggersSay::AllowZero) => match f.since_last_up {
+        Some(Answer::Unhealthy) => Step::Decided(NoScale, "a trigger is unhealthy"),
+        Some(Answer::WantsUp) => Step::Decided(ScaleUp, "a trigger wants the target up"),
+        Some(Answer::AllowsZero) => match f.since_last_up {
             Some(since) if since < f.cooldown => {
                 Step::Decided(NoScale, "less than one cooldown period since the last scale-up")
             }
@@ -105,7 +127,7 @@ mod tests {
             age: Duration::from_secs(3600),
             cooldown: Duration::from_secs(60),
             enabled: Some(true),
-            triggers_say: Some(TriggersSay::AllowZero),
+            answer: Some(Answer::AllowsZero),
             since_last_up: None,
         }
     }
@@ -116,9 +138,9 @@ mod tests {
         assert!(matches!(decide(&Facts { triggers: 0, ..base() }), Step::Decided(NoScale, _)));
         assert!(matches!(decide(&Facts { age: Duration::from_secs(10), ..base() }), Step::Decided(NoScale, _)));
         assert!(matches!(decide(&Facts { enabled: Some(false), ..base() }), Step::Decided(ScaleUp, _)));
-        let say = |s| Facts { triggers_say: Some(s), ..base() };
-        assert!(matches!(decide(&say(TriggersSay::Unhealthy)), Step::Decided(NoScale, _)));
-        assert!(matches!(decide(&say(TriggersSay::WantsUp)), Step::Decided(ScaleUp, _)));
+        let say = |s| Facts { answer: Some(s), ..base() };
+        assert!(matches!(decide(&say(Answer::Unhealthy)), Step::Decided(NoScale, _)));
+        assert!(matches!(decide(&say(Answer::WantsUp)), Step::Decided(ScaleUp, _)));
         let recent = Facts { since_last_up: Some(Duration::from_secs(30)), ..base() };
         assert!(matches!(decide(&recent), Step::Decided(NoScale, _)));
         let old = Facts { since_last_up: Some(Duration::from_secs(61)), ..base() };
@@ -127,12 +149,9 @@ mod tests {
 
     #[test]
     fn asks_only_what_it_needs_in_order() {
-        assert_eq!(decide(&Facts { enabled: None, triggers_say: None, ..base() }), Step::NeedEnabled);
-        assert_eq!(decide(&Facts { triggers_say: None, ..base() }), Step::NeedTriggers);
+        assert_eq!(decide(&Facts { enabled: None, answer: None, ..base() }), Step::NeedEnabled);
+        assert_eq!(decide(&Facts { answer: None, ..base() }), Step::NeedTriggers);
         // Outside the period the triggers are never asked.
-        assert!(matches!(
-            decide(&Facts { enabled: Some(false), triggers_say: None, ..base() }),
-            Step::Decided(ScaleUp, _)
-        ));
+        assert!(matches!(decide(&Facts { enabled: Some(false), answer: None, ..base() }), Step::Decided(ScaleUp, _)));
     }
 }

@@ -25,23 +25,6 @@ fn invalid(field: &'static str, problem: String) -> Error {
     Error::InvalidValue { field, problem }
 }
 
-/// Parses a Go-style duration (`24h`, `1h30m`, `90s`): positive, not zero.
-pub fn parse_duration(field: &'static str, s: &str) -> Result<Duration> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(invalid(field, "the duration is empty; use e.g. \"8h\" or \"30m\"".into()));
-    }
-    if t.starts_with('-') {
-        return Err(invalid(field, format!("{s:?} is negative; use a positive duration like \"8h\"")));
-    }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| invalid(field, format!("{s:?} is not a duration ({e}); use e.g. \"8h\", \"90m\" or \"1h30m\"")))?;
-    if d.is_zero() {
-        return Err(invalid(field, format!("{s:?} is zero; use a positive duration")));
-    }
-    Ok(d)
-}
-
 impl EnabledPeriod {
     /// Parses a 5-field cron schedule (minute hour day-of-month month day-of-week, UTC) and a
     /// duration. An empty (or blank) field takes its default, as in the reference, where a Helm
@@ -60,7 +43,10 @@ impl EnabledPeriod {
         let cron = parser
             .parse(schedule)
             .map_err(|e| invalid("enabledPeriod.schedule", format!("{schedule:?} is not a cron schedule: {e}")))?;
-        Ok(EnabledPeriod { schedule: cron, duration: parse_duration("enabledPeriod.duration", duration)? })
+        Ok(EnabledPeriod {
+            schedule: cron,
+            duration: crate::core::duration::parse("enabledPeriod.duration", duration)?,
+        })
     }
 
     /// The reference's default period (always enabled), parsed once.
@@ -173,7 +159,5 @@ mod tests {
             let err = EnabledPeriod::parse("0 0 * * *", bad).unwrap_err();
             assert!(err.to_string().contains("enabledPeriod.duration"), "{bad:?}: {err}");
         }
-        assert_eq!(parse_duration("d", "1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("d", "90s").unwrap(), Duration::from_secs(90));
     }
 }

@@ -35,7 +35,7 @@ impl Controller {
                 break;
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(Error::Unavailable(format!("CRD {name} was not established within 30s")));
+                return Err(Error::unavailable(format!("CRD {name} was not established within 30s")));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -18,39 +18,18 @@ use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Resource as _};
 
 use crate::core::elasti::controller::Controller;
-use crate::core::elasti::decision::{Direction, Facts, Step, TriggersSay, decide};
+use crate::core::elasti::decision::{Answer, Decision, Direction, Facts, Step, decide};
 use crate::core::elasti::enabled_period::EnabledPeriod;
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
 use crate::core::elasti::resource::{
     AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec, ElastiServiceStatus,
 };
-use crate::core::elasti::scalers::Answer;
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
 use crate::core::metrics::{TriggerLabel, metrics};
 use crate::core::scale::events::EventType;
 use crate::core::scale::intent::Intent;
 use crate::core::target::TargetRef;
-
-/// The outcome of one pass for one ElastiService.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    /// The service's namespace.
-    pub namespace: String,
-    /// The service's name.
-    pub name: String,
-    /// What was decided.
-    pub direction: Direction,
-    /// Why.
-    pub reason: String,
-    /// What went wrong, if anything (then nothing was scaled).
-    pub error: Option<String>,
-    /// What the pass did (or, in a dry run, would do): `scale deployment.apps/web 3 → 0`,
-    /// `pause KEDA web-so`, `add finalizer kubescale.io/restore`.
-    pub actions: Vec<String>,
-    /// Whether this was a dry run (nothing written).
-    pub dry_run: bool,
-}
 
 /// The ElastiService API resource.
 pub(crate) fn api_resource() -> ApiResource {
@@ -158,7 +137,7 @@ impl Controller {
         let futures = objects.iter().map(|obj| self.reconcile_object(obj, dry_run));
         let decisions = futures::future::join_all(futures).await;
         // The pass's Events are written by the time it returns.
-        self.handler.flush_events(Duration::from_secs(10)).await;
+        self.handler.flush_events().await;
         metrics().passes.inc();
         metrics().pass_duration.observe(started.elapsed().as_secs_f64());
         Ok(decisions)
@@ -167,7 +146,7 @@ impl Controller {
     /// The ElastiServices: from the watch while `run` keeps one (the first pass waits for it and
     /// for the watches of the types its services use to fill), else from a LIST.
     async fn services_now(&self) -> Result<Vec<Arc<DynamicObject>>> {
-        if let Some(w) = self.watching() {
+        if let Some(w) = self.service_watch() {
             if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
                 for o in w.services.list().unwrap_or_default() {
                     if let Ok(es) = decode(&o) {
@@ -208,7 +187,7 @@ impl Controller {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let ns = self.handler.namespace_for(namespace)?;
-        let cached = self.watching().and_then(|w| w.services.get(&ns, name)).flatten();
+        let cached = self.service_watch().and_then(|w| w.services.get(&ns, name)).flatten();
         let obj = match cached {
             Some(o) => o,
             None => Arc::new(
@@ -218,7 +197,7 @@ impl Controller {
             ),
         };
         let decision = self.reconcile_object(&obj, dry_run).await;
-        self.handler.flush_events(Duration::from_secs(10)).await;
+        self.handler.flush_events().await;
         Ok(decision)
     }
 
@@ -376,7 +355,7 @@ impl Controller {
                     }
                 }
                 Step::NeedTriggers => {
-                    facts.triggers_say = Some(self.ask_triggers(key, spec, cooldown).await?);
+                    facts.answer = Some(self.ask_triggers(key, spec, cooldown).await?);
                 }
             }
         }
@@ -469,7 +448,7 @@ impl Controller {
     /// Asks the triggers in the reference's order: per trigger, health and then readiness for
     /// zero; the first unhealthy one, or the first that wants the target up, decides. Each
     /// scaler is closed after its questions.
-    async fn ask_triggers(&self, service: &str, spec: &ElastiServiceSpec, cooldown: Duration) -> Result<TriggersSay> {
+    async fn ask_triggers(&self, service: &str, spec: &ElastiServiceSpec, cooldown: Duration) -> Result<Answer> {
         // A place among the scaler evaluations running at once (never closed: never an error).
         let _place = self.evaluations.acquire().await;
         for (i, t) in spec.triggers.iter().enumerate() {
@@ -481,13 +460,12 @@ impl Controller {
                 .scaler_calls
                 .get_or_create(&TriggerLabel { trigger: t.type_.clone() })
                 .observe(asked.elapsed().as_secs_f64());
-            match answer? {
-                Answer::Unhealthy => return Ok(TriggersSay::Unhealthy),
-                Answer::WantsUp => return Ok(TriggersSay::WantsUp),
-                Answer::AllowsZero => {}
+            let answer = answer?;
+            if answer != Answer::AllowsZero {
+                return Ok(answer);
             }
         }
-        Ok(TriggersSay::AllowZero)
+        Ok(Answer::AllowsZero)
     }
 }
 

@@ -16,9 +16,10 @@ use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use serde::Deserialize as _;
 
 use crate::core::elasti::controller::Controller;
+use crate::core::elasti::decision::Decision;
 use crate::core::elasti::decision::Direction;
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
-use crate::core::elasti::pass::{Decision, api_resource, reference_to};
+use crate::core::elasti::pass::{api_resource, reference_to};
 use crate::core::elasti::resource::{AutoscalerSpec, AutoscalerType, ScaleTargetRef};
 use crate::core::elasti::status::MODE_SERVE;
 use crate::core::error::{Error, Result};
@@ -157,7 +158,7 @@ impl Controller {
         let held: Vec<DynamicObject> =
             api.list(&ListParams::default()).await?.items.into_iter().filter(|o| has_finalizer(&o.metadata)).collect();
         let released = futures::future::join_all(held.iter().map(|obj| self.release_one(obj, dry_run))).await;
-        self.handler.flush_events(std::time::Duration::from_secs(10)).await;
+        self.handler.flush_events().await;
         Ok(released)
     }
 
@@ -240,7 +241,7 @@ mod tests {
         let api = |status: u16| Error::Api { status, reason: String::new(), message: String::new() };
         assert!(never_resolves(&Error::NoMatch("Pool.v1.ops.example.com".into())));
         assert!(never_resolves(&api(404)) && never_resolves(&api(422)));
-        for transient in [api(500), api(503), api(429), api(403), api(409), Error::Unavailable("refused".into())] {
+        for transient in [api(500), api(503), api(429), api(403), api(409), Error::unavailable("refused")] {
             assert!(!never_resolves(&transient), "{transient}");
         }
     }

@@ -59,7 +59,7 @@ pub struct ElastiServiceSpec {
     pub min_target_replicas: i32,
     /// Seconds after a scale-up before a scale-down may happen.
     #[serde(default = "default_cooldown")]
-    #[schemars(range(min = 0, max = 604800))]
+    #[schemars(range(min = 0, max = MAX_COOLDOWN))]
     pub cooldown_period: i32,
     /// Triggers that decide whether the target may be at zero.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -8,8 +8,8 @@ use futures::future::{BoxFuture, OptionFuture};
 use tokio::time::Instant;
 
 use crate::core::elasti::controller::Controller;
+use crate::core::elasti::decision::Decision;
 use crate::core::elasti::leader::LeaderElector;
-use crate::core::elasti::pass::Decision;
 use crate::core::error::{Error, Result};
 use crate::core::fence;
 
@@ -43,9 +43,10 @@ pub const DEFAULT_QPS: f64 = 50.0;
 pub const DEFAULT_BURST: u32 = 100;
 
 impl Default for RunOptions {
+    /// The defaults, with a polling interval of 30 s.
     fn default() -> Self {
         RunOptions {
-            polling_interval: Duration::from_secs(30),
+            polling_interval: DEFAULT_POLLING_INTERVAL,
             leader_election: false,
             lease_name: "kubescale-scale-to-zero".into(),
             lease_namespace: None,
@@ -58,40 +59,52 @@ impl Default for RunOptions {
     }
 }
 
-/// The polling interval from `$POLLING_INTERVAL` (a Go duration such as `30s`), as the
-/// reference reads it: unset, invalid or non-positive gives a warning (except unset) and 30 s.
-pub fn polling_interval_from_env() -> Duration {
-    let default = Duration::from_secs(30);
-    match std::env::var("POLLING_INTERVAL") {
-        Err(_) => default,
-        Ok(v) => match crate::core::elasti::enabled_period::parse_duration("POLLING_INTERVAL", &v) {
-            Ok(d) => d,
-            Err(e) => {
+/// The polling interval when neither the caller nor `$POLLING_INTERVAL` gives one.
+const DEFAULT_POLLING_INTERVAL: Duration = Duration::from_secs(30);
+
+impl RunOptions {
+    /// The defaults, with the polling interval from `$POLLING_INTERVAL` (a Go duration such as
+    /// `30s`) as the reference reads it: unset, invalid or non-positive gives 30 s (and a
+    /// warning, unless unset). Every caller's defaults come from here: the Python `run()` and
+    /// `kubescale run`.
+    pub fn from_env() -> Self {
+        let polling_interval = match std::env::var("POLLING_INTERVAL") {
+            Err(_) => DEFAULT_POLLING_INTERVAL,
+            Ok(v) => crate::core::duration::parse("POLLING_INTERVAL", &v).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "invalid POLLING_INTERVAL; using 30s");
-                default
+                DEFAULT_POLLING_INTERVAL
+            }),
+        };
+        RunOptions { polling_interval, ..RunOptions::default() }
+    }
+
+    /// Checks the options before the loop starts: positive durations and a valid rate limit.
+    pub fn check(&self) -> Result<()> {
+        for (field, d) in [("polling_interval", self.polling_interval), ("lease_duration", self.lease_duration)] {
+            if d.is_zero() {
+                return Err(Error::InvalidValue { field, problem: "must be positive".into() });
             }
-        },
+        }
+        crate::core::throttle::quota(self.qps, self.burst).map(drop)
     }
 }
 
 impl Controller {
     /// Runs passes every `polling_interval` until closed (or the future dropped); on a closed
     /// handler it returns at once, and a close during a pass stops it. While it acts, passes
-    /// decide from watches (see `watching.rs`): a steady state sends no request, and a service
+    /// decide from watches (see `service_watch.rs`): a steady state sends no request, and a service
     /// created or edited is decided at once. The handler's requests are limited to `qps` and
     /// `burst` meanwhile. With leader election only
     /// the Lease holder runs passes (see `leader.rs`): it renews the Lease every third of its
     /// duration while a pass runs, cancels the pass when it cannot renew in time, and releases
     /// the Lease on the way out: on close, on Ctrl-C and when the future is dropped.
     pub async fn run(&self, opts: RunOptions) -> Result<()> {
-        if opts.polling_interval.is_zero() {
-            return Err(Error::InvalidValue { field: "polling_interval", problem: "must be positive".into() });
-        }
+        opts.check()?;
         self.handler.limits.set(opts.qps, opts.burst)?;
         let _limited = Unlimit(&self.handler.limits);
         self.start_run();
         let result = self.run_passes(&opts).await;
-        self.handler.flush_events(Duration::from_secs(5)).await;
+        self.handler.flush_events().await;
         result
     }
 
@@ -129,8 +142,7 @@ impl Controller {
         let ns = self.handler.namespace_for(opts.lease_namespace.as_deref())?;
         crate::core::target::validate_name(&format!("lease/{}", opts.lease_name), &opts.lease_name)?;
         let identity = opts.identity.clone().unwrap_or_else(|| {
-            let host =
-                std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "kubescale".into());
+            let host = crate::core::config::replica_name().unwrap_or_else(|| "kubescale".into());
             format!("{host}-{}", std::process::id())
         });
         let client = self.handler.client().clone();

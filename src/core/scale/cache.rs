@@ -53,13 +53,9 @@ impl ScaleCache {
     }
 
     /// Number of remembered targets.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.lock().expect("scale cache poisoned").len()
-    }
-
-    /// True when nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

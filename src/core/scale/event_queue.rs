@@ -17,7 +17,7 @@
 //!
 //! Nothing is lost on the way out: [`EventQueue::flush`] writes everything queued so far (rate
 //! limits aside) and is called by `events()`, at the end of a loop pass, on `close()` and at
-//! interpreter exit ([`flush_all`]). A failure to write an Event is logged and counted; it never
+//! interpreter exit ([`flush_all_events`]). A failure to write an Event is logged and counted; it never
 //! fails or delays a scale.
 
 use std::cmp::Reverse;
@@ -33,7 +33,11 @@ use tokio::time::Instant;
 
 use crate::core::fence::Fence;
 use crate::core::metrics::{ResultLabel, metrics};
-use crate::core::scale::events::{EventRecorder, EventSpec, EventType};
+use crate::core::scale::events::{EventRecorder, EventSpec, EventType, RegardingKey, regarding_key};
+
+/// How long a flush of the queued Events waits at most: on close, at the end of `run()` and of
+/// a pass, before `events()` lists them and at interpreter exit.
+pub const EVENT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Writes per object before the limit applies.
 const BURST: u32 = 2;
@@ -43,11 +47,10 @@ const REFILL: Duration = Duration::from_secs(10);
 const MAX_PENDING: usize = 10_000;
 
 /// What makes two Events "the same" for aggregation: type, reason, action and the object.
-type Key = (EventType, String, String, [Option<String>; 5]);
+type Key = (EventType, String, String, RegardingKey);
 
 fn key(ev: &EventSpec, r: &ObjectReference) -> Key {
-    let regarding = [r.api_version.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone(), r.uid.clone()];
-    (ev.type_, ev.reason.clone(), ev.action.clone(), regarding)
+    (ev.type_, ev.reason.clone(), ev.action.clone(), regarding_key(r))
 }
 
 /// One Event as queued: what, regarding which object, and the Lease fence of the loop that
@@ -207,11 +210,11 @@ pub struct EventQueue {
 }
 
 /// Writers of dropped queues still writing what was queued (the process that ran them, and
-/// the task), for [`flush_all`] to wait for at interpreter exit.
+/// the task), for [`flush_all_events`] to wait for at interpreter exit.
 static DRAINING: Mutex<Vec<(u32, tokio::task::JoinHandle<()>)>> = Mutex::new(Vec::new());
 
 impl Drop for EventQueue {
-    /// The writer goes on until it has written what was queued; [`flush_all`] waits for it.
+    /// The writer goes on until it has written what was queued; [`flush_all_events`] waits for it.
     fn drop(&mut self) {
         if let Some(writer) = self.writer.take() {
             let mut draining = DRAINING.lock().unwrap_or_else(|e| e.into_inner());
@@ -221,7 +224,7 @@ impl Drop for EventQueue {
     }
 }
 
-/// Every live queue of the process, for [`flush_all`] at interpreter exit.
+/// Every live queue of the process, for [`flush_all_events`] at interpreter exit.
 static QUEUES: Mutex<Vec<Weak<EventQueue>>> = Mutex::new(Vec::new());
 
 impl EventQueue {
@@ -265,7 +268,7 @@ impl EventQueue {
 
 /// Whether any queue of this process has started its writer (also one of a dropped queue that
 /// may still be writing).
-pub fn any_started() -> bool {
+pub fn events_pending() -> bool {
     let pid = std::process::id();
     let draining =
         DRAINING.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|(p, w)| *p == pid && !w.is_finished());
@@ -279,8 +282,10 @@ pub fn any_started() -> bool {
 }
 
 /// Flushes every live queue of the process (at interpreter exit), and waits for the writers of
-/// queues already dropped (a handler that went out of scope) to finish; at most `timeout`.
-pub async fn flush_all(timeout: Duration) {
+/// queues already dropped (a handler that went out of scope) to finish; at most
+/// [`EVENT_FLUSH_TIMEOUT`].
+pub async fn flush_all_events() {
+    let timeout = EVENT_FLUSH_TIMEOUT;
     let queues: Vec<Arc<EventQueue>> =
         QUEUES.lock().expect("queue registry poisoned").iter().filter_map(Weak::upgrade).collect();
     let pid = std::process::id();

@@ -72,8 +72,14 @@ pub struct EventSpec {
     pub note: String,
 }
 
-/// apiVersion, kind, namespace, name and uid of the regarded object.
-type RegardingKey = [Option<String>; 5];
+/// apiVersion, kind, namespace, name and uid of the regarded object: which object two Events
+/// are about, for the series here and for the queue's aggregation.
+pub(crate) type RegardingKey = [Option<String>; 5];
+
+/// The [`RegardingKey`] of `r`.
+pub(crate) fn regarding_key(r: &ObjectReference) -> RegardingKey {
+    [r.api_version.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone(), r.uid.clone()]
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -145,25 +151,13 @@ impl EventRecorder {
         let n = n.max(1);
         let now = Timestamp::now();
         let mut note = ev.note.clone();
-        if note.len() > MAX_NOTE {
-            let mut cut = MAX_NOTE;
-            while !note.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            note.truncate(cut);
-        }
+        note.truncate(note.floor_char_boundary(MAX_NOTE));
         let key = Key {
             type_: ev.type_,
             reason: ev.reason.clone(),
             action: ev.action.clone(),
             note: note.clone(),
-            regarding: [
-                regarding.api_version.clone(),
-                regarding.kind.clone(),
-                regarding.namespace.clone(),
-                regarding.name.clone(),
-                regarding.uid.clone(),
-            ],
+            regarding: regarding_key(regarding),
         };
         let previous = {
             let mut cache = self.cache.lock().expect("event cache poisoned");
@@ -259,7 +253,7 @@ impl ScaleHandler {
     pub async fn events(&self, target: &TargetRef, namespace: Option<&str>) -> Result<Vec<Event>> {
         self.check_open()?;
         // What was queued before this call is listed too.
-        self.flush_events(std::time::Duration::from_secs(5)).await;
+        self.flush_events().await;
         let ns = self.namespace_for(namespace)?;
         let resource = self.resolve(&target.type_spec).await?;
         let api: Api<ApiEvent> = Api::namespaced(self.client.clone(), &ns);
@@ -300,11 +294,12 @@ impl ScaleHandler {
         self.event_queue.push(ev, regarding.clone());
     }
 
-    /// Writes the Events queued so far (waiting at most `timeout`). Does nothing in a process
+    /// Writes the Events queued so far (waiting at most
+    /// [`EVENT_FLUSH_TIMEOUT`](crate::core::EVENT_FLUSH_TIMEOUT)). Does nothing in a process
     /// forked after the handler was made (its writer task stayed with the parent).
-    pub async fn flush_events(&self, timeout: std::time::Duration) {
+    pub async fn flush_events(&self) {
         if self.is_own_process() {
-            self.event_queue.flush(timeout).await;
+            self.event_queue.flush(crate::core::scale::EVENT_FLUSH_TIMEOUT).await;
         }
     }
 }

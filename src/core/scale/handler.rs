@@ -14,7 +14,7 @@ use crate::core::scale::cache::ScaleCache;
 use crate::core::scale::event_queue::EventQueue;
 use crate::core::scale::events::EventRecorder;
 use crate::core::scale::locks::KeyedLocks;
-use crate::core::scale::watched::Watched;
+use crate::core::scale::target_watches::TargetWatches;
 use crate::core::target::{TypeSpec, validate_namespace};
 
 /// How to build a [`ScaleHandler`].
@@ -43,13 +43,7 @@ const MAX_REPORTER: usize = 128;
 /// The Events' `reportingInstance`: the pod or host name, cut to what the API accepts (a
 /// longer one would make every Event a 422).
 fn reporting_instance(mut name: String) -> String {
-    if name.len() > MAX_REPORTER {
-        let mut cut = MAX_REPORTER;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        name.truncate(cut);
-    }
+    name.truncate(name.floor_char_boundary(MAX_REPORTER));
     name
 }
 
@@ -87,7 +81,7 @@ pub struct ScaleHandler {
     pub(crate) event_queue: Arc<EventQueue>,
     pub(crate) seen: ScaleCache,
     /// Metadata-only watches that let reads be skipped (started by the loop).
-    pub(crate) watched: Watched,
+    pub(crate) target_watches: TargetWatches,
     /// The rate limit of the client's requests (set while `run` runs).
     pub(crate) limits: crate::core::throttle::Limits,
     /// How long a watch request asks the server to keep it open: below the read timeout.
@@ -118,9 +112,7 @@ impl ScaleHandler {
     /// custom or mock transport); `opts.connect` is not used.
     pub fn with_connection(conn: Connection, opts: HandlerOptions) -> Result<Self> {
         Self::check_options(&opts)?;
-        let instance =
-            std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| opts.reporter.clone());
-        let instance = reporting_instance(instance);
+        let instance = reporting_instance(crate::core::config::replica_name().unwrap_or_else(|| opts.reporter.clone()));
         let recorder = Arc::new(EventRecorder::new(conn.client.clone(), opts.reporter, instance));
         Ok(ScaleHandler {
             discovery: Discovery::new(conn.client.clone()),
@@ -138,7 +130,7 @@ impl ScaleHandler {
             scale_patch_allowed: AtomicBool::new(true),
             pid: std::process::id(),
             seen: ScaleCache::default(),
-            watched: Watched::default(),
+            target_watches: TargetWatches::default(),
             limits: conn.limits,
             watch_timeout: watch_timeout(opts.connect.timeout),
         })

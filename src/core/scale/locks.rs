@@ -57,6 +57,7 @@ impl KeyedLocks {
     }
 
     /// True when no key is held or awaited.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -67,18 +67,31 @@ enum Observed {
     FromScale,
 }
 
+/// Told `(seen, wanted)` whenever the count a wait sees changes.
+pub type Progress = Box<dyn Fn(i32, i32) + Send + Sync>;
+
+/// What a wait asks for.
+struct Wait {
+    replicas: Option<i32>,
+    ready: bool,
+    timeout: Duration,
+    started: Instant,
+    progress: Option<Progress>,
+}
+
 impl ScaleHandler {
     /// Whether `obj` shows the wanted count, settled: the surplus pods of a scale-down gone, not
-    /// merely unready. Records the count seen.
+    /// merely unready. Records the count seen, and tells `progress` when it changed.
     async fn settled(
         &self,
         api: &Api<DynamicObject>,
         resource: &Resource,
         obj: &DynamicObject,
-        ready: bool,
+        w: &Wait,
         wanted: i32,
         seen: &mut i32,
     ) -> Result<bool> {
+        let (ready, progress) = (w.ready, w.progress.as_ref());
         let (count, status_replicas) = match observed(resource, obj, ready) {
             Observed::NotYet => return Ok(false),
             Observed::Counts(c, s) => (c, s),
@@ -88,11 +101,18 @@ impl ScaleHandler {
                 (s, s)
             }
         };
+        if count != *seen
+            && let Some(tell) = progress
+        {
+            tell(count, wanted);
+        }
         *seen = count;
         Ok(count == wanted && status_replicas == wanted)
     }
 
-    /// Waits until the target's ready count (or status count) equals `replicas` (default: its spec).
+    /// Waits until the target's ready count (or status count) equals `replicas` (default: its
+    /// spec), at most `timeout`; `progress` is told `(seen, wanted)` whenever the count seen
+    /// changes (first with the count at the start).
     pub async fn wait_for_replicas(
         &self,
         target: &TargetRef,
@@ -100,24 +120,16 @@ impl ScaleHandler {
         ready: bool,
         timeout: Duration,
         namespace: Option<&str>,
+        progress: Option<Progress>,
     ) -> Result<Scale> {
         let started = Instant::now();
-        self.with_resolved(target, namespace, |t| async move {
-            self.wait_resolved(target, &t, replicas, ready, timeout, started).await
-        })
-        .await
+        let wait = &Wait { replicas, ready, timeout, started, progress };
+        self.with_resolved(target, namespace, |t| async move { self.wait_resolved(target, &t, wait).await }).await
     }
 
     /// [`wait_for_replicas`](Self::wait_for_replicas) on the resolved target `t`.
-    async fn wait_resolved(
-        &self,
-        target: &TargetRef,
-        t: &ResolvedTarget,
-        replicas: Option<i32>,
-        ready: bool,
-        timeout: Duration,
-        started: Instant,
-    ) -> Result<Scale> {
+    async fn wait_resolved(&self, target: &TargetRef, t: &ResolvedTarget, w: &Wait) -> Result<Scale> {
+        let Wait { replicas, ready, timeout, started, .. } = *w;
         let api = self.api_for(t);
         let resource = &t.resource;
         let info = Scale::of(t, &api.get_scale(&t.name).await?);
@@ -127,7 +139,7 @@ impl ScaleHandler {
         let work = async {
             loop {
                 let obj = api.get(&t.name).await?;
-                if self.settled(&api, resource, &obj, ready, wanted, &mut seen).await? {
+                if self.settled(&api, resource, &obj, w, wanted, &mut seen).await? {
                     return Ok(());
                 }
                 let rv = obj.metadata.resource_version.clone().unwrap_or_default();
@@ -136,7 +148,7 @@ impl ScaleHandler {
                 while let Some(ev) = stream.try_next().await? {
                     match ev {
                         WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            if self.settled(&api, resource, &o, ready, wanted, &mut seen).await? {
+                            if self.settled(&api, resource, &o, w, wanted, &mut seen).await? {
                                 return Ok(());
                             }
                         }
@@ -157,7 +169,7 @@ impl ScaleHandler {
         match tokio::time::timeout(remaining, work).await {
             Ok(Ok(())) => Ok(Scale::of(t, &api.get_scale(&t.name).await?)),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::WaitTimeout { what, wanted, seen: seen.max(0), waited: started.elapsed() }),
+            Err(_) => Err(Error::WaitTimeout { what, wanted, seen: seen.max(0), waited: timeout }),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use crate::core::elasti::decision::Answer;
 use crate::core::error::{Error, Result};
 
 /// One trigger's scaler. Every method may do I/O.
@@ -19,17 +20,6 @@ pub trait Scaler: Send + Sync {
     fn should_scale_to_zero(&self) -> BoxFuture<'_, Result<bool>>;
     /// Releases the scaler's resources.
     fn close(&self) -> BoxFuture<'_, Result<()>>;
-}
-
-/// What one trigger said, asked as the reference asks: health first, then readiness for zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// The trigger's data source cannot be trusted now.
-    Unhealthy,
-    /// The trigger wants the target up.
-    WantsUp,
-    /// The trigger allows zero.
-    AllowsZero,
 }
 
 /// Answers for one trigger type, from the trigger's metadata and the service's cooldown.

@@ -185,7 +185,7 @@ def test_credentials_in_a_prometheus_url_appear_nowhere(
             decision = h.check_and_scale_service("creds")
             assert decision.error and "127.0.0.1:9" in decision.error, decision
             shown = [decision.error, repr(decision), decision._repr_html_()]
-            shown += [e["note"] for e in h.events("elastiservice/creds")]
+            shown += [e.note for e in h.events("elastiservice/creds")]
     finally:
         logging.getLogger().setLevel(logging.WARNING)
         kubescale.reset_logging()
@@ -202,7 +202,7 @@ def test_a_long_pod_name_does_not_cost_the_events(
     monkeypatch.setenv("POD_NAME", "kubescale-" + "x" * 200)
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.scale("deploy/web", 2)
-        notes = [e["note"] for e in h.events("deploy/web") if e["reporter"] == "kubescale"]
+        notes = [e.note for e in h.events("deploy/web") if e.reporter == "kubescale"]
         assert notes == ["Scaled deployment.apps/web from 1 to 2 replicas"]
 
 

@@ -33,8 +33,8 @@ def sync_api(handler: kubescale.ScaleHandler) -> int:
     decisions: list[kubescale.Decision] = handler.check_and_scale()
     one: kubescale.Decision = handler.check_and_scale_service("web")
     events: list[kubescale.Event] = handler.events("deployment/web")
-    note: str = events[0]["note"] if events else ""
-    count: int = events[0]["count"] if events else 0
+    note: str = events[0].note if events else ""
+    count: int = events[0].count if events else 0
     paused: bool = handler.pause_keda("web-so")
     scaler: kubescale.Scaler = Always({}, timedelta(0))
     assert isinstance(scaler, kubescale.Scaler)

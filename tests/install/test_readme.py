@@ -14,9 +14,9 @@ from pathlib import Path
 
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, create_es, elasti_service, spec_replicas
+from helpers import DEPLOY, ROOT, create_es, elasti_service, spec_replicas
 
-README = Path(__file__).parent.parent / "README.md"
+README = ROOT / "README.md"
 
 
 def examples() -> list[str]:

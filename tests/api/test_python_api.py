@@ -16,7 +16,7 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
-from helpers import events_for, spec_replicas
+from helpers import ROOT, events_for, spec_replicas
 
 
 def unreachable_kubeconfig(tmp_path: Path, kube_cluster: ClusterAPI) -> Path:
@@ -382,7 +382,7 @@ def test_wrong_token_is_unauthorized(tmp_path: Path, kube_cluster: ClusterAPI) -
 def test_version_matches_cargo_toml() -> None:
     import re
 
-    cargo = (Path(__file__).parent.parent / "Cargo.toml").read_text()
+    cargo = (ROOT / "Cargo.toml").read_text()
     match = re.search(r'^version = "([^"]+)"', cargo, re.M)
     assert match and kubescale.__version__ == match.group(1)
 

@@ -27,7 +27,7 @@ pub type MetaInformer = Informer<Meta>;
 
 /// The watches, by `(group, plural)`.
 #[derive(Default)]
-pub struct Watched {
+pub struct TargetWatches {
     informers: Mutex<HashMap<(String, String), Arc<MetaInformer>>>,
 }
 
@@ -49,7 +49,7 @@ impl ScaleHandler {
     /// namespace, or every namespace without one. Must run inside the runtime.
     pub fn watch_kind(&self, resource: &Resource) -> Arc<MetaInformer> {
         let key = (resource.group.clone(), resource.plural.clone());
-        let mut map = self.watched.informers.lock().expect("watches poisoned");
+        let mut map = self.target_watches.informers.lock().expect("watches poisoned");
         map.entry(key)
             .or_insert_with(|| {
                 let ar = resource.api_resource();
@@ -67,13 +67,13 @@ impl ScaleHandler {
     /// watch (read from the API server), `Some(None)` when the object is not in it.
     pub(crate) fn watched_meta(&self, resource: &Resource, namespace: &str, name: &str) -> Option<Option<Arc<Meta>>> {
         let key = (resource.group.clone(), resource.plural.clone());
-        let informer = self.watched.informers.lock().expect("watches poisoned").get(&key).cloned()?;
+        let informer = self.target_watches.informers.lock().expect("watches poisoned").get(&key).cloned()?;
         informer.get(if resource.namespaced { namespace } else { "" }, name)
     }
 
     /// Waits up to `within` for every started watch to be live.
     pub async fn watches_ready(&self, within: Duration) -> bool {
-        let all: Vec<_> = self.watched.informers.lock().expect("watches poisoned").values().cloned().collect();
+        let all: Vec<_> = self.target_watches.informers.lock().expect("watches poisoned").values().cloned().collect();
         let mut ready = true;
         for i in all {
             ready &= i.ready(within).await;
@@ -83,6 +83,6 @@ impl ScaleHandler {
 
     /// Stops every watch; reads go to the API server again.
     pub fn stop_watching(&self) {
-        self.watched.informers.lock().expect("watches poisoned").clear();
+        self.target_watches.informers.lock().expect("watches poisoned").clear();
     }
 }

@@ -3,11 +3,10 @@ ForbiddenError, a missing Events permission never fails a scale."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -15,38 +14,15 @@ import yaml
 import kubescale
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, create_es, elasti_service, service_account_kubeconfig, spec_replicas
-
-RBAC = Path(__file__).parent.parent / "examples" / "rbac.yaml"
-PATHS = {
-    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
-    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
-    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
-}
-
-
-def apply(cluster: ClusterAPI, ns: str, docs: list[dict[str, Any]]) -> None:
-    for doc in docs:
-        cluster.request("POST", PATHS[doc["kind"]].format(ns=ns), doc)
-
-
-def scaler_role_kubeconfig(
-    cluster: ClusterAPI, ns: str, sa: str, tmp_path: Path, edit: Callable[[list[dict[str, Any]]], None]
-) -> Path:
-    """Binds the example's kubescale-scaler Role, its rules changed by `edit`, to a new
-    ServiceAccount `sa`, and returns a kubeconfig with that account's token."""
-    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
-    role = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    edit(role["rules"])
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa}}
-    binding = copy.deepcopy(
-        next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "kubescale-scaler")
-    )
-    binding["subjects"][0]["name"] = sa
-    apply(cluster, ns, [role, account, binding])
-    return service_account_kubeconfig(cluster, ns, sa, tmp_path)
+from helpers import (
+    DEPLOY,
+    create_es,
+    elasti_service,
+    scaler_role_kubeconfig,
+    service_account_kubeconfig,
+    spec_replicas,
+)
+from helpers.accounts import RBAC, apply
 
 
 class Idle:

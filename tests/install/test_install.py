@@ -17,9 +17,8 @@ import pytest
 
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, spec_replicas
+from helpers import DEPLOY, ROOT, spec_replicas
 
-ROOT = Path(__file__).parent.parent
 CACHE = Path(os.environ.get("KUBESCALE_CACHE") or Path.home() / ".cache" / "kubescale")
 OLD_ROOT = CACHE / "roots" / "debian-bullseye"
 MAX_WHEEL_BYTES = 5 * 1024 * 1024

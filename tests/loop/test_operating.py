@@ -20,6 +20,7 @@ from kubescale.testing import ClusterAPI, LocalCluster
 from helpers import (
     DEPLOY,
     ES_PATH,
+    ROOT,
     STATE,
     TEST_GROUP,
     FlagScaler,
@@ -36,7 +37,7 @@ from helpers import (
     status,
 )
 
-WORKER = str(Path(__file__).parent / "fenced_worker.py")
+WORKER = str(ROOT / "tests" / "helpers" / "fenced_worker.py")
 WRITES = ["create", "update", "patch", "delete", "deletecollection"]
 
 
@@ -65,7 +66,7 @@ def _one_paused_leader_round(cluster: LocalCluster, tmp_path: Path, services: in
     time.sleep(1.2)  # older than their cooldown
     marker = tmp_path / f"{ns}.marker"
     marker.touch()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     a = subprocess.Popen([sys.executable, WORKER, str(configs["a"]), ns, str(marker)], env=env)
     b = None
     try:

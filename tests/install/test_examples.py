@@ -14,9 +14,9 @@ import pytest
 
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, create_es, elasti_service, spec_replicas
+from helpers import DEPLOY, ROOT, create_es, elasti_service, spec_replicas
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def test_kopf_operator_takes_a_target_to_zero_and_back(

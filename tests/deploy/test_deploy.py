@@ -24,9 +24,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from kubescale.testing import ClusterAPI
 
-from helpers import create_es, elasti_service, service_account_token
+from helpers import ROOT, create_es, elasti_service, service_account_token
 
-ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
 SYSTEM_NS = "kubescale-system"
 

@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from test_rbac import scaler_role_kubeconfig
 
 import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
-from helpers import STATE, FlagScaler, create_es, elasti_service, spec_replicas
+from helpers import STATE, FlagScaler, create_es, elasti_service, scaler_role_kubeconfig, spec_replicas
 
 FLOWCONTROL = "/apis/flowcontrol.apiserver.k8s.io/v1beta1"
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"

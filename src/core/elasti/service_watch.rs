@@ -1,6 +1,6 @@
 //! The loop's watch-fed state while it runs: ElastiServices from a watch (so a steady pass
 //! lists nothing), metadata-only watches of the target types and of KEDA ScaledObjects (so a
-//! steady pass reads no scale and no annotation; see `scale/watched.rs`), and the services
+//! steady pass reads no scale and no annotation; see `scale/target_watches.rs`), and the services
 //! created or edited since the last pass, which the loop decides at once instead of at the next
 //! pass.
 //!
@@ -21,7 +21,7 @@ use crate::core::informer::Informer;
 use crate::core::target::TargetRef;
 
 /// The ElastiService watch and the services changed since they were last decided.
-pub(crate) struct Watching {
+pub(crate) struct ServiceWatch {
     pub(crate) services: Arc<Informer<DynamicObject>>,
     changed: Mutex<mpsc::UnboundedReceiver<(String, String)>>,
     /// Woken when something was sent on `changed`.
@@ -40,7 +40,7 @@ pub(crate) struct WatchGuard<'a>(&'a Controller);
 
 impl Drop for WatchGuard<'_> {
     fn drop(&mut self) {
-        *self.0.watching.lock().expect("watching poisoned") = None;
+        *self.0.service_watch.lock().expect("watching poisoned") = None;
         self.0.handler.stop_watching();
     }
 }
@@ -89,7 +89,7 @@ impl Controller {
             strip,
             Some(Box::new(on_event)),
         );
-        *self.watching.lock().expect("watching poisoned") = Some(Arc::new(Watching {
+        *self.service_watch.lock().expect("watching poisoned") = Some(Arc::new(ServiceWatch {
             services: Arc::new(services),
             changed: Mutex::new(rx),
             notify,
@@ -99,13 +99,13 @@ impl Controller {
     }
 
     /// The loop's watches, while they run.
-    pub(crate) fn watching(&self) -> Option<Arc<Watching>> {
-        self.watching.lock().expect("watching poisoned").clone()
+    pub(crate) fn service_watch(&self) -> Option<Arc<ServiceWatch>> {
+        self.service_watch.lock().expect("watching poisoned").clone()
     }
 
     /// The services created or edited since last asked (namespace, name), each once.
     pub(crate) fn changed_services(&self) -> Vec<(String, String)> {
-        let Some(w) = self.watching() else { return Vec::new() };
+        let Some(w) = self.service_watch() else { return Vec::new() };
         let mut rx = w.changed.lock().expect("watching poisoned");
         let mut keys = BTreeSet::new();
         while let Ok(k) = rx.try_recv() {
@@ -116,7 +116,7 @@ impl Controller {
 
     /// Resolves when a service was created or edited (never, without watches).
     pub(crate) async fn service_changed(&self) {
-        let Some(w) = self.watching() else { return std::future::pending().await };
+        let Some(w) = self.service_watch() else { return std::future::pending().await };
         if w.changed.lock().expect("watching poisoned").is_empty() {
             w.notify.notified().await;
         }
@@ -133,7 +133,7 @@ impl Controller {
     /// While watching: makes sure the target's type (and the ScaledObject type, for a service
     /// with KEDA) is watched. A type that cannot be resolved is left to the scale call to report.
     pub(crate) async fn watch_types_of(&self, target: &TargetRef, keda: bool) {
-        if self.watching().is_none() {
+        if self.service_watch().is_none() {
             return;
         }
         if let Ok(r) = self.handler.resolve_scalable(&target.type_spec).await {

@@ -16,7 +16,7 @@ import kubescale
 from kubescale.testing import ClusterAPI
 
 from helpers import DEPLOY, create_es, elasti_service, spec_replicas
-from prometheus import LocalPrometheus
+from helpers.prometheus import LocalPrometheus
 
 
 @pytest.fixture(scope="module")
