@@ -440,3 +440,42 @@ async def test_aclose_writes_the_queued_events_without_blocking_the_loop(
     assert notes == ["Scaled deployment.apps/web from 1 to 2 replicas"]
     with pytest.raises(kubescale.HandlerClosedError):
         await h.get_scale("deploy/web")
+
+
+def test_events_are_typed_and_the_dict_access_is_deprecated(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    handler.scale("deploy/web", 2, namespace=namespace)
+    ours = [e for e in handler.events("deploy/web", namespace=namespace) if e.reporter == "kubescale"]
+    assert [type(e) for e in ours] == [kubescale.Event]
+    event = ours[0]
+    assert (event.type, event.reason) == ("Normal", "SuccessToScale")
+    assert event.to_dict()["note"] == event.note == "Scaled deployment.apps/web from 1 to 2 replicas"
+    with pytest.warns(DeprecationWarning, match="use the attribute"):
+        assert event["note"] == event.note
+    with pytest.warns(DeprecationWarning), pytest.raises(KeyError):
+        event["nonsense"]
+
+
+def test_wait_reports_progress_through_on_progress(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    kube_cluster.create_deployment(namespace, "web", 1)
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(kubescale.WaitTimeoutError) as err:
+        handler.wait_for_replicas(
+            "deploy/web", timeout=0.5, namespace=namespace, on_progress=lambda s, w: seen.append((s, w))
+        )
+    assert seen == [(0, 1)], "told once, with the count at the start"
+    assert str(err.value).startswith("timed out after 0.5s waiting for deploy/web ready replicas")
+    with pytest.raises(TypeError, match="on_progress must be callable"):
+        handler.wait_for_replicas("deploy/web", namespace=namespace, on_progress=3)  # type: ignore[arg-type]
+
+
+def test_both_handlers_share_one_native_method_per_operation() -> None:
+    sync, aio = kubescale.ScaleHandler, kubescale.asyncio.ScaleHandler
+    base = sync.__mro__[1]
+    assert base is aio.__mro__[1] and base.__name__ == "_Handler"
+    for name in ("scale", "get_scale", "wait_for_replicas", "check_and_scale", "run", "release_all"):
+        assert name not in vars(sync) and name not in vars(aio) and name in vars(base), name

@@ -154,3 +154,28 @@ def test_wait_shows_a_live_progress_line_on_a_terminal(kube_cluster: ClusterAPI,
     assert proc.returncode == 1
     assert "\rdeploy/web: 0/1 ready, " in text  # rewritten in place
     assert "timed out after 2.5s" in text
+
+
+def test_json_and_yaml_carry_every_field(kube_cluster: ClusterAPI, namespace: str) -> None:
+    import yaml
+
+    import kubescale
+
+    kube_cluster.create_deployment(namespace, "web", 2)
+    as_json = json.loads(cli(kube_cluster, "get", "deploy/web", "-n", namespace, "-o", "json").stdout)
+    as_yaml = yaml.safe_load(cli(kube_cluster, "get", "deploy/web", "-n", namespace, "-o", "yaml").stdout)
+    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path) as h:
+        expected = h.get_scale("deploy/web", namespace=namespace).to_dict()
+    assert as_json == as_yaml == expected
+    assert list(as_json) == [
+        "namespace",
+        "name",
+        "kind",
+        "api_version",
+        "spec_replicas",
+        "status_replicas",
+        "selector",
+        "resource_version",
+    ]
+    out = cli(kube_cluster, "run", "-n", namespace, "--polling-interval", "5 parsecs")
+    assert out.returncode == 2 and "--polling-interval" in out.stderr and "not a duration" in out.stderr
