@@ -27,7 +27,7 @@ class UsageError(Exception):
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     """Every field of a returned value (``to_dict()``), for JSON, YAML and the tables."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return dict(obj.to_dict())
 
 
 def _yaml(data: Any) -> str:

@@ -56,11 +56,11 @@ pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
 
 /// A Python callable `on_progress(seen, wanted)` as the core's [`Progress`](crate::core::Progress):
 /// called with the GIL from a runtime thread; what it raises is logged, not propagated.
-pub fn progress(callback: Py<PyAny>) -> PyResult<crate::core::Progress> {
-    let callable = Python::attach(|py| callback.bind(py).is_callable());
-    if !callable {
+pub fn progress(callback: &Bound<'_, PyAny>) -> PyResult<crate::core::Progress> {
+    if !callback.is_callable() {
         return Err(PyTypeError::new_err("on_progress must be callable"));
     }
+    let callback = callback.clone().unbind();
     Ok(Box::new(move |seen, wanted| {
         Python::attach(|py| {
             if let Err(e) = callback.call1(py, (seen, wanted)) {

@@ -91,10 +91,7 @@ impl Handler {
         F: Future<Output = core::Result<T>> + Send + 'static,
         T: for<'py> IntoPyObject<'py> + Send + 'static,
     {
-        match self.mode {
-            Mode::Blocking => blocking::run_sync(py, fut, None),
-            Mode::Async => asyncio_bridge::run_async(py, fut),
-        }
+        self.wait_for(py, fut, None)
     }
 
     /// [`call`](Self::call) for the loop's operations: Python scalers' coroutines run on the
@@ -111,6 +108,16 @@ impl Handler {
             Mode::Async => Some(asyncio_bridge::running_loop(py)?.unbind()),
         };
         *self.loop_cell.lock().expect("loop cell poisoned") = event_loop;
+        self.wait_for(py, fut, stop)
+    }
+
+    /// The one place where the mode decides: block (Ctrl-C calling `stop`, if given) or return
+    /// an awaitable.
+    fn wait_for<T, F>(&self, py: Python<'_>, fut: F, stop: Option<blocking::Stop>) -> PyResult<Py<PyAny>>
+    where
+        F: Future<Output = core::Result<T>> + Send + 'static,
+        T: for<'py> IntoPyObject<'py> + Send + 'static,
+    {
         match self.mode {
             Mode::Blocking => blocking::run_sync(py, fut, stop),
             Mode::Async => asyncio_bridge::run_async(py, fut),
@@ -394,7 +401,7 @@ impl Handler {
         ready: bool,
         timeout: f64,
         namespace: Option<String>,
-        on_progress: Option<Py<PyAny>>,
+        on_progress: Option<Bound<'_, PyAny>>,
         api_version: Option<&str>,
         kind: Option<&str>,
         name: Option<&str>,
@@ -402,7 +409,7 @@ impl Handler {
         let t = args::target(target, api_version, kind, name)?;
         let wanted = replicas.map(|r| args::replicas("replicas", Some(r))).transpose()?;
         let timeout = args::seconds("timeout", timeout)?;
-        let progress = on_progress.map(args::progress).transpose()?;
+        let progress = on_progress.as_ref().map(args::progress).transpose()?;
         let h = self.scale.clone();
         self.call(py, async move {
             h.wait_for_replicas(&t, wanted, ready, timeout, namespace.as_deref(), progress).await.map(Scale::from)

@@ -492,15 +492,11 @@ impl Event {
     }
 
     /// The dict access of kubescale 0.1, deprecated: use the attribute.
-    fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
         let message = format!("Event[{key:?}] is deprecated: use the attribute, Event.{key}");
         let warning = py.get_type::<pyo3::exceptions::PyDeprecationWarning>();
         PyErr::warn(py, &warning, &std::ffi::CString::new(message)?, 1)?;
-        match key {
-            "type" | "reason" | "action" | "note" | "count" | "last_time" | "reporter" => slf.getattr(key),
-            _ => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
-        }
+        self.to_dict(py)?.get_item(key)?.ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.to_string()))
     }
 
     fn _repr_html_(&self) -> String {

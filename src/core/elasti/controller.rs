@@ -53,12 +53,7 @@ impl Controller {
 
     /// Connects a handler (see [`ScaleHandler::connect`]) and builds the loop around it.
     pub async fn connect(opts: crate::core::HandlerOptions, scaler_concurrency: usize) -> Result<Self> {
-        if scaler_concurrency == 0 || scaler_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(crate::core::Error::InvalidValue {
-                field: "scaler_concurrency",
-                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
-            });
-        }
+        crate::core::scale::handler::check_places("scaler_concurrency", scaler_concurrency)?;
         let handler = ScaleHandler::connect(opts).await?;
         Ok(Controller::new(Arc::new(handler), scaler_concurrency))
     }

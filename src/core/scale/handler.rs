@@ -37,6 +37,17 @@ pub struct HandlerOptions {
     pub concurrency: usize,
 }
 
+/// Checks a bound on work at once (a semaphore's places): from 1 to what a semaphore holds.
+pub(crate) fn check_places(field: &'static str, n: usize) -> Result<()> {
+    if n == 0 || n > tokio::sync::Semaphore::MAX_PERMITS {
+        return Err(Error::InvalidValue {
+            field,
+            problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
+        });
+    }
+    Ok(())
+}
+
 /// `events.k8s.io/v1` refuses a `reportingController` or `reportingInstance` longer than this.
 const MAX_REPORTER: usize = 128;
 
@@ -140,12 +151,7 @@ impl ScaleHandler {
         if let Some(ns) = &opts.namespace {
             validate_namespace(ns)?;
         }
-        if opts.concurrency == 0 || opts.concurrency > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(Error::InvalidValue {
-                field: "concurrency",
-                problem: format!("must be from 1 to {}", tokio::sync::Semaphore::MAX_PERMITS),
-            });
-        }
+        check_places("concurrency", opts.concurrency)?;
         if opts.reporter.is_empty() || opts.reporter.len() > MAX_REPORTER {
             return Err(Error::InvalidValue {
                 field: "reporter",
