@@ -23,7 +23,8 @@ from kubescale._native import (
     elastiservice_crd,
     reset_logging,
 )
-from kubescale._scalers import Scaler
+from kubescale._replay import Replay, ReplayComparison, ReplayStep, ReplaySummary, TriggerSample
+from kubescale._scalers import HistorySample, Scaler, ScalerHistory
 from kubescale._types import Decisions
 from kubescale.errors import (
     ApiError,
@@ -56,6 +57,7 @@ __all__ = [
     "Decisions",
     "Event",
     "ForbiddenError",
+    "HistorySample",
     "HandlerClosedError",
     "InvalidError",
     "InvalidTargetError",
@@ -66,12 +68,18 @@ __all__ = [
     "NoMatchError",
     "NotFoundError",
     "NotScalableError",
+    "Replay",
+    "ReplayComparison",
+    "ReplayStep",
+    "ReplaySummary",
     "Resource",
     "Scale",
     "ScaleHandler",
     "ScaleResult",
     "Scaler",
     "ScalerError",
+    "ScalerHistory",
+    "TriggerSample",
     "UnauthorizedError",
     "WaitTimeoutError",
     "__version__",

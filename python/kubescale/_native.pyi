@@ -2,13 +2,14 @@
 scripts/stubs/_native.pyi.in; do not edit. Checked by mypy.stubtest in `make lint`."""
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from os import PathLike
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Optional, Union, final, overload
 
 from typing_extensions import disjoint_base
 
+from kubescale._replay import Replay
 from kubescale._scalers import Scaler
 from kubescale._types import Decisions
 
@@ -753,6 +754,65 @@ class ScaleHandler:
             NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed."""
         ...
 
+    def replay(
+        self,
+        service: str,
+        *,
+        start: Union[datetime, timedelta, str],
+        end: Union[datetime, timedelta, str, None] = None,
+        step: Union[timedelta, float, str, None] = None,
+        namespace: Optional[str] = None,
+        cooldown: Union[timedelta, float, str, None] = None,
+        enabled_period: Union[dict[str, str], Literal["always"], None] = None,
+        min_target_replicas: Optional[int] = None,
+        threshold: Union[float, str, None] = None,
+        query: Optional[str] = None,
+        trigger: int = 0,
+        trigger_metadata: Optional[dict[str, Union[float, str]]] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Replay:
+        """What the scale-to-zero loop would have done for one ElastiService over a range of
+        time, from its triggers' history; writes nothing.
+
+        Every step is decided by the loop's own decision path (cooldown and its 0 → 900 s
+        rule, enabledPeriod, minTargetReplicas, trigger order, health, the return to the
+        remembered count), starting from the target's current count. The built-in
+        ``prometheus`` trigger reads its query and health query with ``query_range``; a
+        Python scaler takes part when it has a ``history(start, end, step)`` method (see
+        ``kubescale.ScalerHistory``). A step without data counts as unhealthy and holds the
+        count, as a failed live evaluation does. The service counts as created at ``start``
+        when it was created later.
+
+        Args:
+            service: The ElastiService's name.
+            start: The first step: a ``datetime``, a ``timedelta`` or text such as
+                ``"24h"`` (that long ago), or an RFC 3339 time.
+            end: The last step, given the same ways. Default: now.
+            step: Time between steps: a ``timedelta``, seconds or text such as ``"1m"``
+                (whole seconds). Default: one minute. Steps are aligned to multiples of it.
+            namespace: Default: the watch namespace, else the context's, else "default".
+            cooldown: Try this cooldown instead of the spec's (``timedelta``, seconds or
+                ``"5m"``; 0 means the 900 s default, as in the spec).
+            enabled_period: Try ``{"schedule": "0 9 * * 1-5", "duration": "10h"}``, or
+                ``"always"`` for none.
+            min_target_replicas: Try this minimum.
+            threshold: Try this ``threshold`` in trigger ``trigger``'s metadata.
+            query: Try this ``query`` in trigger ``trigger``'s metadata.
+            trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
+                (its index in ``spec.triggers``). Default: 0.
+            trigger_metadata: Other metadata keys to try in that trigger.
+            on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
+
+        Returns:
+            Replay: Every step and a summary; a table and a plot in a notebook,
+            ``to_pandas()``, ``compare(other)``.
+
+        Raises:
+            NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
+            InvalidValueError: A bad range, step or override (named). ScalerError: A
+            trigger without history (named), or its data source failing."""
+        ...
+
     def run(
         self,
         polling_interval: Optional[float] = None,
@@ -1257,6 +1317,65 @@ class AsyncScaleHandler:
 
         Raises:
             NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed."""
+        ...
+
+    def replay(
+        self,
+        service: str,
+        *,
+        start: Union[datetime, timedelta, str],
+        end: Union[datetime, timedelta, str, None] = None,
+        step: Union[timedelta, float, str, None] = None,
+        namespace: Optional[str] = None,
+        cooldown: Union[timedelta, float, str, None] = None,
+        enabled_period: Union[dict[str, str], Literal["always"], None] = None,
+        min_target_replicas: Optional[int] = None,
+        threshold: Union[float, str, None] = None,
+        query: Optional[str] = None,
+        trigger: int = 0,
+        trigger_metadata: Optional[dict[str, Union[float, str]]] = None,
+        on_progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Awaitable[Replay]:
+        """What the scale-to-zero loop would have done for one ElastiService over a range of
+        time, from its triggers' history; writes nothing.
+
+        Every step is decided by the loop's own decision path (cooldown and its 0 → 900 s
+        rule, enabledPeriod, minTargetReplicas, trigger order, health, the return to the
+        remembered count), starting from the target's current count. The built-in
+        ``prometheus`` trigger reads its query and health query with ``query_range``; a
+        Python scaler takes part when it has a ``history(start, end, step)`` method (see
+        ``kubescale.ScalerHistory``). A step without data counts as unhealthy and holds the
+        count, as a failed live evaluation does. The service counts as created at ``start``
+        when it was created later.
+
+        Args:
+            service: The ElastiService's name.
+            start: The first step: a ``datetime``, a ``timedelta`` or text such as
+                ``"24h"`` (that long ago), or an RFC 3339 time.
+            end: The last step, given the same ways. Default: now.
+            step: Time between steps: a ``timedelta``, seconds or text such as ``"1m"``
+                (whole seconds). Default: one minute. Steps are aligned to multiples of it.
+            namespace: Default: the watch namespace, else the context's, else "default".
+            cooldown: Try this cooldown instead of the spec's (``timedelta``, seconds or
+                ``"5m"``; 0 means the 900 s default, as in the spec).
+            enabled_period: Try ``{"schedule": "0 9 * * 1-5", "duration": "10h"}``, or
+                ``"always"`` for none.
+            min_target_replicas: Try this minimum.
+            threshold: Try this ``threshold`` in trigger ``trigger``'s metadata.
+            query: Try this ``query`` in trigger ``trigger``'s metadata.
+            trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
+                (its index in ``spec.triggers``). Default: 0.
+            trigger_metadata: Other metadata keys to try in that trigger.
+            on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
+
+        Returns:
+            Replay: Every step and a summary; a table and a plot in a notebook,
+            ``to_pandas()``, ``compare(other)``.
+
+        Raises:
+            NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
+            InvalidValueError: A bad range, step or override (named). ScalerError: A
+            trigger without history (named), or its data source failing."""
         ...
 
     def run(

@@ -1,4 +1,5 @@
-"""Support for Python scalers: the ``Scaler`` protocol and the call helper the Rust bridge uses.
+"""Support for Python scalers: the ``Scaler`` and ``ScalerHistory`` protocols, and the call
+helpers the Rust bridge uses.
 
 A scaler method may be a plain function or a coroutine function. Coroutines run on the event
 loop of the async handler that asked (when it is running), else on one background loop thread
@@ -12,9 +13,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Optional, Protocol, Union, runtime_checkable
+from collections.abc import Awaitable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Protocol, Union, runtime_checkable
 
 from kubescale._native import Answer
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     # (asyncio and its ssl import were half of its import time).
     import asyncio
 
-__all__ = ["Scaler", "ask", "call"]
+__all__ = ["HistorySample", "Scaler", "ScalerHistory", "ask", "call", "history"]
 
 
 @runtime_checkable
@@ -41,6 +42,39 @@ class Scaler(Protocol):
 
     def should_scale_to_zero(self) -> Union[bool, Awaitable[bool]]:
         """Whether the target may be (or stay) at zero."""
+        ...
+
+
+class HistorySample(NamedTuple):
+    """What a trigger would have answered at one time, for ``replay``.
+
+    Attributes:
+        time: When (an aware ``datetime``; a naive one is local time, as ``datetime.timestamp``
+            reads it). It counts for the replay step nearest to it.
+        healthy: Whether the data source could be trusted then (``is_healthy()``).
+        allows_zero: Whether the target could be at zero then (``should_scale_to_zero()``).
+        value: The value the scaler compared, if it has one (shown and plotted).
+    """
+
+    time: datetime
+    healthy: bool
+    allows_zero: bool
+    value: Optional[float] = None
+
+
+@runtime_checkable
+class ScalerHistory(Protocol):
+    """A scaler that can answer for the past, so that ``replay`` can replay its services.
+
+    ``history`` may be ``async`` and may return any iterable (a generator is fine). It may be
+    called several times for consecutive windows of one replay. A step with no sample counts
+    as unhealthy (no scaling), as a live evaluation that failed would.
+    """
+
+    def history(
+        self, start: datetime, end: datetime, step: timedelta
+    ) -> Union[Iterable[HistorySample], Awaitable[Iterable[HistorySample]]]:
+        """The samples from ``start`` to ``end`` (both included), ``step`` apart."""
         ...
 
 
@@ -71,8 +105,11 @@ async def _await(aw: Awaitable[Any]) -> Any:
     return await aw
 
 
-def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeout: float) -> Any:
-    """Calls ``obj.method()``; runs a returned awaitable to completion within ``timeout`` seconds.
+def call(
+    obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeout: float, *args: Any
+) -> Any:
+    """Calls ``obj.method(*args)``; runs a returned awaitable to completion within ``timeout``
+    seconds.
 
     Raises:
         TypeError: ``obj`` has no such method (``close`` may be missing).
@@ -83,7 +120,7 @@ def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeo
         if method == "close":
             return None
         raise TypeError(f"{type(obj).__name__} has no method {method}()")
-    result = fn()
+    result = fn(*args)
     if inspect.isawaitable(result):
         import asyncio
         import concurrent.futures
@@ -130,6 +167,66 @@ def ask(
             if method == "is_healthy" and not said:
                 return Answer.UNHEALTHY, ""
         return (Answer.ALLOWS_ZERO if said else Answer.WANTS_UP), ""
+    finally:
+        try:
+            call(obj, "close", loop, left())
+        except Exception as e:
+            logging.getLogger("kubescale.scalers").debug("closing a scaler failed: %s", e)
+
+
+_Step = tuple[Optional[Answer], Optional[float], Optional[str]]
+
+
+def history(
+    factory: Any,
+    metadata: str,
+    cooldown_s: int,
+    start_s: int,
+    step_s: int,
+    count: int,
+    loop: Optional[asyncio.AbstractEventLoop],
+    timeout: float,
+) -> list[_Step]:
+    """One trigger's history over ``count`` steps from ``start_s`` (seconds since the epoch),
+    ``step_s`` apart: ``factory(metadata, cooldown)``, then ``history(start, end, step)``, then
+    ``close()``, within ``timeout`` seconds.
+
+    Returns:
+        One ``(answer, value, note)`` per step; a step without a sample is
+        ``(Answer.UNHEALTHY, None, "no sample")``.
+
+    Raises:
+        TypeError: The scaler has no ``history`` method, or a sample is not a
+            ``HistorySample`` (or a tuple of its fields).
+    """
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.001)
+
+    start = datetime.fromtimestamp(start_s, timezone.utc)
+    step = timedelta(seconds=step_s)
+    obj = factory(json.loads(metadata), timedelta(seconds=cooldown_s))
+    try:
+        if not callable(getattr(obj, "history", None)):
+            raise TypeError(
+                f"{type(obj).__name__} has no history(start, end, step) method, so its trigger cannot be "
+                "replayed (see kubescale.ScalerHistory)"
+            )
+        samples = call(obj, "history", loop, left(), start, start + step * (count - 1), step)
+        steps: list[_Step] = [(Answer.UNHEALTHY, None, "no sample")] * count
+        for raw in samples:
+            sample = HistorySample(*raw) if isinstance(raw, tuple) and not isinstance(raw, HistorySample) else raw
+            if not isinstance(sample, HistorySample) or not isinstance(sample.time, datetime):
+                raise TypeError(f"history() must yield HistorySample(time, healthy, allows_zero, value), not {raw!r}")
+            i = round((sample.time.timestamp() - start_s) / step_s)
+            if 0 <= i < count:
+                if not sample.healthy:
+                    steps[i] = (Answer.UNHEALTHY, sample.value, "unhealthy")
+                else:
+                    answer = Answer.ALLOWS_ZERO if sample.allows_zero else Answer.WANTS_UP
+                    steps[i] = (answer, None if sample.value is None else float(sample.value), None)
+        return steps
     finally:
         try:
             call(obj, "close", loop, left())

@@ -16,12 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::core::{self, EventSpec, EventType, HandlerOptions, RunOptions, ScaleOptions};
 use crate::python::args;
 use crate::python::asyncio_bridge;
 use crate::python::blocking;
+use crate::python::replay::{self, ReplayResult};
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
 use crate::python::types::{Decision, Decisions, Event, Resource, Scale, ScaleResult};
@@ -643,6 +644,115 @@ impl Handler {
         let c = self.controller.clone();
         let fut =
             async move { c.check_and_scale_service(&name, namespace.as_deref(), dry_run).await.map(Decision::from) };
+        self.call_loop(py, fut, None)
+    }
+
+    /// What the scale-to-zero loop would have done for one ElastiService over a range of
+    /// time, from its triggers' history; writes nothing.
+    ///
+    /// Every step is decided by the loop's own decision path (cooldown and its 0 → 900 s
+    /// rule, enabledPeriod, minTargetReplicas, trigger order, health, the return to the
+    /// remembered count), starting from the target's current count. The built-in
+    /// ``prometheus`` trigger reads its query and health query with ``query_range``; a
+    /// Python scaler takes part when it has a ``history(start, end, step)`` method (see
+    /// ``kubescale.ScalerHistory``). A step without data counts as unhealthy and holds the
+    /// count, as a failed live evaluation does. The service counts as created at ``start``
+    /// when it was created later.
+    ///
+    /// Args:
+    ///     service: The ElastiService's name.
+    ///     start: The first step: a ``datetime``, a ``timedelta`` or text such as
+    ///         ``"24h"`` (that long ago), or an RFC 3339 time.
+    ///     end: The last step, given the same ways. Default: now.
+    ///     step: Time between steps: a ``timedelta``, seconds or text such as ``"1m"``
+    ///         (whole seconds). Default: one minute. Steps are aligned to multiples of it.
+    ///     namespace: Default: the watch namespace, else the context's, else "default".
+    ///     cooldown: Try this cooldown instead of the spec's (``timedelta``, seconds or
+    ///         ``"5m"``; 0 means the 900 s default, as in the spec).
+    ///     enabled_period: Try ``{"schedule": "0 9 * * 1-5", "duration": "10h"}``, or
+    ///         ``"always"`` for none.
+    ///     min_target_replicas: Try this minimum.
+    ///     threshold: Try this ``threshold`` in trigger ``trigger``'s metadata.
+    ///     query: Try this ``query`` in trigger ``trigger``'s metadata.
+    ///     trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
+    ///         (its index in ``spec.triggers``). Default: 0.
+    ///     trigger_metadata: Other metadata keys to try in that trigger.
+    ///     on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
+    ///
+    /// Returns:
+    ///     Replay: Every step and a summary; a table and a plot in a notebook,
+    ///     ``to_pandas()``, ``compare(other)``.
+    ///
+    /// Raises:
+    ///     NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
+    ///     InvalidValueError: A bad range, step or override (named). ScalerError: A
+    ///     trigger without history (named), or its data source failing.
+    #[pyo3(signature = (service, *, start, end=None, step=None, namespace=None, cooldown=None, enabled_period=None, min_target_replicas=None, threshold=None, query=None, trigger=0, trigger_metadata=None, on_progress=None))]
+    fn replay(
+        &self,
+        py: Python<'_>,
+        service: String,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        step: Option<&Bound<'_, PyAny>>,
+        namespace: Option<String>,
+        cooldown: Option<&Bound<'_, PyAny>>,
+        enabled_period: Option<&Bound<'_, PyAny>>,
+        min_target_replicas: Option<&Bound<'_, PyAny>>,
+        threshold: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        trigger: usize,
+        trigger_metadata: Option<&Bound<'_, PyDict>>,
+        on_progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let now = jiff::Timestamp::now();
+        let given = PyDict::new(py);
+        let mut overrides = core::Overrides::default();
+        if let Some(c) = cooldown {
+            overrides.cooldown = Some(replay::duration("cooldown", c)?);
+            given.set_item("cooldown", c)?;
+        }
+        if let Some(p) = enabled_period {
+            overrides.enabled_period = Some(replay::enabled_period(p)?);
+            given.set_item("enabled_period", p)?;
+        }
+        if let Some(m) = min_target_replicas {
+            overrides.min_target_replicas = Some(args::replicas("min_target_replicas", Some(m))?);
+            given.set_item("min_target_replicas", m)?;
+        }
+        let mut keys = serde_json::Map::new();
+        for (k, v) in [("threshold", threshold), ("query", query)] {
+            if let Some(v) = v {
+                keys.insert(k.into(), replay::metadata_value(v)?);
+                given.set_item(k, v)?;
+            }
+        }
+        for (k, v) in trigger_metadata.into_iter().flat_map(|d| d.iter()) {
+            keys.insert(k.extract::<String>()?, replay::metadata_value(&v)?);
+            given.set_item(k, v)?;
+        }
+        if !keys.is_empty() {
+            overrides.trigger_metadata.push((trigger, keys));
+        }
+        let opts = core::ReplayOptions {
+            start: replay::instant("start", start, now)?,
+            end: match end {
+                Some(e) => replay::instant("end", e, now)?,
+                None => now,
+            },
+            step: match step {
+                Some(s) => replay::duration("step", s)?,
+                None => std::time::Duration::from_secs(60),
+            },
+            overrides,
+        };
+        let progress = on_progress.map(args::progress).transpose()?;
+        let c = self.controller.clone();
+        let given = given.unbind();
+        let fut = async move {
+            let replay = c.replay(&service, namespace.as_deref(), opts, progress).await?;
+            Ok(ReplayResult { replay, overrides: given })
+        };
         self.call_loop(py, fut, None)
     }
 

@@ -6,6 +6,7 @@ mod blocking;
 mod errors;
 mod handler;
 mod html;
+mod replay;
 mod runtime;
 mod scaler_bridge;
 mod scaler_threads;

@@ -7,9 +7,9 @@ use crate::core::per_process::PerProcess;
 ///
 /// One worker thread unless `TOKIO_WORKER_THREADS` says otherwise: the work is I/O-bound, and
 /// with one worker the hand-offs inside a request (kube's `Buffer` task, hyper's connection
-/// task) stay on one thread instead of waking another. Measured: 0.43 against 0.56 ms of
-/// client CPU per sequential scale with two workers (benches/PROFILE.md). Python scalers and
-/// other blocking work run on their own threads (`scaler_threads.rs`, the blocking pool), never on the worker.
+/// task) stay on one thread instead of waking another, which costs less client CPU per call
+/// (benches/PROFILE.md). Python scalers and other blocking work run on their own threads
+/// (`scaler_threads.rs`, the blocking pool), never on the worker.
 ///
 /// Per process: a child forked after kubescale was used builds its own (see
 /// `core::per_process`).

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use pyo3::prelude::*;
 
 use crate::core::Error;
-use crate::core::{Answer, ScalerFactory};
+use crate::core::{Answer, Sample, ScalerFactory, StepRange};
 use crate::python::scaler_threads;
 
 /// The event loop of the async handler call in progress, if any (shared by its scalers).
@@ -24,6 +24,9 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
     let name = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
     format!("{name}: {}", e.value(py))
 }
+
+/// The least time a scaler's `history()` gets for one window of a replay.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Grace beyond a timeout, so that the Python side's own timeout (for coroutines) fires first.
 const GRACE: Duration = Duration::from_millis(200);
@@ -139,6 +142,43 @@ impl ScalerFactory for PyScalerFactory {
                 // (None, "step() raised ExceptionType: message"): the step that failed, and why.
                 (None, why) => Err(trigger_error(&type_, why)),
             }
+        })
+    }
+
+    /// One window of a replay: `kubescale._scalers.history` (factory, `history(start, end,
+    /// step)`, `close`) in one blocking call, bounded by the type's timeout but at least a minute.
+    fn history(
+        &self,
+        trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+        range: StepRange,
+    ) -> BoxFuture<'static, crate::core::Result<Vec<Sample>>> {
+        let factory = self.factory.clone();
+        let (type_, loop_cell) = (self.type_.clone(), self.loop_cell.clone());
+        let timeout = self.timeout.max(HISTORY_TIMEOUT);
+        let busy = self.busy.clone();
+        let key = format!("{trigger}#history");
+        Box::pin(async move {
+            let json = metadata.to_string();
+            let secs = timeout.as_secs_f64();
+            let (start, step, count) = (range.start.as_second(), range.step.as_secs(), range.count);
+            type Step = (Option<crate::python::types::Answer>, Option<f64>, Option<String>);
+            let steps = call_blocking(&type_, "the scaler's history", timeout, &busy, &key, move |py| {
+                let event_loop = loop_cell.lock().expect("loop cell poisoned").as_ref().map(|l| l.clone_ref(py));
+                let helper = py.import("kubescale._scalers")?;
+                let args = (factory.as_ref(), json, cooldown.as_secs(), start, step, count, event_loop, secs);
+                helper.call_method1("history", args)?.extract::<Vec<Step>>()
+            })
+            .await?;
+            Ok(steps
+                .into_iter()
+                .map(|(answer, value, note)| Sample {
+                    answer: answer.map(Into::into).unwrap_or(Answer::Unhealthy),
+                    value,
+                    note,
+                })
+                .collect())
         })
     }
 }

@@ -2,7 +2,7 @@
 //! holding the GIL across the calls it finds waiting.
 //!
 //! A thread per call (tokio's blocking pool) made every call two thread wake-ups and a GIL
-//! hand-over; in a steady pass over 3,000 services that switching was over a third of the
+//! hand-over, and in a steady pass over thousands of services that switching dominated the
 //! process's CPU (benches/PROFILE.md). Here one thread takes the GIL once and answers call after
 //! call while the queue has any.
 //!

@@ -529,8 +529,8 @@ impl From<core::Event> for Event {
 /// What a trigger says, as a Python scaler's answer reaches the loop: one of ``UNHEALTHY``
 /// (its data cannot be trusted now: no scaling), ``WANTS_UP`` (the target should run) and
 /// ``ALLOWS_ZERO`` (the target may be at zero).
-#[pyclass(frozen, eq, eq_int, from_py_object, module = "kubescale")]
-#[derive(Clone, Copy, PartialEq)]
+#[pyclass(frozen, eq, eq_int, hash, from_py_object, module = "kubescale")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Answer {
     /// The trigger's data source cannot be trusted now.
     #[pyo3(name = "UNHEALTHY")]
@@ -549,6 +549,16 @@ impl From<Answer> for core::Answer {
             Answer::Unhealthy => core::Answer::Unhealthy,
             Answer::WantsUp => core::Answer::WantsUp,
             Answer::AllowsZero => core::Answer::AllowsZero,
+        }
+    }
+}
+
+impl From<core::Answer> for Answer {
+    fn from(a: core::Answer) -> Self {
+        match a {
+            core::Answer::Unhealthy => Answer::Unhealthy,
+            core::Answer::WantsUp => Answer::WantsUp,
+            core::Answer::AllowsZero => Answer::AllowsZero,
         }
     }
 }

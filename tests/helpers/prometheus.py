@@ -1,7 +1,8 @@
 """A real Prometheus server fed by a Pushgateway, on free loopback ports, for the tests of the
 built-in Prometheus scaler. The test sets a metric's value by pushing it; Prometheus scrapes the
 Pushgateway every second (its `up` series carries `container="prometheus"`, the scaler's default
-uptime filter)."""
+uptime filter). A known past can be given as OpenMetrics text: it is written into the TSDB with
+`promtool tsdb create-blocks-from openmetrics` before Prometheus starts."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _free_port() -> int:
 class LocalPrometheus:
     """Prometheus + Pushgateway as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: str = "") -> None:
+        self.history = history
         self.dir = Path(tempfile.mkdtemp(prefix="kubescale-prometheus-"))
         self.gateway = f"127.0.0.1:{_free_port()}"
         self.url = f"http://127.0.0.1:{_free_port()}"
@@ -50,6 +52,13 @@ class LocalPrometheus:
         }
         (self.dir / "prometheus.yml").write_text(json.dumps(config))
         log = open(self.dir / "log", "ab")
+        if self.history:
+            (self.dir / "history.om").write_text(self.history)
+            subprocess.run(
+                ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(self.dir / "history.om"),
+                 str(self.dir / "data")],
+                check=True, stdout=log, stderr=log,
+            )
         self.procs.append(
             subprocess.Popen(
                 ["prometheus-pushgateway", f"--web.listen-address={self.gateway}"], stdout=log, stderr=log
@@ -107,3 +116,14 @@ class LocalPrometheus:
                 log = (self.dir / "log").read_text(errors="replace")[-2000:]
                 raise TimeoutError(f"timed out waiting for {what}\n{log}")
             time.sleep(0.2)
+
+
+def openmetrics(series: dict[str, list[tuple[float, float]]]) -> str:
+    """OpenMetrics text of gauges: `{'name{label="v"}': [(unix_seconds, value), ...]}`."""
+    lines: list[str] = []
+    for name in sorted({k.split("{", 1)[0] for k in series}):
+        lines.append(f"# TYPE {name} gauge")
+        for key, samples in series.items():
+            if key.split("{", 1)[0] == name:
+                lines.extend(f"{key} {v} {t:.0f}" for t, v in samples)
+    return "\n".join(lines) + "\n# EOF\n"

@@ -1,7 +1,15 @@
-//! The scale-to-zero decision of one ElastiService: the table, as pure logic ([`decide`]), and
-//! its outcome as a pass reports it ([`Decision`]).
+//! The scale-to-zero decision of one ElastiService: the table, as pure logic ([`decide`]), the
+//! table fed with a service's facts at one moment ([`decide_service`], the one path of a live
+//! pass and of a replay), and its outcome as a pass reports it ([`Decision`]).
 
+use std::future::Future;
 use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::core::elasti::enabled_period::EnabledPeriod;
+use crate::core::elasti::resource::ElastiServiceSpec;
+use crate::core::error::{Error, Result};
 
 /// Which way a service's target should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +121,79 @@ pub fn decide(f: &Facts) -> Step {
             }
             _ => Step::Decided(ScaleDown, "every trigger allows zero"),
         },
+    }
+}
+
+/// What [`decide_service`] came to.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    /// Which way the target should go.
+    pub direction: Direction,
+    /// Why.
+    pub reason: String,
+    /// The service's `enabledPeriod` could not be read (the target is then kept up); the pass
+    /// records it as a Warning Event.
+    pub invalid_period: Option<Error>,
+}
+
+/// The time from `since` to `now`; zero when `since` is later.
+pub(crate) fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
+    now.duration_since(since).try_into().unwrap_or(Duration::ZERO)
+}
+
+/// The decision for a service with `spec` at `now`: the table ([`decide`]) fed with the
+/// service's age (since `created`), its enabled period at `now`, and, only when the table asks,
+/// `ask()`'s answer of the triggers. `last_up` is the last tick that decided up.
+///
+/// A live pass calls it with the clock's time and asks the scalers; a replay calls it for every
+/// step of its range with the triggers' answers from history. One path, so the two agree.
+pub(crate) async fn decide_service<F, Fut>(
+    spec: &ElastiServiceSpec,
+    cooldown: Duration,
+    created: Timestamp,
+    last_up: Option<Timestamp>,
+    now: Timestamp,
+    ask: F,
+) -> Result<Verdict>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Answer>>,
+{
+    let mut facts = Facts {
+        triggers: spec.triggers.len(),
+        age: elapsed(created, now),
+        cooldown,
+        since_last_up: last_up.map(|t| elapsed(t, now)),
+        ..Default::default()
+    };
+    let mut ask = Some(ask);
+    loop {
+        match decide(&facts) {
+            Step::Decided(direction, why) => {
+                return Ok(Verdict { direction, reason: why.to_string(), invalid_period: None });
+            }
+            Step::NeedEnabled => {
+                let parsed = match &spec.enabled_period {
+                    Some(p) => EnabledPeriod::parse_cached(&p.schedule, &p.duration),
+                    None => Ok(EnabledPeriod::default_period()),
+                };
+                match parsed {
+                    Ok(period) => facts.enabled = Some(period.is_enabled(now)),
+                    // As the reference: a period that cannot be read prevents scale-down.
+                    Err(e) => {
+                        return Ok(Verdict {
+                            direction: Direction::ScaleUp,
+                            reason: format!("the enabled period is invalid ({e})"),
+                            invalid_period: Some(e),
+                        });
+                    }
+                }
+            }
+            Step::NeedTriggers => {
+                let ask = ask.take().expect("the table asks the triggers once");
+                facts.answer = Some(ask().await?);
+            }
+        }
     }
 }
 

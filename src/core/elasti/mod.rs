@@ -10,7 +10,9 @@
 //!   always completes); `release_all` lets go of every held target before an uninstall;
 //! - `run`, `leader`: the endless loop, and leader election with a Lease;
 //! - `service_watch`: the watch-fed state `run` decides from (a steady pass sends no request);
-//! - `scalers`: what each trigger is asked (Prometheus built in, Python through a factory).
+//! - `replay`: what the loop would have done over the triggers' history (writes nothing);
+//! - `scalers`: what each trigger is asked (Prometheus built in, Python through a factory), and
+//!   its history.
 
 pub(crate) mod controller;
 pub(crate) mod decision;
@@ -20,6 +22,7 @@ pub(crate) mod install;
 pub(crate) mod leader;
 pub(crate) mod pass;
 pub(crate) mod release;
+pub(crate) mod replay;
 pub(crate) mod resource;
 pub(crate) mod run;
 pub(crate) mod scalers;
@@ -29,6 +32,8 @@ pub(crate) mod status;
 pub use controller::{Controller, DEFAULT_SCALER_CONCURRENCY};
 pub use decision::{Answer, Decision, Direction};
 pub use enabled_period::EnabledPeriod;
-pub use resource::{ElastiService, crd};
+pub use replay::{Overrides, Replay, ReplayOptions, ReplayStep, Summary};
+pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;
+pub use scalers::history::{MAX_STEPS, Sample, StepRange};
 pub use scalers::{Scaler, ScalerFactory, prometheus};

@@ -18,8 +18,7 @@ use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Resource as _};
 
 use crate::core::elasti::controller::Controller;
-use crate::core::elasti::decision::{Answer, Decision, Direction, Facts, Step, decide};
-use crate::core::elasti::enabled_period::EnabledPeriod;
+use crate::core::elasti::decision::{Answer, Decision, Direction, decide_service};
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
 use crate::core::elasti::resource::{
     AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec, ElastiServiceStatus,
@@ -43,8 +42,14 @@ pub fn cooldown(spec: &ElastiServiceSpec) -> Duration {
     Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
 }
 
-pub(crate) fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
-    now.duration_since(since).try_into().unwrap_or(Duration::ZERO)
+/// What a direction asks of the target: a scale-up comes back from zero to the remembered
+/// count (at least `minTargetReplicas`, and at least 1), a scale-down goes to zero.
+pub(crate) fn intent_of(direction: Direction, spec: &ElastiServiceSpec) -> Option<Intent> {
+    match direction {
+        Direction::ScaleUp => Some(Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true }),
+        Direction::ScaleDown => Some(Intent::ToZero),
+        Direction::NoScale => None,
+    }
 }
 
 /// A reference to an ElastiService (decoded or not), for Events.
@@ -63,7 +68,7 @@ pub(crate) fn reference_to(meta: &ObjectMeta) -> ObjectReference {
 const WARM_UP: Duration = Duration::from_secs(10);
 
 /// The ElastiService in an object, or why it cannot be read.
-fn decode(obj: &DynamicObject) -> std::result::Result<ElastiService, serde_json::Error> {
+pub(crate) fn decode(obj: &DynamicObject) -> std::result::Result<ElastiService, serde_json::Error> {
     use serde::Deserialize as _;
     // From the object's JSON in place (no copy of it): a pass decodes every service.
     let null = serde_json::Value::Null;
@@ -94,7 +99,7 @@ fn memory_key(es: &ElastiService) -> String {
 /// remembered one counts. With nothing remembered (a restart, a new leader), the stored value,
 /// rewritten by the loop only every quarter cooldown, may stand for any time up to a quarter
 /// cooldown later (never later than now): it is read that way.
-fn last_scaled_up(
+pub(crate) fn last_scaled_up(
     remembered: Option<Timestamp>,
     stored: Option<Timestamp>,
     cooldown: Duration,
@@ -313,8 +318,8 @@ impl Controller {
         Ok((n > 0).then_some(n))
     }
 
-    /// The decision table, fed with the facts it asks for; `key` names the service in the
-    /// loop's memory (`namespace/name/uid`).
+    /// The decision table, fed with the facts it asks for ([`decide_service`]); `key` names the
+    /// service in the loop's memory (`namespace/name/uid`).
     async fn decide(
         &self,
         es: &ElastiService,
@@ -328,37 +333,14 @@ impl Controller {
         let remembered = self.last_up.lock().expect("memory poisoned").get(key).copied();
         let stored = es.status.as_ref().and_then(|s| s.last_scaled_up_time.as_ref()).map(|t| t.0);
         let last_up = last_scaled_up(remembered, stored, cooldown, now);
-        let mut facts = Facts {
-            triggers: spec.triggers.len(),
-            age: elapsed(created, now),
-            cooldown,
-            since_last_up: last_up.map(|t| elapsed(t, now)),
-            ..Default::default()
-        };
-        loop {
-            match decide(&facts) {
-                Step::Decided(d, why) => return Ok((d, why.to_string())),
-                Step::NeedEnabled => {
-                    let parsed = match &spec.enabled_period {
-                        Some(p) => EnabledPeriod::parse_cached(&p.schedule, &p.duration),
-                        None => Ok(EnabledPeriod::default_period()),
-                    };
-                    match parsed {
-                        Ok(period) => facts.enabled = Some(period.is_enabled(now)),
-                        // As the reference: a period that cannot be read prevents scale-down.
-                        Err(e) => {
-                            tracing::warn!(namespace = ?es.metadata.namespace, name = ?es.metadata.name, error = %e, "invalid enabledPeriod; keeping the target up");
-                            let note = format!("{e}; scale-down is prevented until it is fixed");
-                            self.warn(dry_run, "InvalidEnabledPeriod", note, &reference_to(&es.metadata));
-                            return Ok((Direction::ScaleUp, format!("the enabled period is invalid ({e})")));
-                        }
-                    }
-                }
-                Step::NeedTriggers => {
-                    facts.answer = Some(self.ask_triggers(key, spec, cooldown).await?);
-                }
-            }
+        let ask = || self.ask_triggers(key, spec, cooldown);
+        let verdict = decide_service(spec, cooldown, created, last_up, now, ask).await?;
+        if let Some(e) = &verdict.invalid_period {
+            tracing::warn!(namespace = ?es.metadata.namespace, name = ?es.metadata.name, error = %e, "invalid enabledPeriod; keeping the target up");
+            let note = format!("{e}; scale-down is prevented until it is fixed");
+            self.warn(dry_run, "InvalidEnabledPeriod", note, &reference_to(&es.metadata));
         }
+        Ok((verdict.direction, verdict.reason))
     }
 
     /// Carries out what was decided, or (dry) only says what it would do; returns the mode the
@@ -377,7 +359,7 @@ impl Controller {
             Direction::NoScale => Ok(None),
             Direction::ScaleUp => {
                 self.keda_step(es, false, dry_run, actions).await?;
-                let intent = Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true };
+                let intent = intent_of(direction, spec).expect("a scale-up has an intent");
                 let replicas = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 Ok(Some(if replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
@@ -386,7 +368,8 @@ impl Controller {
                 // Held at zero from here on: deleting the service must restore the target.
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 self.keda_step(es, true, dry_run, actions).await?;
-                self.scale_step(&es.metadata, target, Intent::ToZero, dry_run, actions).await?;
+                let intent = intent_of(direction, spec).expect("a scale-down has an intent");
+                self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
                 Ok(Some(MODE_PROXY))
             }
         }

@@ -100,8 +100,8 @@ impl Controller {
     /// the Lease on the way out: on close, on Ctrl-C and when the future is dropped.
     pub async fn run(&self, opts: RunOptions) -> Result<()> {
         opts.check()?;
-        self.handler.limits.set(opts.qps, opts.burst)?;
-        let _limited = Unlimit(&self.handler.limits);
+        self.handler.limits().set(opts.qps, opts.burst)?;
+        let _limited = Unlimit(self.handler.limits());
         self.start_run();
         let result = self.run_passes(&opts).await;
         self.handler.flush_events().await;

@@ -85,7 +85,7 @@ impl Controller {
             api,
             ar,
             "elastiservices.elasti.truefoundry.com".into(),
-            self.handler.watch_timeout,
+            self.handler.watch_timeout(),
             strip,
             Some(Box::new(on_event)),
         );

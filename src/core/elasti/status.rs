@@ -10,7 +10,8 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Direction;
-use crate::core::elasti::pass::{api_resource, elapsed};
+use crate::core::elasti::decision::elapsed;
+use crate::core::elasti::pass::api_resource;
 use crate::core::elasti::resource::{ElastiService, ElastiServiceStatus};
 use crate::core::error::Result;
 

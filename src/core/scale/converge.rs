@@ -56,6 +56,14 @@ fn result(t: &ResolvedTarget, previous: i32, replicas: i32, changed: bool, reaso
     ScaleResult { target: t.display(), previous, replicas, changed, reason }
 }
 
+/// The count remembered in the `kubescale.io/previous-replicas` annotation, if it is one.
+fn remembered_in(annotations: Option<&std::collections::BTreeMap<String, String>>) -> Option<i32> {
+    annotations
+        .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|v| *v >= 0)
+}
+
 impl ScaleHandler {
     /// Brings the target to what `intent` asks, then reports it: a log line, and an Event
     /// regarding the target (or `regarding`: the ElastiService, when the loop scales).
@@ -161,6 +169,22 @@ impl ScaleHandler {
         .await
     }
 
+    /// The target (`TYPE/NAME`), its desired count and the count remembered for a return from
+    /// zero, read from the server (a replay's starting point; no lock, no write).
+    pub(crate) async fn count_and_remembered(
+        &self,
+        target: &crate::core::target::TargetRef,
+        namespace: Option<&str>,
+    ) -> Result<(String, i32, Option<i32>)> {
+        self.with_resolved(target, namespace, |t| async move {
+            let api = self.api_for(&t);
+            let count = self.read(&api, &t, &mut Progress::default()).await?.count();
+            let meta = api.get_metadata(&t.name).await?.metadata;
+            Ok((t.display(), count, remembered_in(meta.annotations.as_ref())))
+        })
+        .await
+    }
+
     /// Step 1: writes on top of the scale seen last time, without reading, when the intent's
     /// count differs from it. Calls that must read first (dry runs, going to zero, which
     /// remembers the count read, and restoring a remembered count) skip it.
@@ -246,12 +270,7 @@ impl ScaleHandler {
             }
             _ => api.get_metadata(&t.name).await?.metadata.annotations,
         };
-        let remembered = annotations
-            .as_ref()
-            .and_then(|a| a.get(PREVIOUS_REPLICAS_ANNOTATION))
-            .and_then(|v| v.parse::<i32>().ok())
-            .filter(|v| *v >= 0);
-        Ok(intent.desired(current, remembered))
+        Ok(intent.desired(current, remembered_in(annotations.as_ref())))
     }
 
     /// Step 4: writes `current` to the `kubescale.io/previous-replicas` annotation; returns the

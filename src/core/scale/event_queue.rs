@@ -10,10 +10,8 @@
 //!
 //! Why 2 and not 1: with 1, the second change of an object within 10 s is held and merged with
 //! what follows, and the commonest pair of all, a scale to zero and the scale back, became one
-//! Event "from 0 to 3" counted twice; the scale to zero was no longer listed. A burst of 1 was
-//! measured (`benches/PROFILE.md`, session 6): 0.50 Event writes per change instead of 0.75 and
-//! about 30 % more changes/s at 128 calls at once, on a machine whose API server shares the
-//! client's cores. Not worth an Event a user looks for.
+//! Event "from 0 to 3" counted twice; the scale to zero was no longer listed. Fewer writes
+//! (benches/PROFILE.md has the figures) are not worth an Event a user looks for.
 //!
 //! Nothing is lost on the way out: [`EventQueue::flush`] writes everything queued so far (rate
 //! limits aside) and is called by `events()`, at the end of a loop pass, on `close()` and at

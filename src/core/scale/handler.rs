@@ -84,29 +84,29 @@ impl Default for HandlerOptions {
 /// Scales anything with a `scale` subresource. It holds only what scaling needs; the calls
 /// are in `operations.rs`, `events.rs`, `wait.rs` and `keda.rs`.
 pub struct ScaleHandler {
-    pub(crate) client: Client,
-    pub(crate) discovery: Discovery,
-    pub(crate) locks: KeyedLocks,
-    pub(crate) recorder: Arc<EventRecorder>,
+    pub(super) client: Client,
+    pub(super) discovery: Discovery,
+    pub(super) locks: KeyedLocks,
+    pub(super) recorder: Arc<EventRecorder>,
     /// The Events of scale calls and of the loop, written off the caller's path.
-    pub(crate) event_queue: Arc<EventQueue>,
-    pub(crate) seen: ScaleCache,
+    pub(super) event_queue: Arc<EventQueue>,
+    pub(super) seen: ScaleCache,
     /// Metadata-only watches that let reads be skipped (started by the loop).
-    pub(crate) target_watches: TargetWatches,
+    pub(super) target_watches: TargetWatches,
     /// The rate limit of the client's requests (set while `run` runs).
-    pub(crate) limits: crate::core::throttle::Limits,
+    pub(super) limits: crate::core::throttle::Limits,
     /// How long a watch request asks the server to keep it open: below the read timeout.
-    pub(crate) watch_timeout: std::time::Duration,
+    pub(super) watch_timeout: std::time::Duration,
     watch_namespace: Option<String>,
     default_namespace: String,
     server: String,
     context: Option<String>,
     closed: AtomicBool,
-    pub(crate) record_events: bool,
+    pub(super) record_events: bool,
     /// Places for scale operations in progress (see [`HandlerOptions::concurrency`]).
-    pub(crate) admission: tokio::sync::Semaphore,
+    pub(super) admission: tokio::sync::Semaphore,
     /// False once the API refused a patch of a scale subresource (RBAC without `patch`).
-    pub(crate) scale_patch_allowed: AtomicBool,
+    pub(super) scale_patch_allowed: AtomicBool,
     /// The process the handler was made in (its connections belong to it).
     pid: u32,
 }
@@ -184,6 +184,16 @@ impl ScaleHandler {
     /// The shared client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The rate limit of the handler's requests (the loop sets it while it runs).
+    pub(crate) fn limits(&self) -> &crate::core::throttle::Limits {
+        &self.limits
+    }
+
+    /// How long a watch request asks the server to keep it open.
+    pub(crate) fn watch_timeout(&self) -> std::time::Duration {
+        self.watch_timeout
     }
 
     /// How many per-target locks are held or awaited right now.

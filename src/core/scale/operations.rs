@@ -101,7 +101,8 @@ impl ScaleHandler {
     ) -> Result<ScaleResult> {
         check_replicas(replicas.into())?;
         let intent = Intent::Set { replicas, at_least: opts.at_least };
-        self.scale_with(target, namespace, intent, opts.dry_run, None).await
+        self.with_locked(target, namespace, |t| async move { self.converge(&t, intent, opts.dry_run, None).await })
+            .await
     }
 
     /// Remembers the current desired count in the `kubescale.io/previous-replicas` annotation,

@@ -1,6 +1,8 @@
-//! Scalers: what each ElastiService trigger is asked every tick. The built-in one is
-//! Prometheus; Python scalers plug in through [`ScalerFactory`].
+//! Scalers: what each ElastiService trigger is asked every tick, and (for a replay) what it
+//! would have answered over a range of time. The built-in one is Prometheus; Python scalers plug
+//! in through [`ScalerFactory`].
 
+pub mod history;
 pub mod prometheus;
 
 use std::collections::HashMap;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use crate::core::elasti::decision::Answer;
+use crate::core::elasti::scalers::history::{Sample, StepRange};
 use crate::core::error::{Error, Result};
 
 /// One trigger's scaler. Every method may do I/O.
@@ -29,6 +32,26 @@ pub trait ScalerFactory: Send + Sync {
     /// this with [`ask_scaler`]; the Python bridge does it all in one call with the GIL.
     fn ask(&self, trigger: &str, metadata: serde_json::Value, cooldown: Duration)
     -> BoxFuture<'static, Result<Answer>>;
+
+    /// What the trigger would have answered at each step of `range` (one [`Sample`] per step,
+    /// in order), for a replay. A trigger type without history raises [`Error::Trigger`]
+    /// naming it, which is the default.
+    fn history(
+        &self,
+        trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+        range: StepRange,
+    ) -> BoxFuture<'static, Result<Vec<Sample>>> {
+        let _ = (metadata, cooldown, range);
+        let trigger = trigger.to_string();
+        Box::pin(async move {
+            Err(Error::Trigger {
+                trigger,
+                message: "this trigger type has no history, so it cannot be replayed".into(),
+            })
+        })
+    }
 }
 
 /// Asks `scaler` as the reference does (health, then readiness for zero), then closes it (a

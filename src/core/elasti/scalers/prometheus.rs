@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
+use crate::core::elasti::scalers::history::{Sample, StepRange};
 use crate::core::elasti::scalers::{Answer, Scaler, ScalerFactory, ask_scaler};
 use crate::core::error::{Error, Result};
 use crate::core::per_process::PerProcess;
@@ -21,6 +22,8 @@ pub const ENV_AUTHORIZATION: &str = "PROMETHEUS_TRIGGER_AUTHORIZATION_HEADER";
 pub const DEFAULT_UPTIME_FILTER: &str = "container=\"prometheus\"";
 /// Per-query timeout.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of one range query (a replay's history).
+pub const RANGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A trigger error; credentials inside URLs never reach its message.
 fn err(message: impl Into<String>) -> Error {
@@ -150,6 +153,11 @@ pub fn parse_query_response(body: &[u8]) -> Result<f64> {
         other => return Err(err(format!("unsupported result type {other:?}; use an instant vector or scalar"))),
     };
     let text = sample.get(1).and_then(|s| s.as_str()).ok_or_else(|| err("the sample has no value"))?;
+    sample_value(text)
+}
+
+/// A sample's value as the scaler accepts it: a finite number.
+fn sample_value(text: &str) -> Result<f64> {
     let value: f64 = text.parse().map_err(|_| err(format!("the value {text:?} is not a number")))?;
     if value.is_nan() {
         return Err(err("the query returned NaN"));
@@ -158,6 +166,33 @@ pub fn parse_query_response(body: &[u8]) -> Result<f64> {
         return Err(err(format!("the query returned {text}")));
     }
     Ok(value)
+}
+
+/// Adds the samples of a `query_range` answer (a matrix) to `points`, one list of values per
+/// step of `range`.
+pub fn parse_range_response(body: &[u8], range: &StepRange, points: &mut [Vec<String>]) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| err(format!("the answer is not JSON: {e}")))?;
+    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
+        let msg = v.get("error").and_then(|s| s.as_str()).unwrap_or("unknown error");
+        return Err(err(format!("query failed: {msg}")));
+    }
+    let data = v.get("data").ok_or_else(|| err("the answer has no data"))?;
+    if data.get("resultType").and_then(|t| t.as_str()) != Some("matrix") {
+        return Err(err("a range query must return a matrix; use an instant vector or scalar query"));
+    }
+    let series = data.get("result").and_then(|r| r.as_array()).ok_or_else(|| err("the answer has no result"))?;
+    for s in series {
+        for pair in s.get("values").and_then(|v| v.as_array()).into_iter().flatten() {
+            let (Some(t), Some(text)) = (pair.get(0).and_then(|t| t.as_f64()), pair.get(1).and_then(|t| t.as_str()))
+            else {
+                return Err(err("a sample of the range answer is not [time, \"value\"]"));
+            };
+            if let Some(i) = range.index_of(t) {
+                points[i].push(text.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The HTTP client of every Prometheus scaler, one per process (its connections are driven by
@@ -184,9 +219,59 @@ impl PrometheusScaler {
 
     /// Runs an instant query at the current time and returns its single value.
     pub async fn query(&self, query: &str) -> Result<f64> {
-        let url = format!("{}/api/v1/query", self.config.server_address.trim_end_matches('/'));
         let time = Timestamp::now().to_string();
-        let mut req = http().get(&url).query(&[("query", query), ("time", time.as_str())]);
+        let body = self.get("query", &[("query", query), ("time", time.as_str())], QUERY_TIMEOUT).await?;
+        parse_query_response(&body)
+    }
+
+    /// Runs `query` over `range` (`query_range`, one request: Prometheus answers at most
+    /// 11,000 steps) and returns each step's single value, or why there is none (no sample,
+    /// several series, NaN or ±Inf: what the live query would have refused).
+    pub async fn query_range(&self, query: &str, range: StepRange) -> Result<Vec<std::result::Result<f64, String>>> {
+        let mut points: Vec<Vec<String>> = vec![Vec::new(); range.count];
+        let (start, end) = (range.start.to_string(), range.end().to_string());
+        let step = format!("{}s", range.step.as_secs());
+        let params = [("query", query), ("start", start.as_str()), ("end", end.as_str()), ("step", step.as_str())];
+        let body = self.get("query_range", &params, RANGE_TIMEOUT).await?;
+        parse_range_response(&body, &range, &mut points)?;
+        Ok(points
+            .into_iter()
+            .map(|values| match values.as_slice() {
+                [] => Err("no sample".to_string()),
+                [one] => sample_value(one).map_err(|e| e.to_string()),
+                many => Err(format!("{} series; the query must return one", many.len())),
+            })
+            .collect())
+    }
+
+    /// What the trigger would have answered at each step of `range`, as the live trigger
+    /// answers: unhealthy unless the health query is 1; below the threshold allows zero, else
+    /// wants the target up; no sample or an unusable one is unhealthy (the live trigger's error
+    /// holds the count the same way).
+    pub async fn history(&self, range: StepRange) -> Result<Vec<Sample>> {
+        let health_query = self.config.health_query();
+        let (health, values) =
+            futures::try_join!(self.query_range(&health_query, range), self.query_range(&self.config.query, range))?;
+        Ok(health
+            .into_iter()
+            .zip(values)
+            .map(|(health, value)| match (health, value) {
+                (Err(e), _) => Sample::unhealthy(format!("health query: {e}")),
+                (Ok(h), _) if h != 1.0 => Sample::unhealthy(format!("Prometheus was not up over the cooldown ({h})")),
+                (Ok(_), Err(e)) => Sample::unhealthy(format!("query: {e}")),
+                (Ok(_), Ok(v)) => Sample {
+                    answer: if v < self.config.threshold { Answer::AllowsZero } else { Answer::WantsUp },
+                    value: Some(v),
+                    note: None,
+                },
+            })
+            .collect())
+    }
+
+    /// GETs `/api/v1/{path}` with the trigger's headers; the body of a 2xx answer.
+    async fn get(&self, path: &str, params: &[(&str, &str)], timeout: Duration) -> Result<Vec<u8>> {
+        let url = format!("{}/api/v1/{path}", self.config.server_address.trim_end_matches('/'));
+        let mut req = http().get(&url).query(params).timeout(timeout);
         for (k, v) in &self.config.headers {
             req = req.header(k, v);
         }
@@ -205,7 +290,7 @@ impl PrometheusScaler {
                 text.chars().take(200).collect::<String>()
             )));
         }
-        parse_query_response(&body)
+        Ok(body.to_vec())
     }
 }
 
@@ -237,6 +322,19 @@ impl ScalerFactory for PrometheusFactory {
         Box::pin(async move {
             let config = PrometheusConfig::from_metadata(&metadata, cooldown)?;
             ask_scaler(&PrometheusScaler::new(config)).await
+        })
+    }
+
+    fn history(
+        &self,
+        _trigger: &str,
+        metadata: serde_json::Value,
+        cooldown: Duration,
+        range: StepRange,
+    ) -> BoxFuture<'static, Result<Vec<Sample>>> {
+        Box::pin(async move {
+            let config = PrometheusConfig::from_metadata(&metadata, cooldown)?;
+            PrometheusScaler::new(config).history(range).await
         })
     }
 }

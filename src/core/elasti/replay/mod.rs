@@ -1,0 +1,18 @@
+//! What the loop would have done: an ElastiService replayed over its triggers' history, writing
+//! nothing.
+//!
+//! - `options`: the range and the spec values to try instead of the stored ones;
+//! - `service`: reading the service and its target, gathering the triggers' history;
+//! - `simulate`: the steps, decided by the pass's own [`decide_service`] and [`intent_of`];
+//! - `result`: the typed outcome and its summary.
+//!
+//! [`decide_service`]: crate::core::elasti::decision
+//! [`intent_of`]: crate::core::elasti::pass
+
+pub(crate) mod options;
+pub(crate) mod result;
+pub(crate) mod service;
+pub(crate) mod simulate;
+
+pub use options::{Overrides, ReplayOptions};
+pub use result::{Replay, ReplayStep, Summary};

@@ -1,0 +1,137 @@
+//! A replay's outcome: every step, and a summary a user reads first.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::core::elasti::decision::{Answer, Direction};
+use crate::core::elasti::scalers::history::Sample;
+
+/// One step of a replay: what the triggers said, what the loop decided, and the count the
+/// target had after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStep {
+    /// The step's time.
+    pub time: Timestamp,
+    /// Each trigger's answer at this step, in the service's order.
+    pub triggers: Vec<Sample>,
+    /// The triggers' answer as the pass asks it (first unhealthy or wanting up, else allowing
+    /// zero); `None` when an earlier rule decided and the triggers were not asked.
+    pub answer: Option<Answer>,
+    /// What the loop decided.
+    pub direction: Direction,
+    /// Why.
+    pub reason: String,
+    /// The target's count before the step.
+    pub replicas_before: i32,
+    /// The target's count after the step.
+    pub replicas: i32,
+    /// A trigger wanted the target up while it was at zero: a request arrived at zero and
+    /// waited for a cold start.
+    pub cold_start: bool,
+}
+
+/// The numbers of a replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Steps replayed.
+    pub steps: usize,
+    /// The count the target runs at when the loop leaves it (the target's count at the start,
+    /// or the remembered one when it started at zero; at least `minTargetReplicas` and 1).
+    pub baseline_replicas: i32,
+    /// Time the target spent at zero (steps at zero × step).
+    pub time_at_zero: Duration,
+    /// `time_at_zero` over the whole range.
+    pub fraction_at_zero: f64,
+    /// Σ (baseline − count) × step, in replica-hours: what scale-to-zero saved against running
+    /// the baseline throughout.
+    pub replica_hours_saved: f64,
+    /// Steps that took the target to zero.
+    pub scale_downs: usize,
+    /// Steps that brought it back from zero.
+    pub scale_ups: usize,
+    /// Steps where traffic found the target at zero.
+    pub cold_starts: usize,
+    /// The longest stretch at zero.
+    pub longest_at_zero: Duration,
+}
+
+impl Summary {
+    /// The summary of `steps`, `step` apart, against `baseline_replicas`.
+    pub fn of(steps: &[ReplayStep], step: Duration, baseline_replicas: i32) -> Self {
+        let at_zero = steps.iter().filter(|s| s.replicas == 0).count();
+        let mut longest = 0usize;
+        let mut run = 0usize;
+        for s in steps {
+            run = if s.replicas == 0 { run + 1 } else { 0 };
+            longest = longest.max(run);
+        }
+        let hours = step.as_secs_f64() / 3600.0;
+        let saved: f64 = steps.iter().map(|s| f64::from(baseline_replicas - s.replicas) * hours).sum();
+        Summary {
+            steps: steps.len(),
+            baseline_replicas,
+            time_at_zero: step * at_zero as u32,
+            fraction_at_zero: if steps.is_empty() { 0.0 } else { at_zero as f64 / steps.len() as f64 },
+            replica_hours_saved: saved,
+            scale_downs: steps.iter().filter(|s| s.replicas_before > 0 && s.replicas == 0).count(),
+            scale_ups: steps.iter().filter(|s| s.replicas_before == 0 && s.replicas > 0).count(),
+            cold_starts: steps.iter().filter(|s| s.cold_start).count(),
+            longest_at_zero: step * longest as u32,
+        }
+    }
+}
+
+/// What the loop would have done for one service over a range of time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    /// The service's namespace.
+    pub namespace: String,
+    /// The service's name.
+    pub name: String,
+    /// The target, as `TYPE/NAME`.
+    pub target: String,
+    /// The time between steps.
+    pub step: Duration,
+    /// The cooldown the replay used (after overrides and the 0 → 900 s rule).
+    pub cooldown: Duration,
+    /// Each trigger's type, in order.
+    pub trigger_types: Vec<String>,
+    /// Each trigger's `threshold`, where its metadata has a number there.
+    pub thresholds: Vec<Option<f64>>,
+    /// Every step, in time order.
+    pub steps: Vec<ReplayStep>,
+    /// The numbers.
+    pub summary: Summary,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(before: i32, after: i32, cold: bool) -> ReplayStep {
+        ReplayStep {
+            time: Timestamp::UNIX_EPOCH,
+            triggers: Vec::new(),
+            answer: None,
+            direction: Direction::NoScale,
+            reason: String::new(),
+            replicas_before: before,
+            replicas: after,
+            cold_start: cold,
+        }
+    }
+
+    #[test]
+    fn summary_counts_by_hand() {
+        let steps = [step(2, 2, false), step(2, 0, false), step(0, 0, false), step(0, 2, true), step(2, 0, false)];
+        let s = Summary::of(&steps, Duration::from_secs(1800), 2);
+        assert_eq!(s.steps, 5);
+        assert_eq!(s.time_at_zero, Duration::from_secs(3 * 1800));
+        assert!((s.fraction_at_zero - 0.6).abs() < 1e-9);
+        // Three half-hours at 0 instead of 2: 3 replica-hours.
+        assert!((s.replica_hours_saved - 3.0).abs() < 1e-9);
+        assert_eq!((s.scale_downs, s.scale_ups, s.cold_starts), (2, 1, 1));
+        assert_eq!(s.longest_at_zero, Duration::from_secs(3600));
+    }
+}
