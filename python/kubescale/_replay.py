@@ -200,8 +200,11 @@ class Replay:
         )
         m = d["summary"]
         summary = ReplaySummary(
-            **{**m, "time_at_zero": timedelta(seconds=m["time_at_zero"]),
-               "longest_at_zero": timedelta(seconds=m["longest_at_zero"])}
+            **{
+                **m,
+                "time_at_zero": timedelta(seconds=m["time_at_zero"]),
+                "longest_at_zero": timedelta(seconds=m["longest_at_zero"]),
+            }
         )
         return cls(
             namespace=d["namespace"],
@@ -263,7 +266,8 @@ class Replay:
         except ImportError as e:
             raise ImportError("Replay.to_pandas() needs pandas: pip install pandas") from e
         rows = [{k: v for k, v in s.to_dict().items() if k != "triggers"} for s in self.steps]
-        return pandas.DataFrame(rows).set_index("time")
+        frame: pandas.DataFrame = pandas.DataFrame(rows).set_index("time")
+        return frame
 
     def compare(self, other: Replay) -> ReplayComparison:
         """This replay and ``other`` side by side (e.g. cooldown 300 against 900).
@@ -385,17 +389,20 @@ def _svg(r: Replay, width: int, height: int) -> str:
             f'stroke-dasharray="6,3"><title>threshold {threshold:g}</title></line>'
         )
     # Replicas, a step line.
-    points = []
+    points = [f"{x(steps[0].time):.1f},{y(steps[0].replicas_before, top):.1f}"]
     for s in steps:
-        points.append(f"{x(s.time):.1f},{y(s.replicas_before, top):.1f}")
-        points.append(f"{x(s.time):.1f},{y(s.replicas, top):.1f}")
+        if s.replicas != s.replicas_before:
+            points.append(f"{x(s.time):.1f},{y(s.replicas_before, top):.1f}")
+            points.append(f"{x(s.time):.1f},{y(s.replicas, top):.1f}")
     points.append(f"{end_x:.1f},{y(steps[-1].replicas, top):.1f}")
     parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
     first = html.escape(steps[0].time.strftime("%Y-%m-%d %H:%M"))
     last = html.escape(steps[-1].time.strftime("%Y-%m-%d %H:%M"))
     parts.append(f'<text x="{pad}" y="{height - 8}">{first}</text>')
     parts.append(f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{last} UTC</text>')
-    parts.append(f'<text x="{pad}" y="{pad - 8}">replicas (0–{top}, blue); value (dotted)'
-                 f'{"; threshold (red)" if threshold is not None else ""}; at zero shaded</text>')
+    parts.append(
+        f'<text x="{pad}" y="{pad - 8}">replicas (0 to {top}, blue); value (dotted)'
+        f"{'; threshold (red)' if threshold is not None else ''}; at zero shaded</text>"
+    )
     parts.append("</svg>")
     return "".join(parts)

@@ -105,9 +105,7 @@ async def _await(aw: Awaitable[Any]) -> Any:
     return await aw
 
 
-def call(
-    obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeout: float, *args: Any
-) -> Any:
+def call(obj: Any, method: str, loop: Optional[asyncio.AbstractEventLoop], timeout: float, *args: Any) -> Any:
     """Calls ``obj.method(*args)``; runs a returned awaitable to completion within ``timeout``
     seconds.
 
@@ -216,9 +214,13 @@ def history(
         samples = call(obj, "history", loop, left(), start, start + step * (count - 1), step)
         steps: list[_Step] = [(Answer.UNHEALTHY, None, "no sample")] * count
         for raw in samples:
-            sample = HistorySample(*raw) if isinstance(raw, tuple) and not isinstance(raw, HistorySample) else raw
+            sample = (
+                HistorySample(*raw) if isinstance(raw, tuple) and not isinstance(raw, HistorySample) else raw
+            )
             if not isinstance(sample, HistorySample) or not isinstance(sample.time, datetime):
-                raise TypeError(f"history() must yield HistorySample(time, healthy, allows_zero, value), not {raw!r}")
+                raise TypeError(
+                    f"history() must yield HistorySample(time, healthy, allows_zero, value), not {raw!r}"
+                )
             i = round((sample.time.timestamp() - start_s) / step_s)
             if 0 <= i < count:
                 if not sample.healthy:

@@ -133,6 +133,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--kube-api-burst", type=int, help="requests allowed at once above the QPS (default 100)")
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
 
+    rp = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="what the scale-to-zero loop would have done for an ElastiService over its metric history",
+    )
+    rp.add_argument("name", help="the ElastiService")
+    rp.add_argument("--since", default="24h", help="start this long ago (Go duration) or at an RFC 3339 time")
+    rp.add_argument("--until", help="end this long ago or at an RFC 3339 time (default: now)")
+    rp.add_argument("--step", default="1m", help="time between steps (default 1m)")
+    rp.add_argument("--cooldown", help="try this cooldown instead of the spec's (e.g. 5m)")
+    rp.add_argument("--min-replicas", type=int, help="try this minTargetReplicas")
+    rp.add_argument("--threshold", help="try this threshold in the trigger's metadata")
+    rp.add_argument("--query", help="try this query in the trigger's metadata")
+    rp.add_argument(
+        "--trigger", type=int, default=0, help="the trigger --threshold/--query change (default 0)"
+    )
+    rp.add_argument(
+        "--enabled-period",
+        metavar="'CRON;DURATION'",
+        help="try this enabledPeriod, e.g. '0 9 * * 1-5;10h', or 'always' for none",
+    )
+
     rel = sub.add_parser(
         "release",
         parents=[common],
@@ -180,6 +202,68 @@ def _wait(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescal
     finally:
         if tty:
             print(file=sys.stderr)
+
+
+def _replay(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescale.Replay:
+    overrides: dict[str, Any] = {}
+    if args.cooldown is not None:
+        overrides["cooldown"] = f"{_seconds('--cooldown', args.cooldown):g}s"
+    if args.min_replicas is not None:
+        overrides["min_target_replicas"] = args.min_replicas
+    if args.threshold is not None:
+        overrides["threshold"] = args.threshold
+    if args.query is not None:
+        overrides["query"] = args.query
+    if args.enabled_period == "always":
+        overrides["enabled_period"] = "always"
+    elif args.enabled_period is not None:
+        schedule, sep, duration = args.enabled_period.partition(";")
+        if not sep:
+            raise UsageError("--enabled-period: use 'CRON;DURATION', e.g. '0 9 * * 1-5;10h', or 'always'")
+        overrides["enabled_period"] = {"schedule": schedule.strip(), "duration": duration.strip()}
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            width = 30
+            bar = "#" * (done * width // max(total, 1))
+            print(
+                f"\r{args.name}: [{bar:<{width}}] {done}/{total} steps", end="", file=sys.stderr, flush=True
+            )
+
+    try:
+        return handler.replay(
+            args.name,
+            namespace=args.namespace,
+            start=args.since,
+            end=args.until,
+            step=args.step,
+            trigger=args.trigger,
+            on_progress=progress,
+            **overrides,
+        )
+    finally:
+        if tty:
+            print(file=sys.stderr)
+
+
+def _print_replay(r: kubescale.Replay) -> None:
+    m = r.summary
+    first, last = (r.steps[0].time, r.steps[-1].time) if r.steps else (None, None)
+    tried = f" (trying {r.label})" if r.overrides else ""
+    print(f"{r.service} ({r.target}): cooldown {r.cooldown}{tried}")
+    print(f"{m.steps} steps of {r.step}, from {first} to {last}")
+    print(_table([{"": k, "value": v} for k, v in m._rows()]))
+    print()
+    rows = [
+        {
+            "time": s.time.strftime("%Y-%m-%d %H:%M:%S"),
+            "replicas": f"{s.replicas_before} -> {s.replicas}",
+            "reason": s.reason,
+        }
+        for s in r.transitions()
+    ]
+    print(_table(rows) if rows else "No transitions.")
 
 
 def _print_released(released: Sequence[kubescale.Decision], dry_run: bool) -> None:
@@ -231,6 +315,14 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             _emit(_wait(handler, args), args.output)
         elif args.command == "events":
             _emit(handler.events(args.target, namespace=ns), args.output)
+        elif args.command == "replay":
+            replay = _replay(handler, args)
+            if args.output == "table":
+                _print_replay(replay)
+            elif args.output == "json":
+                print(json.dumps(replay.to_dict(), indent=2, default=str))
+            else:
+                print(_yaml(json.loads(json.dumps(replay.to_dict(), default=str))))
         elif args.command == "release":
             if args.all_namespaces and ns:
                 raise UsageError("use either -n/--namespace or -A/--all-namespaces")

@@ -55,9 +55,17 @@ class LocalPrometheus:
         if self.history:
             (self.dir / "history.om").write_text(self.history)
             subprocess.run(
-                ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(self.dir / "history.om"),
-                 str(self.dir / "data")],
-                check=True, stdout=log, stderr=log,
+                [
+                    "promtool",
+                    "tsdb",
+                    "create-blocks-from",
+                    "openmetrics",
+                    str(self.dir / "history.om"),
+                    str(self.dir / "data"),
+                ],
+                check=True,
+                stdout=log,
+                stderr=log,
             )
         self.procs.append(
             subprocess.Popen(

@@ -185,7 +185,11 @@ def test_a_gap_in_the_data_is_unhealthy_and_holds_the_count(
     # Prometheus carries the last sample for its 5-minute lookback; after that, no data.
     for m in range(66, 90):
         s = by_minute[m]
-        assert (s.answer, s.triggers[0].note, s.replicas) == (kubescale.Answer.UNHEALTHY, "query: no sample", 2), s
+        assert (s.answer, s.triggers[0].note, s.replicas) == (
+            kubescale.Answer.UNHEALTHY,
+            "query: no sample",
+            2,
+        ), s
         assert s.reason == "a trigger is unhealthy"
     # Idle data again at minute 90; the last scale-up was long ago: to zero at once.
     assert by_minute[89].replicas == 2 and by_minute[90].replicas == 0
@@ -204,8 +208,11 @@ def test_bad_input_is_named_and_the_handler_stays_usable(
         ({"start": 3600}, TypeError, "start must be"),
         ({"start": at(0), "cooldown": True}, TypeError, "cooldown"),
         ({"start": at(0), "enabled_period": {"schedule": "no"}}, TypeError, "enabled_period"),
-        ({"start": at(0), "enabled_period": {"schedule": "61 * * * *", "duration": "1h"}},
-         kubescale.InvalidValueError, "schedule"),
+        (
+            {"start": at(0), "enabled_period": {"schedule": "61 * * * *", "duration": "1h"}},
+            kubescale.InvalidValueError,
+            "schedule",
+        ),
     ]
     for kwargs, error, needle in cases:
         with pytest.raises(error, match=needle):
@@ -336,9 +343,77 @@ def test_a_replay_of_what_the_live_loop_ran_over_makes_the_same_transitions(
     with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as fresh:
         # The replay starts from the target's current count (0 now): start it from there too.
         fresh.scale("deployment/web", 2)
-        r = fresh.replay("web", start=datetime.fromtimestamp(started, timezone.utc),
-                         end=datetime.fromtimestamp(ended, timezone.utc), step="1s")
+        r = fresh.replay(
+            "web",
+            start=datetime.fromtimestamp(started, timezone.utc),
+            end=datetime.fromtimestamp(ended, timezone.utc),
+            step="1s",
+        )
     replayed = [(s.time.timestamp(), s.replicas) for s in r.transitions()]
     assert [n for _, n in replayed] == [0, 2, 0], replayed
-    for (lt, ln), (rt, rn) in zip(live, replayed):
+    for (lt, _), (rt, _) in zip(live, replayed):
         assert abs(lt - rt) <= 3.0, (live, replayed)
+
+
+def test_the_command_line_prints_the_summary_and_transitions_and_json_steps(
+    cluster: LocalCluster, ns: str, prom: LocalPrometheus
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    service(cluster, ns, prom, "busy_idle")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kubescale.cli", "replay", "web", "-n", ns, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "KUBECONFIG": cluster.kubeconfig_path},
+        )
+
+    since, until = at(0).isoformat().replace("+00:00", "Z"), at(300).isoformat().replace("+00:00", "Z")
+    out = cli("--since", since, "--until", until, "--step", "1m", "--cooldown", "5m")
+    assert out.returncode == 0, out.stderr
+    assert "cooldown=300s" in out.stdout and "scale-downs" in out.stdout
+    lines = out.stdout.splitlines()
+    assert any(at(64).strftime("%Y-%m-%d %H:%M:%S") in ln and "2 -> 0" in ln for ln in lines), out.stdout
+    assert any(at(240).strftime("%Y-%m-%d %H:%M:%S") in ln and "0 -> 2" in ln for ln in lines), out.stdout
+    data = json.loads(cli("--since", since, "--until", until, "-o", "json").stdout)
+    assert len(data["steps"]) == 301 and data["summary"]["time_at_zero"] == 166 * 60
+    assert data["steps"][74]["direction"] == "scale_down"
+    bad = cli("--since", since, "--step", "0.5s")
+    assert bad.returncode == 2 and "step" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_replay_notebook_shows_the_plot_and_the_comparison(
+    cluster: LocalCluster, ns: str, prom: LocalPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    from helpers import ROOT
+
+    service(cluster, ns, prom, "busy_idle")
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig_path)
+    monkeypatch.setenv("NAMESPACE", ns)
+    monkeypatch.setenv("SINCE", at(0).isoformat())
+    nb = nbformat.read(ROOT / "examples" / "replay.ipynb", as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3").execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(o.output_type != "error" for c in code for o in c.outputs)
+
+    def text(cell: Any) -> str:
+        return "".join(
+            o.get("text", "")
+            + o.get("data", {}).get("text/html", "")
+            + o.get("data", {}).get("text/plain", "")
+            for o in cell.outputs
+        )
+
+    assert "<svg" in text(code[0]) and "at zero" in text(code[0]) and "2 → 0" in text(code[0])
+    assert "cooldown=5m" in text(code[1]) and "as stored" in text(code[1])
+    assert "cold starts: 1" in text(code[2])
+    assert text(code[3]).count("cooldown") == 4

@@ -421,4 +421,20 @@ mod tests {
         .unwrap();
         assert_eq!(c.uptime_filter, DEFAULT_UPTIME_FILTER);
     }
+
+    #[test]
+    fn range_answers_are_sorted_into_steps() {
+        let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let range = StepRange { start, step: Duration::from_secs(60), count: 4 };
+        let t = |i: i64| (start.as_second() + 60 * i) as f64;
+        let body = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"a": "1"}, "values": [[t(0), "1"], [t(1), "2"], [t(3), "NaN"]]},
+            {"metric": {"a": "2"}, "values": [[t(1), "7"], [t(9), "7"]]},
+        ]}});
+        let mut points = vec![Vec::new(); 4];
+        parse_range_response(body.to_string().as_bytes(), &range, &mut points).unwrap();
+        assert_eq!(points, [vec!["1"], vec!["2", "7"], vec![], vec!["NaN"]]);
+        let vector = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+        assert!(parse_range_response(vector.to_string().as_bytes(), &range, &mut points).is_err());
+    }
 }
