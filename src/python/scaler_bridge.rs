@@ -25,9 +25,6 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
     format!("{name}: {}", e.value(py))
 }
 
-/// The least time a scaler's `history()` gets for one window of a replay.
-const HISTORY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Grace beyond a timeout, so that the Python side's own timeout (for coroutines) fires first.
 const GRACE: Duration = Duration::from_millis(200);
 
@@ -146,7 +143,7 @@ impl ScalerFactory for PyScalerFactory {
     }
 
     /// One window of a replay: `kubescale._scalers.history` (factory, `history(start, end,
-    /// step)`, `close`) in one blocking call, bounded by the type's timeout but at least a minute.
+    /// step)`, `close`) in one blocking call, bounded by the type's timeout.
     fn history(
         &self,
         trigger: &str,
@@ -156,7 +153,7 @@ impl ScalerFactory for PyScalerFactory {
     ) -> BoxFuture<'static, crate::core::Result<Vec<Sample>>> {
         let factory = self.factory.clone();
         let (type_, loop_cell) = (self.type_.clone(), self.loop_cell.clone());
-        let timeout = self.timeout.max(HISTORY_TIMEOUT);
+        let timeout = self.timeout;
         let busy = self.busy.clone();
         let key = format!("{trigger}#history");
         Box::pin(async move {

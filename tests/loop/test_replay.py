@@ -417,3 +417,23 @@ def test_the_replay_notebook_shows_the_plot_and_the_comparison(
     assert "cooldown=5m" in text(code[1]) and "as stored" in text(code[1])
     assert "cold starts: 1" in text(code[2])
     assert text(code[3]).count("cooldown") == 4
+
+
+class NeverReturns(NoHistory):
+    def history(self, start: datetime, end: datetime, step: timedelta) -> list[kubescale.HistorySample]:
+        time.sleep(3)
+        return []
+
+
+def test_a_history_that_takes_too_long_is_a_scaler_error_and_the_handler_goes_on(
+    h: kubescale.ScaleHandler, cluster: LocalCluster, ns: str
+) -> None:
+    h.register_scaler("slow-history", NeverReturns, timeout=0.5)
+    python_service(cluster, ns, "slow-history")
+    started = time.monotonic()
+    with pytest.raises(kubescale.ScalerError, match="history took longer than 0.5s"):
+        h.replay("web", start="1h")
+    assert time.monotonic() - started < 2.5
+    h.register_scaler("slow-history", IdleAfter)
+    time.sleep(3)  # the stuck call returns; the trigger may be asked again
+    assert h.replay("web", start=at(0), end=at(60)).summary.steps == 61
