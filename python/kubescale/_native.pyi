@@ -203,7 +203,8 @@ class Decision:
         error: What went wrong (then nothing was scaled), or None.
         actions: What the pass did, or in a dry run would do, e.g.
             ``["pause KEDA web-so", "scale deployment.apps/web 3 → 0"]``.
-        dry_run: Whether nothing was written."""
+        dry_run: Whether nothing was written.
+        shard: The service's shard in a sharded run (``run(shards=N)``), else None."""
 
     @property
     def namespace(self) -> str: ...
@@ -224,6 +225,8 @@ class Decision:
     def actions(self) -> list[str]: ...
     @property
     def dry_run(self) -> bool: ...
+    @property
+    def shard(self) -> Optional[int]: ...
     def to_dict(self) -> dict[str, Any]:
         """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
 
@@ -824,6 +827,7 @@ class ScaleHandler:
         dry_run: bool = False,
         qps: Optional[float] = None,
         burst: Optional[int] = None,
+        shards: Optional[int] = None,
     ) -> None:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -839,6 +843,10 @@ class ScaleHandler:
             qps: The handler's requests per second while it runs (on average;
                 KEDA's operator uses 20). Default: 50. A steady state sends none.
             burst: Requests allowed at once above ``qps``. Default: 100.
+            shards: Split the services into this many shards, each owned through its
+                own Lease (``<lease_name>-<i>``), so that every replica works: each holds
+                at most its fair share (shards / live replicas) and decides only their
+                services. Default: 1 (one Lease when ``leader_election``, as before).
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -846,8 +854,8 @@ class ScaleHandler:
         answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval, duration or ``qps``, or a
-                ``burst`` below 1."""
+            InvalidValueError: A non-positive interval, duration or ``qps``, a
+                ``burst`` below 1, or ``shards`` not from 1 to 1024."""
         ...
 
 @final
@@ -1389,6 +1397,7 @@ class AsyncScaleHandler:
         dry_run: bool = False,
         qps: Optional[float] = None,
         burst: Optional[int] = None,
+        shards: Optional[int] = None,
     ) -> Awaitable[None]:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -1404,6 +1413,10 @@ class AsyncScaleHandler:
             qps: The handler's requests per second while it runs (on average;
                 KEDA's operator uses 20). Default: 50. A steady state sends none.
             burst: Requests allowed at once above ``qps``. Default: 100.
+            shards: Split the services into this many shards, each owned through its
+                own Lease (``<lease_name>-<i>``), so that every replica works: each holds
+                at most its fair share (shards / live replicas) and decides only their
+                services. Default: 1 (one Lease when ``leader_election``, as before).
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -1411,6 +1424,6 @@ class AsyncScaleHandler:
         answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval, duration or ``qps``, or a
-                ``burst`` below 1."""
+            InvalidValueError: A non-positive interval, duration or ``qps``, a
+                ``burst`` below 1, or ``shards`` not from 1 to 1024."""
         ...

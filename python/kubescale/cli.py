@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
         help="requests per second to the API server, on average (default 50; a steady state sends none)",
     )
     r.add_argument("--kube-api-burst", type=int, help="requests allowed at once above the QPS (default 100)")
+    r.add_argument(
+        "--shards",
+        type=int,
+        help="split the services into N shards, each owned through its own Lease: every replica works (default 1)",
+    )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
 
     rp = sub.add_parser(
@@ -352,6 +357,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
                     dry_run=args.dry_run,
                     qps=args.kube_api_qps,
                     burst=args.kube_api_burst,
+                    shards=args.shards,
                 )
             except KeyboardInterrupt:
                 print("stopped", file=sys.stderr)

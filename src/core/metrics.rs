@@ -14,6 +14,8 @@
 //! | `kubescale_event_writes_total` | counter | `result` | Event writes: `queued`, `written`, `failed`, `dropped`, `fenced` (not written: the loop that queued it lost its Lease) |
 //! | `kubescale_scaler_call_duration_seconds` | histogram | `trigger` | time to ask one trigger |
 //! | `kubescale_leader` | gauge | | 1 while this process holds the loop's Lease |
+//! | `kubescale_shards_owned` | gauge | | shards this replica holds in a sharded run |
+//! | `kubescale_shard_decisions_total` | counter | `shard` | decisions this replica made, by shard |
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -31,6 +33,13 @@ use prometheus_client::registry::Registry;
 pub struct DirectionLabel {
     /// `scale_up`, `scale_down` or `no_scale`.
     pub direction: String,
+}
+
+/// Labels of `kubescale_shard_decisions_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabel {
+    /// The shard's index.
+    pub shard: String,
 }
 
 /// Labels of `kubescale_service_decision`.
@@ -105,6 +114,10 @@ pub struct Metrics {
     pub scaler_calls: Family<TriggerLabel, Histogram, fn() -> Histogram>,
     /// `kubescale_leader`.
     pub leader: Gauge<i64, AtomicI64>,
+    /// `kubescale_shards_owned`.
+    pub shards_owned: Gauge<i64, AtomicI64>,
+    /// `kubescale_shard_decisions_total`.
+    pub shard_decisions: Family<ShardLabel, Counter>,
     /// Each service's last decision labels, to drop the old series when it changes.
     last_decision: Mutex<std::collections::HashMap<(String, String), ServiceLabels>>,
     /// Unix seconds of the last answer from the API server that was not a 5xx.
@@ -126,6 +139,8 @@ impl Metrics {
             event_writes: Family::default(),
             scaler_calls: Family::new_with_constructor(seconds_histogram),
             leader: Gauge::default(),
+            shards_owned: Gauge::default(),
+            shard_decisions: Family::default(),
             last_decision: Mutex::default(),
             last_api_answer: AtomicU64::new(0),
             registry: Registry::default(),
@@ -161,6 +176,16 @@ impl Metrics {
             m.scaler_calls.clone(),
         );
         registry.register("kubescale_leader", "1 while this process holds the loop's Lease", m.leader.clone());
+        registry.register(
+            "kubescale_shards_owned",
+            "Shards this replica holds in a sharded run",
+            m.shards_owned.clone(),
+        );
+        registry.register(
+            "kubescale_shard_decisions",
+            "Decisions this replica made, by shard",
+            m.shard_decisions.clone(),
+        );
         Metrics { registry, ..m }
     }
 

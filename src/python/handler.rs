@@ -770,6 +770,10 @@ impl Handler {
     ///     qps: The handler's requests per second while it runs (on average;
     ///         KEDA's operator uses 20). Default: 50. A steady state sends none.
     ///     burst: Requests allowed at once above ``qps``. Default: 100.
+    ///     shards: Split the services into this many shards, each owned through its
+    ///         own Lease (``<lease_name>-<i>``), so that every replica works: each holds
+    ///         at most its fair share (shards / live replicas) and decides only their
+    ///         services. Default: 1 (one Lease when ``leader_election``, as before).
     ///
     /// Passes decide from watches of the ElastiServices, of their targets' types
     /// (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -777,9 +781,9 @@ impl Handler {
     /// answered by waiting its ``Retry-After``.
     ///
     /// Raises:
-    ///     InvalidValueError: A non-positive interval, duration or ``qps``, or a
-    ///         ``burst`` below 1.
-    #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name=None, lease_namespace=None, lease_duration=None, dry_run=false, qps=None, burst=None))]
+    ///     InvalidValueError: A non-positive interval, duration or ``qps``, a
+    ///         ``burst`` below 1, or ``shards`` not from 1 to 1024.
+    #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name=None, lease_namespace=None, lease_duration=None, dry_run=false, qps=None, burst=None, shards=None))]
     fn run(
         &self,
         py: Python<'_>,
@@ -791,6 +795,7 @@ impl Handler {
         dry_run: bool,
         qps: Option<f64>,
         burst: Option<i64>,
+        shards: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
         let d = RunOptions::from_env();
         let opts = RunOptions {
@@ -809,6 +814,7 @@ impl Handler {
             qps: qps.unwrap_or(d.qps),
             // Out of range either way: the core names the problem.
             burst: burst.map_or(d.burst, |b| u32::try_from(b).unwrap_or(0)),
+            shards: shards.map_or(d.shards, |n| u32::try_from(n).unwrap_or(0)),
             ..d
         };
         opts.check()?;

@@ -324,6 +324,7 @@ impl From<core::ScaleResult> for ScaleResult {
 ///     actions: What the pass did, or in a dry run would do, e.g.
 ///         ``["pause KEDA web-so", "scale deployment.apps/web 3 → 0"]``.
 ///     dry_run: Whether nothing was written.
+///     shard: The service's shard in a sharded run (``run(shards=N)``), else None.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
 pub struct Decision {
@@ -341,6 +342,8 @@ pub struct Decision {
     actions: Vec<String>,
     #[pyo3(get)]
     dry_run: bool,
+    #[pyo3(get)]
+    shard: Option<u32>,
 }
 
 #[pymethods]
@@ -361,6 +364,7 @@ impl Decision {
                 ("error", py_of(py, &self.error)?),
                 ("actions", py_of(py, &self.actions)?),
                 ("dry_run", py_of(py, self.dry_run)?),
+                ("shard", py_of(py, self.shard)?),
             ],
         )
     }
@@ -373,13 +377,14 @@ impl Decision {
 
     fn __repr__(&self) -> String {
         format!(
-            "Decision(service={:?}, direction={:?}, reason={:?}, error={}, actions={:?}{})",
+            "Decision(service={:?}, direction={:?}, reason={:?}, error={}, actions={:?}{}{})",
             self.service(),
             self.direction,
             self.reason,
             self.error.as_ref().map_or_else(|| "None".to_string(), |e| format!("{e:?}")),
             self.actions,
             if self.dry_run { ", dry_run=True" } else { "" },
+            self.shard.map_or_else(String::new, |s| format!(", shard={s}")),
         )
     }
 
@@ -427,6 +432,7 @@ impl From<core::Decision> for Decision {
             error: d.error,
             actions: d.actions,
             dry_run: d.dry_run,
+            shard: d.shard,
         }
     }
 }

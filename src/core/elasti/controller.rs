@@ -26,6 +26,8 @@ pub struct Controller {
     /// Per service (`namespace/name/uid`): the status the loop wrote last, until the object
     /// shows it (see `status.rs`).
     pub(crate) written: Mutex<HashMap<String, crate::core::elasti::resource::ElastiServiceStatus>>,
+    /// The shards this replica may act for, while a sharded `run` runs (see `shards.rs`).
+    pub(crate) shards: Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>,
     /// The watches while `run` acts (see `service_watch.rs`).
     pub(crate) service_watch: Mutex<Option<Arc<crate::core::elasti::service_watch::ServiceWatch>>>,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
@@ -45,6 +47,7 @@ impl Controller {
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
             service_watch: Mutex::new(None),
+            shards: Mutex::new(None),
             written: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),

@@ -51,6 +51,8 @@ pub struct Decision {
     pub actions: Vec<String>,
     /// Whether this was a dry run (nothing written).
     pub dry_run: bool,
+    /// The service's shard, in a sharded run (`run` with `shards` > 1).
+    pub shard: Option<u32>,
 }
 
 /// What a pass knows about a service when it decides; trigger answers are asked only when the

@@ -43,6 +43,8 @@ struct Observed {
 pub struct LeaderElector {
     api: Api<Lease>,
     name: String,
+    /// Labels of the Lease when this elector creates it (a shard's group and role).
+    labels: std::collections::BTreeMap<String, String>,
     identity: String,
     duration: Duration,
     observed: Mutex<Option<Observed>>,
@@ -55,11 +57,23 @@ impl LeaderElector {
         LeaderElector {
             api: Api::namespaced(client, namespace),
             name: name.to_string(),
+            labels: Default::default(),
             identity,
             duration,
             observed: Mutex::new(None),
             fence: Arc::new(Fence::new(format!("{namespace}/{name}"))),
         }
+    }
+
+    /// The elector, creating its Lease with `labels` (so that a group of Leases can be listed).
+    pub fn with_labels(mut self, labels: std::collections::BTreeMap<String, String>) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    /// The Lease's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The fence of the loop's writes: held while this elector may act (see the module doc).
@@ -88,9 +102,9 @@ impl LeaderElector {
         i32::try_from(self.duration.as_secs().max(1)).unwrap_or(i32::MAX)
     }
 
-    /// Whether a foreign holder's Lease, as just read, has gone unchanged for its whole duration
-    /// by this process's clock. A change restarts the count.
-    fn foreign_expired(&self, spec: &LeaseSpec, now: Instant) -> bool {
+    /// Whether a foreign holder's Lease, as just read (here or in a LIST of its group), has gone
+    /// unchanged for its whole duration by this process's clock. A change restarts the count.
+    pub(crate) fn foreign_expired(&self, spec: &LeaseSpec, now: Instant) -> bool {
         let seen = Observed {
             holder: spec.holder_identity.clone().unwrap_or_default(),
             renew_time: spec.renew_time.as_ref().map(|t| t.0),
@@ -128,8 +142,9 @@ impl LeaderElector {
         let current = match self.api.get_opt(&self.name).await? {
             Some(l) => l,
             None => {
+                let labels = (!self.labels.is_empty()).then(|| self.labels.clone());
                 let lease = Lease {
-                    metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                    metadata: ObjectMeta { name: Some(self.name.clone()), labels, ..Default::default() },
                     spec: Some(LeaseSpec {
                         holder_identity: Some(self.identity.clone()),
                         lease_duration_seconds: Some(self.seconds()),
@@ -172,6 +187,25 @@ impl LeaderElector {
             Err(e) if e.is_conflict() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Deletes the Lease if this elector holds it (a replica's own membership Lease, on the
+    /// way out); the fence lapses first.
+    pub async fn delete(&self) -> Result<()> {
+        self.fence.lapse();
+        if let Some(lease) = self.api.get_opt(&self.name).await?
+            && lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(self.identity.as_str())
+        {
+            let dp = kube::api::DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    resource_version: lease.metadata.resource_version.clone(),
+                    uid: None,
+                }),
+                ..Default::default()
+            };
+            self.api.delete(&self.name, &dp).await?;
+        }
+        Ok(())
     }
 
     /// Gives the Lease up (if held) so that another process can take over at once; the fence

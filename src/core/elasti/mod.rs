@@ -9,6 +9,7 @@
 //! - `finalizer`, `release`: deleting an ElastiService restores the target it held at zero (and
 //!   always completes); `release_all` lets go of every held target before an uninstall;
 //! - `run`, `leader`: the endless loop, and leader election with a Lease;
+//! - `shards`: the loop sharded across replicas, a Lease per shard and per replica;
 //! - `service_watch`: the watch-fed state `run` decides from (a steady pass sends no request);
 //! - `replay`: what the loop would have done over the triggers' history (writes nothing);
 //! - `scalers`: what each trigger is asked (Prometheus built in, Python through a factory), and
@@ -27,6 +28,7 @@ pub(crate) mod resource;
 pub(crate) mod run;
 pub(crate) mod scalers;
 pub(crate) mod service_watch;
+pub(crate) mod shards;
 pub(crate) mod status;
 
 pub use controller::{Controller, DEFAULT_SCALER_CONCURRENCY};
@@ -37,3 +39,4 @@ pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;
 pub use scalers::history::{MAX_STEPS, Sample, StepRange};
 pub use scalers::{Scaler, ScalerFactory, prometheus};
+pub use shards::{MAX_SHARDS, shard_of};

@@ -25,7 +25,7 @@ use crate::core::elasti::resource::{
 };
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
-use crate::core::metrics::{TriggerLabel, metrics};
+use crate::core::metrics::{ShardLabel, TriggerLabel, metrics};
 use crate::core::scale::events::EventType;
 use crate::core::scale::intent::Intent;
 use crate::core::target::TargetRef;
@@ -139,8 +139,8 @@ impl Controller {
             }
         };
         // Services are independent: decide them concurrently.
-        let futures = objects.iter().map(|obj| self.reconcile_object(obj, dry_run));
-        let decisions = futures::future::join_all(futures).await;
+        let futures = objects.iter().map(|obj| self.reconcile_owned(obj, dry_run));
+        let decisions: Vec<Decision> = futures::future::join_all(futures).await.into_iter().flatten().collect();
         // The pass's Events are written by the time it returns.
         self.handler.flush_events().await;
         metrics().passes.inc();
@@ -176,10 +176,23 @@ impl Controller {
     /// Decides the services created or edited since the last pass (seen by the watch), at once.
     pub(crate) async fn check_changed_services(&self, dry_run: bool) -> Result<Vec<Decision>> {
         let changed = self.changed_services();
-        let futures = changed.iter().map(|(ns, name)| self.check_and_scale_service(name, Some(ns), dry_run));
+        let futures = changed.iter().map(|(ns, name)| self.check_service(name, Some(ns), dry_run));
         let decisions = futures::future::join_all(futures).await;
-        // A service deleted meanwhile has nothing to decide.
-        Ok(decisions.into_iter().filter_map(|d| d.ok()).collect())
+        // A service deleted meanwhile has nothing to decide; another replica's shard is not ours.
+        Ok(decisions.into_iter().filter_map(|d| d.ok().flatten()).collect())
+    }
+
+    /// Decides `obj` unless a sharded run gives its shard to another replica; in a sharded run
+    /// the decision runs in its shard's fence (its writes go out only while the shard is held).
+    async fn reconcile_owned(&self, obj: &DynamicObject, dry_run: bool) -> Option<Decision> {
+        let shards = self.shards.lock().expect("shards poisoned").clone();
+        let Some(shards) = shards else { return Some(self.reconcile_object(obj, dry_run).await) };
+        let (ns, name) = (obj.metadata.namespace.as_deref().unwrap_or_default(), obj.metadata.name.as_deref());
+        let (shard, fence) = shards.owner(ns, name.unwrap_or_default());
+        let mut decision = crate::core::fence::scope(fence?, self.reconcile_object(obj, dry_run)).await;
+        decision.shard = Some(shard);
+        metrics().shard_decisions.get_or_create(&ShardLabel { shard: shard.to_string() }).inc();
+        Some(decision)
     }
 
     /// One decision for one ElastiService (for operators that schedule services themselves).
@@ -191,19 +204,28 @@ impl Controller {
     ) -> Result<Decision> {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
-        let ns = self.handler.namespace_for(namespace)?;
-        let cached = self.service_watch().and_then(|w| w.services.get(&ns, name)).flatten();
-        let obj = match cached {
-            Some(o) => o,
-            None => Arc::new(
-                Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource())
-                    .get(name)
-                    .await?,
-            ),
-        };
+        let obj = self.service_object(name, namespace).await?;
         let decision = self.reconcile_object(&obj, dry_run).await;
         self.handler.flush_events().await;
         Ok(decision)
+    }
+
+    /// The ElastiService `name`: from the watch while `run` keeps one, else from the server.
+    async fn service_object(&self, name: &str, namespace: Option<&str>) -> Result<Arc<DynamicObject>> {
+        let ns = self.handler.namespace_for(namespace)?;
+        if let Some(o) = self.service_watch().and_then(|w| w.services.get(&ns, name)).flatten() {
+            return Ok(o);
+        }
+        let api = Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
+        Ok(Arc::new(api.get(name).await?))
+    }
+
+    /// [`check_and_scale_service`](Self::check_and_scale_service) for a pass: `None` when the
+    /// service is another replica's (a sharded run).
+    async fn check_service(&self, name: &str, namespace: Option<&str>, dry_run: bool) -> Result<Option<Decision>> {
+        self.check_open()?;
+        let obj = self.service_object(name, namespace).await?;
+        Ok(self.reconcile_owned(&obj, dry_run).await)
     }
 
     /// Records a Warning Event regarding the service, unless this is a dry run.
@@ -228,6 +250,7 @@ impl Controller {
                 error,
                 actions,
                 dry_run,
+                shard: None,
             }
         };
         // A pass whose Lease lapsed stops before asking anything (its writes would be refused).

@@ -171,6 +171,7 @@ impl Controller {
             error: None,
             actions: Vec::new(),
             dry_run,
+            shard: None,
         };
         match self.release_held(obj, dry_run).await {
             Ok(r) => {

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Decision;
 use crate::core::elasti::leader::LeaderElector;
+use crate::core::elasti::shards::Shards;
 use crate::core::error::{Error, Result};
 use crate::core::fence;
 
@@ -34,6 +35,9 @@ pub struct RunOptions {
     pub qps: f64,
     /// The bursts of requests allowed above `qps`.
     pub burst: u32,
+    /// Shards of the services (see `shards.rs`): above 1, every replica acts for the shards it
+    /// holds, each through its own Lease (`<lease_name>-<i>`), whatever `leader_election` says.
+    pub shards: u32,
 }
 
 /// The default of [`RunOptions::qps`]: KEDA's operator uses 20, client-go 5. The loop's steady
@@ -55,6 +59,7 @@ impl Default for RunOptions {
             dry_run: false,
             qps: DEFAULT_QPS,
             burst: DEFAULT_BURST,
+            shards: 1,
         }
     }
 }
@@ -85,6 +90,13 @@ impl RunOptions {
                 return Err(Error::InvalidValue { field, problem: "must be positive".into() });
             }
         }
+        if !(1..=crate::core::elasti::shards::MAX_SHARDS).contains(&self.shards) {
+            let max = crate::core::elasti::shards::MAX_SHARDS;
+            return Err(Error::InvalidValue {
+                field: "shards",
+                problem: format!("{} is not from 1 to {max}", self.shards),
+            });
+        }
         crate::core::throttle::quota(self.qps, self.burst).map(drop)
     }
 }
@@ -109,6 +121,9 @@ impl Controller {
     }
 
     async fn run_passes(&self, opts: &RunOptions) -> Result<()> {
+        if opts.shards > 1 {
+            return self.run_sharded(opts).await;
+        }
         let Some(elector) = self.elector(opts)? else {
             let _watching = self.start_watching();
             let mut failures = PassFailures::default();
@@ -139,14 +154,77 @@ impl Controller {
         if !opts.leader_election {
             return Ok(None);
         }
+        let (ns, identity) = self.lease_place(opts)?;
+        let client = self.handler.client().clone();
+        Ok(Some(LeaderElector::new(client, &ns, &opts.lease_name, identity, opts.lease_duration)))
+    }
+
+    /// The Leases' namespace (checked, like the Lease name) and this process's identity in them.
+    fn lease_place(&self, opts: &RunOptions) -> Result<(String, String)> {
         let ns = self.handler.namespace_for(opts.lease_namespace.as_deref())?;
         crate::core::target::validate_name(&format!("lease/{}", opts.lease_name), &opts.lease_name)?;
         let identity = opts.identity.clone().unwrap_or_else(|| {
             let host = crate::core::config::replica_name().unwrap_or_else(|| "kubescale".into());
             format!("{host}-{}", std::process::id())
         });
+        Ok((ns, identity))
+    }
+
+    /// A sharded run (see `shards.rs`): coordination ticks beside the passes, each pass acting
+    /// only for the shards held, each service in its shard's fence; shards given up only
+    /// between passes; everything released on the way out.
+    async fn run_sharded(&self, opts: &RunOptions) -> Result<()> {
+        let (ns, identity) = self.lease_place(opts)?;
         let client = self.handler.client().clone();
-        Ok(Some(LeaderElector::new(client, &ns, &opts.lease_name, identity, opts.lease_duration)))
+        let shards = Arc::new(Shards::new(client, &ns, &opts.lease_name, &identity, opts.lease_duration, opts.shards));
+        let _active = ActiveShards::set(&self.shards, shards.set());
+        let release = ReleaseShardsOnDrop(Some(shards.clone()));
+        let result = self.shard_passes(&shards, opts).await;
+        release.release_now().await;
+        result
+    }
+
+    async fn shard_passes(&self, shards: &Shards, opts: &RunOptions) -> Result<()> {
+        let _watching = self.start_watching();
+        let mut failures = PassFailures::default();
+        let mut next_tick = Instant::now();
+        let mut next_pass = Instant::now();
+        let mut full = false;
+        let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
+        loop {
+            if pass.is_none() && Instant::now() >= next_pass && !shards.held().is_empty() {
+                full = true;
+                pass = Some(Box::pin(self.pass(true, opts.dry_run)));
+            }
+            let running = pass.is_some();
+            tokio::select! {
+                biased;
+                () = self.closed() => return Ok(()),
+                () = tokio::time::sleep_until(next_tick) => {
+                    let sent = Instant::now();
+                    if let Err(e) = shards.tick(!running).await {
+                        tracing::warn!(error = %e, "coordinating the shards failed; acting for those still held");
+                    }
+                    next_tick = sent + shards.tick_period();
+                }
+                done = OptionFuture::from(pass.as_mut()), if running => {
+                    pass = None;
+                    if !failures.log(done.expect("a running pass")) {
+                        return Ok(());
+                    }
+                    // A pass boundary: what a newcomer's share asks for is given up now.
+                    shards.give_up_extra().await;
+                    if full {
+                        next_pass = Instant::now() + opts.polling_interval;
+                    }
+                }
+                () = tokio::time::sleep_until(next_pass), if !running => {}
+                () = self.service_changed(), if !running => {
+                    full = false;
+                    pass = Some(Box::pin(self.pass(false, opts.dry_run)));
+                }
+            }
+        }
     }
 
     /// Follows until this process acquires the Lease, then leads until it loses it (or cannot
@@ -295,6 +373,47 @@ impl LeaderGauge {
 impl Drop for LeaderGauge {
     fn drop(&mut self) {
         crate::core::metrics::metrics().leader.set(0);
+    }
+}
+
+/// The shards the passes act for, set while a sharded `run` runs (cleared however it ends).
+struct ActiveShards<'a>(&'a std::sync::Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>);
+
+impl<'a> ActiveShards<'a> {
+    fn set(
+        cell: &'a std::sync::Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>,
+        set: Arc<crate::core::elasti::shards::ShardSet>,
+    ) -> Self {
+        *cell.lock().expect("shards poisoned") = Some(set);
+        ActiveShards(cell)
+    }
+}
+
+impl Drop for ActiveShards<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().expect("shards poisoned") = None;
+    }
+}
+
+/// Releases the shards and the membership when a sharded `run` ends in any way (as
+/// [`ReleaseOnDrop`] does for the single Lease).
+struct ReleaseShardsOnDrop(Option<Arc<Shards>>);
+
+impl ReleaseShardsOnDrop {
+    async fn release_now(mut self) {
+        if let Some(s) = self.0.take() {
+            s.release_all().await;
+        }
+    }
+}
+
+impl Drop for ReleaseShardsOnDrop {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move { s.release_all().await });
+        }
     }
 }
 
