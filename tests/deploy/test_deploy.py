@@ -89,6 +89,17 @@ def test_both_variants_pass_the_api_server_and_apply(
     assert "--namespace=$(POD_NAMESPACE)" in args
 
 
+def test_the_sharded_variant_runs_three_working_replicas(kube_cluster: ClusterAPI) -> None:
+    docs = render(DEPLOY / "sharded")
+    d = the_deployment(docs)
+    args = d["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert d["spec"]["replicas"] == 3 and d["metadata"]["namespace"] == SYSTEM_NS
+    assert args[:3] == ["run", "--shards", "12"] and "--leader-election" not in args
+    namespace_doc = [d for d in render(DEPLOY) if d["kind"] == "Namespace"]
+    kubectl(kube_cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(namespace_doc))
+    kubectl(kube_cluster, "apply", "--dry-run=server", "-f", "-", stdin=for_local_server(docs))
+
+
 def test_the_pod_is_restricted_probed_and_budgeted() -> None:
     docs = render(DEPLOY)
     pod = the_deployment(docs)["spec"]["template"]["spec"]

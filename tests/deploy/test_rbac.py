@@ -126,3 +126,29 @@ def test_patch_without_update_on_scale_scales_every_time(
         assert h.scale_from_zero("deploy/web").replicas == 1
         assert h.scale("deploy/web", 5, dry_run=True).reason.startswith("dry run")
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+
+
+def test_the_rbac_example_is_enough_for_a_sharded_run(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "sharded", tmp_path, lambda rules: None)
+    kube_cluster.create_deployment(namespace, "web", 2)
+    create_es(kube_cluster, namespace, elasti_service("web", "unused", trigger_type="idle"))
+    with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
+        h.register_scaler("idle", Idle)
+        loop = threading.Thread(target=h.run, kwargs={"polling_interval": 0.5, "shards": 3, "lease_duration": 3})
+        loop.start()
+        deadline = time.monotonic() + 30
+        while spec_replicas(kube_cluster, namespace, DEPLOY) != 0:
+            assert time.monotonic() < deadline and loop.is_alive(), "the sharded run did not scale to zero"
+            time.sleep(0.2)
+        h.close()
+        loop.join(20)
+    leases = kube_cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")["items"]
+    names = sorted(x["metadata"]["name"] for x in leases)
+    # Three shard Leases, released; the membership Lease deleted on the way out.
+    assert names == [f"kubescale-scale-to-zero-{i}" for i in range(3)], names
+    assert not [x for x in leases if x["spec"].get("holderIdentity")]
