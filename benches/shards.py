@@ -178,7 +178,8 @@ def main() -> None:
         "services over the scaler evaluations per second of all replicas together) over a steady",
         "state where every pass asks every scaler and writes nothing.",
         "",
-        "| scaler | replicas | shards | pass (s) | speed-up | Lease requests/s per replica | CPU/s per replica |",
+        "| scaler | replicas | shards | pass (s) | speed-up | Lease requests/s per replica "
+        "| CPU/s per replica |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for work in ("io", "cpu"):
@@ -187,8 +188,8 @@ def main() -> None:
             cpu = sum(p["cpu_per_s"] for p in r["per_replica"]) / r["replicas"]
             label = "20 ms wait" if work == "io" else "2 ms CPU (GIL)"
             lines.append(
-                f"| {label} | {r['replicas']} | {r['shards']} | {r['pass_s']:.2f} | {base / r['pass_s']:.2f}x "
-                f"| {r['lease_requests_per_s_per_replica']:.2f} | {cpu:.2f} |"
+                f"| {label} | {r['replicas']} | {r['shards']} | {r['pass_s']:.2f} "
+                f"| {base / r['pass_s']:.2f}x | {r['lease_requests_per_s_per_replica']:.2f} | {cpu:.2f} |"
             )
     lines += ["", END]
     write_section("shards", "\n".join(lines) + "\n")

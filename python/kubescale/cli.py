@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--shards",
         type=int,
-        help="split the services into N shards, each owned through its own Lease: every replica works (default 1)",
+        help="split the services into N shards, each with its own Lease: every replica works (default 1)",
     )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
 

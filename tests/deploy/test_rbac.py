@@ -134,12 +134,15 @@ def test_the_rbac_example_is_enough_for_a_sharded_run(
     import threading
     import time
 
-    kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "sharded", tmp_path, lambda rules: None)
+    apply(kube_cluster, namespace, [d for d in yaml.safe_load_all(RBAC.read_text()) if d])
+    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, "kubescale", tmp_path)
     kube_cluster.create_deployment(namespace, "web", 2)
     create_es(kube_cluster, namespace, elasti_service("web", "unused", trigger_type="idle"))
     with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
         h.register_scaler("idle", Idle)
-        loop = threading.Thread(target=h.run, kwargs={"polling_interval": 0.5, "shards": 3, "lease_duration": 3})
+        loop = threading.Thread(
+            target=h.run, kwargs={"polling_interval": 0.5, "shards": 3, "lease_duration": 3}
+        )
         loop.start()
         deadline = time.monotonic() + 30
         while spec_replicas(kube_cluster, namespace, DEPLOY) != 0:
@@ -147,7 +150,9 @@ def test_the_rbac_example_is_enough_for_a_sharded_run(
             time.sleep(0.2)
         h.close()
         loop.join(20)
-    leases = kube_cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")["items"]
+    leases = kube_cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")[
+        "items"
+    ]
     names = sorted(x["metadata"]["name"] for x in leases)
     # Three shard Leases, released; the membership Lease deleted on the way out.
     assert names == [f"kubescale-scale-to-zero-{i}" for i in range(3)], names

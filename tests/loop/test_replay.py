@@ -431,7 +431,7 @@ def test_a_history_that_takes_too_long_is_a_scaler_error_and_the_handler_goes_on
     h.register_scaler("slow-history", NeverReturns, timeout=0.5)
     python_service(cluster, ns, "slow-history")
     started = time.monotonic()
-    with pytest.raises(kubescale.ScalerError, match="history took longer than 0.5s"):
+    with pytest.raises(kubescale.ScalerError, match=r"history took longer than 0\.5s"):
         h.replay("web", start="1h")
     assert time.monotonic() - started < 2.5
     h.register_scaler("slow-history", IdleAfter)

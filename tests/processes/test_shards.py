@@ -11,7 +11,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
@@ -127,7 +127,8 @@ def scale_writes(cluster: LocalCluster, ns: str, since: int) -> dict[str, list[t
         uri = e["requestURI"].split("?")[0]
         user = e["user"]["username"]
         ours = user.startswith(f"system:serviceaccount:{ns}:")
-        if ours and e["verb"] in ("patch", "update") and uri.startswith(prefix) and e["responseStatus"]["code"] < 300:
+        wrote = e["verb"] in ("patch", "update") and e["responseStatus"]["code"] < 300
+        if ours and wrote and uri.startswith(prefix):
             name = uri[len(prefix) :].split("/")[0]
             out[name].append((user.rsplit(":", 1)[1], e["stageTimestamp"]))
     return out
@@ -221,10 +222,14 @@ def test_three_replicas_share_twelve_shards_and_hand_them_over(cluster: LocalClu
     # On the way out every replica gave its shards up and deleted its membership Lease; only the
     # one killed with -9 left its own behind.
     leases = cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases")["items"]
-    role = {x["metadata"]["name"]: x["metadata"].get("labels", {}).get("kubescale.io/lease-role") for x in leases}
+    labels = {x["metadata"]["name"]: x["metadata"].get("labels", {}) for x in leases}
+    role = {name: lb.get("kubescale.io/lease-role") for name, lb in labels.items()}
     assert sum(1 for v in role.values() if v == "member") == 1, role
-    assert not [x["spec"].get("holderIdentity") for x in leases if role[x["metadata"]["name"]] == "shard"
-                and x["spec"].get("holderIdentity")]
+    assert not [
+        x["spec"].get("holderIdentity")
+        for x in leases
+        if role[x["metadata"]["name"]] == "shard" and x["spec"].get("holderIdentity")
+    ]
 
 
 def test_one_shard_is_the_single_lease_of_today(cluster: LocalCluster) -> None:
