@@ -24,12 +24,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
 from results_md import markers, write_section
+from services import create_services, metric
 
 import kubescale
 from kubescale.testing import LocalCluster
@@ -87,43 +87,11 @@ class Audit:
         return delta
 
 
-def metric(text: str, name: str) -> float:
-    m = re.search(rf"^{name} (\S+)", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
 def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def create_all(cluster: LocalCluster, ns: str, n: int) -> None:
-    def deployment(i: int) -> None:
-        cluster.create_deployment(ns, f"w{i}", 1)
-
-    def service(i: int) -> None:
-        cluster.request(
-            "POST",
-            f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices",
-            {
-                "apiVersion": "elasti.truefoundry.com/v1alpha1",
-                "kind": "ElastiService",
-                "metadata": {"name": f"w{i}"},
-                "spec": {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"w{i}"},
-                    "service": f"w{i}",
-                    "cooldownPeriod": COOLDOWN.get(n, LONG_COOLDOWN),
-                    "minTargetReplicas": 1,
-                    "triggers": [{"type": "trivial", "metadata": {}}],
-                },
-            },
-        )
-
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(deployment, range(n)))
-        list(pool.map(service, range(n)))
 
 
 class Loop:
@@ -210,7 +178,8 @@ def run_size(n: int, qps: float) -> dict[str, Any]:
             admin.install_crds()
         ns = cluster.create_namespace(wait_for_service_account=False)
         t0 = time.monotonic()
-        create_all(cluster, ns, n)
+        cooldown = COOLDOWN.get(n, LONG_COOLDOWN)
+        create_services(cluster, ns, n, replicas=1, cooldown=cooldown, trigger="trivial")
         made = time.monotonic() - t0
         print(f"  N={n}: {2 * n} objects made in {made:.0f} s", flush=True)
         time.sleep(COOLDOWN.get(n, LONG_COOLDOWN) + 1)  # every service older than its cooldown

@@ -21,16 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from results_md import markers, write_section
+from services import create_services, metric
 
 import kubescale
 from kubescale.testing import LocalCluster
@@ -41,41 +40,9 @@ START, END = markers("shards")
 COOLDOWN = 5
 
 
-def create_all(cluster: LocalCluster, ns: str, n: int) -> None:
-    def deployment(i: int) -> None:
-        cluster.create_deployment(ns, f"w{i}", 0)
-
-    def service(i: int) -> None:
-        cluster.request(
-            "POST",
-            f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices",
-            {
-                "apiVersion": "elasti.truefoundry.com/v1alpha1",
-                "kind": "ElastiService",
-                "metadata": {"name": f"w{i}"},
-                "spec": {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"w{i}"},
-                    "service": f"w{i}",
-                    "cooldownPeriod": COOLDOWN,
-                    "minTargetReplicas": 1,
-                    "triggers": [{"type": "work", "metadata": {}}],
-                },
-            },
-        )
-
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(deployment, range(n)))
-        list(pool.map(service, range(n)))
-
-
 def scrape(address: str) -> str:
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as r:
         return str(r.read().decode())
-
-
-def metric(text: str, name: str) -> float:
-    m = re.search(rf"^{re.escape(name)} (\S+)", text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def lease_requests(cluster: LocalCluster, since: int) -> int:
@@ -162,7 +129,7 @@ def main() -> None:
             admin.install_crds()
         ns = cluster.create_namespace(wait_for_service_account=False)
         started = time.monotonic()
-        create_all(cluster, ns, args.services)
+        create_services(cluster, ns, args.services, replicas=0, cooldown=COOLDOWN, trigger="work")
         print(f"created {args.services} services in {time.monotonic() - started:.0f}s", file=sys.stderr)
         time.sleep(COOLDOWN)
         for work in ("io", "cpu"):
