@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from kubescale.testing import ClusterAPI
 
 from helpers import DEPLOY, ROOT, create_es, elasti_service, spec_replicas
@@ -47,6 +49,7 @@ def week_of_history() -> str:
     )
 
 
+@pytest.mark.usefixtures("crds_installed")
 def test_every_readme_example_runs(kube_cluster: ClusterAPI, namespace: str, tmp_path: Path) -> None:
     blocks = examples()
     assert len(blocks) == 4, "the README's examples changed: update this test's set-up"
