@@ -6,10 +6,12 @@
 //! process's CPU (benches/PROFILE.md). Here one thread takes the GIL once and answers call after
 //! call while the queue has any.
 //!
-//! A scaler that is slow or never returns must cost its own service only: when the queue has
-//! waited [`STALL`] without any call starting or ending, another thread is started to drain it
-//! (callers waiting on the queue ask for that check, see [`Pool::call`]). The stuck thread stays
-//! with its call, as before.
+//! Calls that take a while — a scaler waiting on I/O with the GIL released, one that is slow, one
+//! that never returns — must not hold up the calls queued behind them: when the oldest queued
+//! call has waited [`STALL`] and no thread is idle, another thread is started (callers waiting
+//! on the queue ask for that check, see [`Pool::call`]). So cheap calls are answered by one
+//! thread, and calls that wait run side by side, as many as the callers allow (the loop's
+//! `scaler_concurrency`). A stuck thread stays with its call.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -21,8 +23,8 @@ use tokio::sync::oneshot;
 
 use crate::core::per_process::PerProcess;
 
-/// How long the queue may wait without progress before another thread is started.
-const STALL: Duration = Duration::from_millis(20);
+/// How long a queued call may wait, with no thread idle, before another thread is started.
+const STALL: Duration = Duration::from_millis(5);
 /// How long a thread with nothing to do stays for more work.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
@@ -31,13 +33,14 @@ type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
 #[derive(Default)]
 struct State {
-    jobs: VecDeque<Job>,
+    /// Calls not started yet, each with the time it was queued.
+    jobs: VecDeque<(Instant, Job)>,
     /// Threads alive.
     threads: usize,
     /// Threads waiting for work.
     idle: usize,
-    /// When a call last started or ended.
-    progress: Option<Instant>,
+    /// Threads started that have not taken their first call yet.
+    starting: usize,
 }
 
 /// The queue and its threads (one per process: threads do not survive `fork()`).
@@ -85,7 +88,7 @@ impl Pool {
 
     fn submit(self: &Arc<Self>, job: Job) {
         let mut state = self.lock();
-        state.jobs.push_back(job);
+        state.jobs.push_back((Instant::now(), job));
         if state.idle > 0 {
             drop(state);
             self.work.notify_one();
@@ -94,23 +97,26 @@ impl Pool {
         }
     }
 
-    /// Starts another thread if the queue has work that no thread is getting to.
+    /// Starts another thread if the oldest queued call has waited [`STALL`] and no thread is
+    /// free to take it.
     fn unstall(self: &Arc<Self>) {
         let state = self.lock();
-        let stalled = state.progress.is_none_or(|t| t.elapsed() >= STALL);
-        if !state.jobs.is_empty() && state.idle == 0 && stalled {
+        let stalled = state.jobs.front().is_some_and(|(queued, _)| queued.elapsed() >= STALL);
+        if stalled && state.idle == 0 && state.starting == 0 {
             self.start(state);
         }
     }
 
     fn start(self: &Arc<Self>, mut state: std::sync::MutexGuard<'_, State>) {
         state.threads += 1;
-        state.progress = Some(Instant::now());
+        state.starting += 1;
         drop(state);
         let pool = self.clone();
         let spawned = std::thread::Builder::new().name("kubescale-scaler".into()).spawn(move || pool.work());
         if spawned.is_err() {
-            self.lock().threads -= 1;
+            let mut state = self.lock();
+            state.threads -= 1;
+            state.starting -= 1;
         }
     }
 
@@ -126,23 +132,22 @@ impl Pool {
             state = s;
             state.idle -= 1;
         }
-        let job = state.jobs.pop_front();
-        if job.is_some() {
-            state.progress = Some(Instant::now());
-        } else if wait {
+        let job = state.jobs.pop_front().map(|(_, job)| job);
+        if job.is_none() && wait {
             state.threads -= 1;
         }
         job
     }
 
-    fn done(&self) {
-        self.lock().progress = Some(Instant::now());
-    }
-
     /// A thread's life: take the GIL, answer the calls waiting, give the GIL back while there
     /// are none.
     fn work(&self) {
-        let Some(first) = self.next(false) else {
+        let first = {
+            let mut state = self.lock();
+            state.starting -= 1;
+            state.jobs.pop_front().map(|(_, job)| job)
+        };
+        let Some(first) = first else {
             self.lock().threads -= 1;
             return;
         };
@@ -158,7 +163,6 @@ impl Pool {
                 // A panic is the call's failure (its caller is told it did not complete), not
                 // the thread's.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(py)));
-                self.done();
                 job = match self.next(false) {
                     Some(j) => j,
                     None => match py.detach(|| self.next(true)) {
