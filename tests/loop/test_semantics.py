@@ -29,8 +29,10 @@ from helpers import (
     leader_election_setup,
     spec_replicas,
 )
+from helpers.overlap import most_calls_at_once
 
 ES = "/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/{name}"
+OVERLAP = str(Path(__file__).resolve().parents[1] / "helpers" / "overlap.py")
 
 
 @pytest.fixture
@@ -281,27 +283,14 @@ def test_a_scaler_that_never_returns_costs_its_service_only_and_one_thread(
             Stuck.release.set()
 
 
-class Overlap:
-    """Records how many scaler calls run at once."""
-
-    lock = threading.Lock()
-    now = 0
-    most = 0
-
-    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
-        pass
-
-    def is_healthy(self) -> bool:
-        with Overlap.lock:
-            Overlap.now += 1
-            Overlap.most = max(Overlap.most, Overlap.now)
-        time.sleep(0.3)
-        with Overlap.lock:
-            Overlap.now -= 1
-        return True
-
-    def should_scale_to_zero(self) -> bool:
-        return False
+def overlap_services(kube_cluster: ClusterAPI, namespace: str, services: int) -> None:
+    """`services` Deployments, each with an ElastiService whose trigger is an `Overlap` scaler,
+    old enough to be decided."""
+    for i in range(services):
+        kube_cluster.create_deployment(namespace, f"w{i}", 1)
+        service = elasti_service(f"s{i}", "", target=f"w{i}", trigger_type="overlap")
+        create_es(kube_cluster, namespace, service, age=False)
+    time.sleep(1.1)
 
 
 def most_scaler_calls_at_once(
@@ -309,23 +298,8 @@ def most_scaler_calls_at_once(
 ) -> int:
     """One pass over `services` services whose scaler takes 0.3 s: checks every decision went
     without error, and returns how many scaler calls ran at once at most."""
-    for i in range(services):
-        kube_cluster.create_deployment(namespace, f"w{i}", 1)
-        create_es(
-            kube_cluster,
-            namespace,
-            elasti_service(f"s{i}", "", target=f"w{i}", trigger_type="overlap"),
-            age=False,
-        )
-    time.sleep(1.1)
-    Overlap.most = 0
-    with kubescale.ScaleHandler(
-        namespace, kubeconfig=kube_cluster.kubeconfig_path, scaler_concurrency=scaler_concurrency
-    ) as h:
-        h.register_scaler("overlap", Overlap)
-        decisions = h.check_and_scale()
-    assert [d.error for d in decisions] == [None] * services
-    return Overlap.most
+    overlap_services(kube_cluster, namespace, services)
+    return most_calls_at_once(namespace, kube_cluster.kubeconfig_path, scaler_concurrency, 0.3, services)
 
 
 def test_scaler_evaluations_are_bounded(
@@ -342,35 +316,6 @@ def test_slow_scalers_are_asked_side_by_side_up_to_the_bound(
     assert most_scaler_calls_at_once(kube_cluster, namespace, 8, scaler_concurrency=4) == 4
 
 
-SHORT_WAITS = """
-import sys, threading, time
-import kubescale
-
-class Overlap:
-    lock, now, most = threading.Lock(), 0, 0
-
-    def __init__(self, metadata, cooldown):
-        pass
-
-    def is_healthy(self):
-        with Overlap.lock:
-            Overlap.now += 1
-            Overlap.most = max(Overlap.most, Overlap.now)
-        time.sleep(0.015)
-        with Overlap.lock:
-            Overlap.now -= 1
-        return True
-
-    def should_scale_to_zero(self):
-        return False
-
-with kubescale.ScaleHandler(sys.argv[1], kubeconfig=sys.argv[2], scaler_concurrency=4) as h:
-    h.register_scaler("overlap", Overlap)
-    assert [d.error for d in h.check_and_scale()] == [None] * 40
-print(Overlap.most)
-"""
-
-
 def test_short_waits_of_a_scaler_run_side_by_side_too(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None
 ) -> None:
@@ -379,12 +324,8 @@ def test_short_waits_of_a_scaler_run_side_by_side_too(
     only after 20 ms without any call ending, so calls shorter than that ran one at a time, and
     a pass over 3,000 such services took 20 s instead of 3.) In a new process, so that no scaler
     thread of an earlier test is there to help."""
-    for i in range(40):
-        kube_cluster.create_deployment(namespace, f"w{i}", 1)
-        service = elasti_service(f"s{i}", "", target=f"w{i}", trigger_type="overlap")
-        create_es(kube_cluster, namespace, service, age=False)
-    time.sleep(1.1)
-    args = [sys.executable, "-c", SHORT_WAITS, namespace, kube_cluster.kubeconfig_path]
+    overlap_services(kube_cluster, namespace, 40)
+    args = [sys.executable, OVERLAP, namespace, kube_cluster.kubeconfig_path, "4", "0.015", "40"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 3, "short scaler calls ran one or two at a time"
