@@ -182,7 +182,7 @@ def run_size(n: int, qps: float) -> dict[str, Any]:
         create_services(cluster, ns, n, replicas=1, cooldown=cooldown, trigger="trivial")
         made = time.monotonic() - t0
         print(f"  N={n}: {2 * n} objects made in {made:.0f} s", flush=True)
-        time.sleep(COOLDOWN.get(n, LONG_COOLDOWN) + 1)  # every service older than its cooldown
+        time.sleep(cooldown + 1)  # every service older than its cooldown
         baseline = rss_mib()
         STATE["zero"] = True
         h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)

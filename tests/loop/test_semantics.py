@@ -321,9 +321,9 @@ def test_short_waits_of_a_scaler_run_side_by_side_too(
 ) -> None:
     """A scaler that waits 15 ms (a quick metric query, the GIL released) is asked side by side
     as well: a queued call that waits with no thread free gets one. (Before, a thread was added
-    only after 20 ms without any call ending, so calls shorter than that ran one at a time, and
-    a pass over 3,000 such services took 20 s instead of 3.) In a new process, so that no scaler
-    thread of an earlier test is there to help."""
+    only after 20 ms without any call ending, so calls shorter than that kept the pool from
+    growing: at most 2 ran at once here.) In a new process, so that no scaler thread of an
+    earlier test is there to help."""
     overlap_services(kube_cluster, namespace, 40)
     args = [sys.executable, OVERLAP, namespace, kube_cluster.kubeconfig_path, "4", "0.015", "40"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
