@@ -4,9 +4,11 @@ tells their writes apart), 12 shards, 60 services; a replica killed, restarted, 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -240,3 +242,43 @@ def test_one_shard_is_the_single_lease_of_today(cluster: LocalCluster) -> None:
         with pytest.raises(kubescale.InvalidValueError, match="shards"):
             h.run(shards=5000)
         assert h.check_and_scale() == []  # usable afterwards
+
+
+class Idle:
+    def __init__(self, metadata: dict[str, object], cooldown: object) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return True
+
+
+def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(cluster: LocalCluster) -> None:
+    """One replica of a 3-shard run holds every shard (``kubescale_shards_owned``) and counts
+    each decision under its service's shard (``kubescale_shard_decisions_total{shard}``)."""
+    ns = cluster.create_namespace(wait_for_service_account=False)
+    names = [f"m{i}" for i in range(6)]
+    for s in names:
+        cluster.create_deployment(ns, s, 1)
+        service = elasti_service(s, "unused", target=s, trigger_type="idle", cooldown=1)
+        create_es(cluster, ns, service, age=False)
+    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+    h.register_scaler("idle", Idle)
+    options = {"polling_interval": 0.2, "shards": 3, "lease_name": "metrics", "lease_duration": 3.0}
+    loop = threading.Thread(target=h.run, kwargs=options)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 60
+        while set(counts(cluster, ns).values()) != {0}:
+            assert time.monotonic() < deadline, f"not every target at 0: {counts(cluster, ns)}"
+            time.sleep(0.2)
+        text = h.metrics()
+    finally:
+        h.close()
+        loop.join(30)
+    assert re.search(r"^kubescale_shards_owned 3$", text, re.M), text
+    counted = r'^kubescale_shard_decisions_total\{shard="(\d+)"\} [1-9]'
+    decided = {int(s) for s in re.findall(counted, text, re.M)}
+    assert decided == {shard_of(ns, s, 3) for s in names}, text
