@@ -9,7 +9,12 @@ CARGO_TEST_FLAGS ?= --no-default-features
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: venv control-plane prometheus kubectl old-distro develop wheel install-wheel sdist test lint stubs docs bench fuzz soak demo clean
+.PHONY: venv debian-packages control-plane prometheus kubectl old-distro develop wheel install-wheel sdist \
+	test test-setup test-build test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
+
+# The cluster layer runs in this many pytest workers, each with its own local control plane
+# (docs/development.md: most of a cluster test's time is waiting, so more workers than cores pay).
+PYTEST_WORKERS ?= 4
 
 venv: $(VENV)/.installed
 
@@ -19,17 +24,22 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-prometheus:
+# Every Debian package the set-up needs, in one apt-get call, so that the steps below can run
+# side by side (apt allows one installer at a time).
+debian-packages:
+	bash scripts/install-debian-packages.sh
+
+prometheus: | debian-packages
 	bash scripts/install-prometheus.sh
 
-kubectl:
+kubectl: | debian-packages
 	bash scripts/install-kubectl.sh
 
-control-plane:
+control-plane: | debian-packages
 	bash scripts/install-control-plane.sh
 
 # A Debian 11 root (glibc 2.31, CPython 3.9), cached: the wheel is tested on it.
-old-distro:
+old-distro: | debian-packages
 	bash scripts/install-old-distro.sh
 
 # Builds the extension into the venv (editable: python/ is used in place). For development.
@@ -60,15 +70,43 @@ sdist: venv wheel
 install-wheel: wheel
 	$(PY) -m pip install -q --force-reinstall --no-deps dist/kubescale-$(VERSION)-*.whl
 
-# Starts one local cluster and runs the Rust and the Python suites against it; the Python
-# suite runs against the installed release wheel, not the source tree.
-test: venv control-plane prometheus kubectl old-distro install-wheel
-	$(PY) -m kubescale.testing exec -- bash -c 'cargo test $(CARGO_TEST_FLAGS) -- --include-ignored && $(MAKE) --no-print-directory lint && $(PY) -m pytest'
+# Everything `make test` runs, in layers: Rust (unit and cluster tests), lints, then pytest: the
+# unit layer and the cluster layer in $(PYTEST_WORKERS) workers, against the installed release
+# wheel, not the source tree. The set-up steps run side by side with the Rust test build (one
+# downloads while the other compiles).
+test:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-setup test-build lint-rust
+	@$(MAKE) --no-print-directory test-rust lint-python test-unit test-cluster
 
-lint: venv
+test-setup: venv control-plane prometheus kubectl old-distro install-wheel
+
+# The Rust tests compiled, not run (cargo test runs them in test-rust).
+test-build:
+	cargo test $(CARGO_TEST_FLAGS) --no-run -q
+
+# Rust: in-module unit tests, the property tests and tests/core_cluster.rs on one local cluster.
+test-rust: venv control-plane
+	$(PY) -m kubescale.testing exec -- cargo test $(CARGO_TEST_FLAGS) -q -- --include-ignored
+
+# The unit layer: no control plane is needed or started (tests/unit, in seconds).
+test-unit: venv
+	@$(PY) -c 'import kubescale' 2>/dev/null || $(MAKE) --no-print-directory install-wheel
+	$(PY) -m pytest tests/unit -q
+
+# The cluster layer: each worker starts its own local control plane (tests that need one of
+# their own still start it); a test never sees another worker's objects.
+test-cluster: venv control-plane prometheus kubectl old-distro
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal --ignore tests/unit -q
+
+lint: lint-rust lint-python
+
+lint-rust:
 	cargo fmt --check
 	cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
 	cargo clippy --lib -q -- -D warnings
+
+# Needs the built module (the stubs are checked against it).
+lint-python: venv
 	$(VENV)/bin/ruff check python tests examples
 	$(VENV)/bin/ruff format --check python tests examples
 	$(PY) scripts/gen_stubs.py --check
@@ -77,7 +115,7 @@ lint: venv
 	$(VENV)/bin/mkdocs build --strict -q -d "$$(mktemp -d)"
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
-	@if command -v actionlint >/dev/null 2>&1; then actionlint; else echo "actionlint: not installed here (its PyPI package downloads the binary from GitHub); the release workflow's lint job runs it"; fi
+	$(VENV)/bin/actionlint
 
 # python/kubescale/_native.pyi from scripts/stubs/_native.pyi.in and the built module's docstrings.
 stubs: venv
@@ -105,7 +143,8 @@ fuzz:
 soak: venv control-plane prometheus install-wheel
 	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/processes/test_faults.py -v
 
-demo: venv control-plane install-wheel
+demo:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py
 
 clean:

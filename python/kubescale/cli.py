@@ -12,13 +12,15 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import kubescale
+from kubescale import _completion
 from kubescale._native import parse_duration
 from kubescale.errors import ApiError, InvalidValueError, KubeScaleError
 
-__all__ = ["main"]
+__all__ = ["JsonFormatter", "completion_script", "main"]
 
 
 class UsageError(Exception):
@@ -27,7 +29,7 @@ class UsageError(Exception):
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     """Every field of a returned value (``to_dict()``), for JSON, YAML and the tables."""
-    return dict(obj.to_dict())
+    return dict(obj) if isinstance(obj, dict) else dict(obj.to_dict())
 
 
 def _yaml(data: Any) -> str:
@@ -66,21 +68,67 @@ def _emit(value: Any, output: str) -> None:
         print(_table(rows))
 
 
+DRY_RUN = ("none", "client", "server")
+
+
+def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every verb takes, as kubectl has them: before or after the verb. After the
+    verb they default to nothing (``SUPPRESS``), so that a value given before it is kept."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("-n", "--namespace", default=default(None), help="namespace (default: the context's)")
+    parser.add_argument("--context", default=default(None), help="kubeconfig context")
+    parser.add_argument(
+        "--kubeconfig",
+        default=default(None),
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default=default("table"))
+    parser.add_argument(
+        "--no-events",
+        action="store_true",
+        default=default(False),
+        help="record no Event per change (one API write less each)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default(0), help="log more (-v info, -vv debug)"
+    )
+
+
+def _dry_run(parser: argparse.ArgumentParser, help: str) -> None:
+    """kubectl's ``--dry-run[=none|client|server]``; alone it means ``client``."""
+    parser.add_argument(
+        "--dry-run",
+        nargs="?",
+        const="client",
+        default="none",
+        choices=DRY_RUN,
+        metavar="none|client|server",
+        help=help,
+    )
+
+
+def _duration(text: str) -> float:
+    """A time option's value: a Go duration (``90s``, ``2m``) or plain seconds (``120``)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text)
+    except InvalidValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
-    common.add_argument("--context", help="kubeconfig context")
-    common.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
-    )
-    common.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
-    common.add_argument(
-        "--no-events", action="store_true", help="record no Event per change (one API write less each)"
-    )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    _common(common, suppress=True)
 
     p = argparse.ArgumentParser(prog="kubescale", description="Scale Kubernetes workloads.")
     p.add_argument("--version", action="version", version=f"kubescale {kubescale.__version__}")
+    _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("get", parents=[common], help="show a target's scale")
@@ -90,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("target")
     s.add_argument("replicas", type=int)
     s.add_argument("--at-least", action="store_true", help="keep a larger current count")
-    s.add_argument("--dry-run", action="store_true", help="let the server validate, write nothing")
+    _dry_run(
+        s, "client: show the change without sending it; server: let the server validate it, write nothing"
+    )
 
     z = sub.add_parser("scale-to-zero", parents=[common], help="remember the count and scale to 0")
     z.add_argument("target")
@@ -103,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("wait", parents=[common], help="wait until the replicas are ready")
     w.add_argument("target")
     w.add_argument("--replicas", type=int, help="the count to wait for (default: the desired count)")
-    w.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
+    w.add_argument(
+        "--timeout", type=_duration, default=300.0, help="a duration, e.g. 2m, or seconds (default 5m)"
+    )
     w.add_argument("--not-ready", action="store_true", help="count existing replicas, ready or not")
 
     e = sub.add_parser("events", parents=[common], help="list the events regarding a target")
@@ -120,10 +172,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve /metrics, /healthz and /readyz there (e.g. 0.0.0.0:8080; off by default)",
     )
+    _dry_run(r, "client: decide every pass and write nothing; log what each pass would do")
     r.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="decide every pass and write nothing; log what each pass would do",
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object per line (for log collectors)",
     )
     r.add_argument(
         "--kube-api-qps",
@@ -171,7 +225,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every namespace (default: -n, else the context's)",
     )
-    rel.add_argument("--dry-run", action="store_true", help="write nothing; show what would be done")
+    _dry_run(rel, "client: write nothing; show what would be done")
+
+    c = sub.add_parser("completion", help="print a shell completion script (bash, zsh, fish)")
+    c.add_argument("shell", choices=("bash", "zsh", "fish"))
     return p
 
 
@@ -289,13 +346,67 @@ def _print_released(released: Sequence[kubescale.Decision], dry_run: bool) -> No
         print("(dry run: nothing was written)")
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (``--log-format json``): ``ts`` (UTC, RFC 3339), ``level``,
+    ``logger``, ``msg``, and ``exc`` when an exception is attached."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        line: dict[str, Any] = {
+            "ts": ts,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _configure_logging(verbose: int, log_format: str) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def _client_dry_run(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> dict[str, Any]:
+    """``scale --dry-run=client``: what the change would be, from one read; nothing is sent."""
+    scale = handler.get_scale(args.target, namespace=args.namespace)
+    group = scale.api_version.rpartition("/")[0]
+    target = f"{scale.kind.lower()}{'.' + group if group else ''}/{scale.name}"
+    current = scale.spec_replicas
+    wanted = max(current, args.replicas) if args.at_least else args.replicas
+    reason = f"would scale from {current} to {wanted}" if wanted != current else f"already at {current}"
+    return {
+        "target": target,
+        "previous": current,
+        "replicas": wanted,
+        "changed": False,
+        "reason": f"{reason} (dry run: nothing sent)",
+    }
+
+
+def completion_script(shell: str) -> str:
+    """The shell completion script for ``bash``, ``zsh`` or ``fish`` (``kubescale completion``)."""
+    return _completion.script(_parser(), shell)
+
+
 def _run(argv: Optional[Sequence[str]]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "crd":
         print(kubescale.elastiservice_crd())
         return 0
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "completion":
+        print(completion_script(args.shell))
+        return 0
+    if args.command in ("run", "release") and args.dry_run == "server":
+        parser.error(f"--dry-run=server is not supported by {args.command} (use --dry-run=client)")
+    _configure_logging(args.verbose, getattr(args, "log_format", "text"))
     watch = args.namespace if args.command == "run" else None
     handler = kubescale.ScaleHandler(
         watch, kubeconfig=args.kubeconfig, context=args.context, record_events=not args.no_events
@@ -305,10 +416,17 @@ def _run(argv: Optional[Sequence[str]]) -> int:
         if args.command == "get":
             _emit(handler.get_scale(args.target, namespace=ns), args.output)
         elif args.command == "scale":
-            result = handler.scale(
-                args.target, args.replicas, namespace=ns, at_least=args.at_least, dry_run=args.dry_run
-            )
-            _emit(result, args.output)
+            if args.dry_run == "client":
+                _emit(_client_dry_run(handler, args), args.output)
+            else:
+                result = handler.scale(
+                    args.target,
+                    args.replicas,
+                    namespace=ns,
+                    at_least=args.at_least,
+                    dry_run=args.dry_run == "server",
+                )
+                _emit(result, args.output)
         elif args.command == "scale-to-zero":
             _emit(handler.scale_to_zero(args.target, namespace=ns), args.output)
         elif args.command == "scale-from-zero":
@@ -332,9 +450,10 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             if args.all_namespaces and ns:
                 raise UsageError("use either -n/--namespace or -A/--all-namespaces")
             scope = None if args.all_namespaces else (ns or handler.default_namespace)
-            released = handler.release_all(scope, dry_run=args.dry_run)
+            dry_run = args.dry_run == "client"
+            released = handler.release_all(scope, dry_run=dry_run)
             if args.output == "table":
-                _print_released(released, args.dry_run)
+                _print_released(released, dry_run)
             else:
                 _emit(list(released), args.output)
             if any(d.error for d in released):
@@ -354,7 +473,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
                     interval,
                     leader_election=args.leader_election,
                     lease_name=args.lease_name,
-                    dry_run=args.dry_run,
+                    dry_run=args.dry_run == "client",
                     qps=args.kube_api_qps,
                     burst=args.kube_api_burst,
                     shards=args.shards,

@@ -149,6 +149,13 @@ class _Component:
         return ControlPlaneError(f"{self.name}: {message}", component=self.name, log_tail=self.tail())
 
 
+_START_ATTEMPTS = 3
+
+
+def _port_taken(e: ControlPlaneError) -> bool:
+    return "address already in use" in e.log_tail.lower()
+
+
 class LocalCluster(ClusterAPI):
     """A Kubernetes control plane on loopback, as a context manager.
 
@@ -232,6 +239,22 @@ class LocalCluster(ClusterAPI):
             ControlPlaneError: a component did not start (with the tail of its log).
         """
         bins = {name: find_binary(name) for name in BINARIES}
+        # A port picked free can be taken by another process before a component binds it (test
+        # workers start clusters side by side): start again on new ports, a bounded number of
+        # times, when the ports were not given.
+        chosen = (self._etcd_port, self._apiserver_port)
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once(bins)
+                return
+            except ControlPlaneError as e:
+                if attempt + 1 == _START_ATTEMPTS or chosen != (None, None) or not _port_taken(e):
+                    raise
+                log.info("a port was taken while the cluster started; starting on new ports")
+                self._etcd_port, self._apiserver_port = chosen
+                self.token = uuid.uuid4().hex
+
+    def _start_once(self, bins: dict[str, str]) -> None:
         shm = Path("/dev/shm")
         base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
         self.dir = Path(tempfile.mkdtemp(prefix="kubescale-cluster-", dir=base))

@@ -7,6 +7,10 @@ in a top-level ``conftest.py``.
 ``kube_cluster`` (session) uses the cluster of ``$KUBESCALE_TEST_KUBECONFIG`` when set (as
 ``make test`` does), else starts a :class:`~kubescale.testing.LocalCluster` for the session.
 ``namespace`` creates a fresh namespace for one test and deletes it afterwards.
+
+Under pytest-xdist each worker is a session of its own: without ``$KUBESCALE_TEST_KUBECONFIG``
+every worker starts its own cluster, so tests in different workers never see each other's objects
+(``pytest -n 4``); with it, all workers share that cluster.
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""A replay's summary, transitions, tables and SVG, from a result built by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+import pytest
+
+from kubescale import Answer, Replay
+
+T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC
+
+
+def native(replicas: list[int], values: list[Optional[float]], *, step: int = 60) -> dict[str, Any]:
+    """The dict the core hands to ``Replay._from_native``: one step per count."""
+    steps = []
+    before = replicas[0] if replicas else 0
+    for i, (n, v) in enumerate(zip(replicas, values)):
+        answer = Answer.UNHEALTHY if v is None else (Answer.ALLOWS_ZERO if v < 0.5 else Answer.WANTS_UP)
+        steps.append(
+            {
+                "time": T0 + i * step,
+                "triggers": [(answer, v, "no sample" if v is None else None)],
+                "answer": answer,
+                "direction": "scale_down" if n < before else ("scale_up" if n > before else "no_scale"),
+                "reason": "test",
+                "replicas_before": before,
+                "replicas": n,
+                "cold_start": before == 0 and n > 0,
+            }
+        )
+        before = n
+    at_zero = sum(step for n in replicas if n == 0)
+    return {
+        "namespace": "dev",
+        "name": "web",
+        "target": "Deployment/web",
+        "step": step,
+        "cooldown": 300,
+        "trigger_types": ["prometheus"],
+        "thresholds": [0.5],
+        "overrides": {"cooldown": 300},
+        "steps": steps,
+        "summary": {
+            "steps": len(replicas),
+            "baseline_replicas": 2,
+            "time_at_zero": at_zero,
+            "fraction_at_zero": at_zero / max(len(replicas) * step, 1),
+            "replica_hours_saved": 2 * at_zero / 3600,
+            "scale_downs": 1,
+            "scale_ups": 1,
+            "cold_starts": 1,
+            "longest_at_zero": at_zero,
+        },
+    }
+
+
+@pytest.fixture
+def replay() -> Replay:
+    return Replay._from_native(native([2, 2, 0, 0, 0, 2, 2], [1.0, 0.2, 0.1, 0.0, None, 0.9, 1.2]))
+
+
+def test_fields_come_through_as_python_values(replay: Replay) -> None:
+    assert replay.service == "dev/web"
+    assert replay.step == timedelta(minutes=1)
+    assert replay.cooldown == timedelta(minutes=5)
+    assert replay.steps[0].time == datetime.fromtimestamp(T0, timezone.utc)
+    assert replay.steps[4].value is None
+    assert replay.steps[4].triggers[0].note == "no sample"
+    assert replay.label == "cooldown=300"
+
+
+def test_transitions_are_the_steps_that_changed_the_count(replay: Replay) -> None:
+    moves = [(s.replicas_before, s.replicas) for s in replay.transitions()]
+    assert moves == [(2, 0), (0, 2)]
+    assert [s.cold_start for s in replay.transitions()] == [False, True]
+
+
+def test_summary_rows_and_dict(replay: Replay) -> None:
+    m = replay.summary
+    assert m.time_at_zero == timedelta(minutes=3)
+    rows = dict(m._rows())
+    assert rows["time at zero"] == "3m00s (43%)"
+    assert rows["replica-hours saved"] == "0.1 (against 2)"
+    d = replay.to_dict()
+    assert d["summary"]["time_at_zero"] == 180.0
+    assert d["steps"][2]["answer"] == "allows_zero"
+    assert d["steps"][4]["answer"] == "unhealthy"
+    assert len(d["steps"]) == 7
+
+
+def test_svg_shades_the_stretch_at_zero_and_breaks_the_line_without_data(replay: Replay) -> None:
+    svg = replay.plot_svg(width=700, height=200)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<title>at zero</title>") == 1
+    # The value's line is cut at the step without a sample: two dotted segments.
+    assert svg.count('stroke-dasharray="2,2"') == 2
+    assert "threshold 0.5" in svg
+
+
+def test_an_empty_replay_draws_an_empty_plot() -> None:
+    d = native([], [])
+    r = Replay._from_native(d)
+    assert r.transitions() == []
+    assert r.plot_svg().count("<") == 2
+
+
+def test_html_and_comparison(replay: Replay) -> None:
+    other = Replay._from_native({**native([2] * 7, [1.0] * 7), "overrides": {}})
+    html = replay._repr_html_()
+    assert "transitions" in html and "2 → 0" in html
+    both = replay.compare(other)
+    assert set(both.to_dict()) == {"cooldown=300", "as stored"}
+    assert "as stored" in both._repr_html_()
+
+
+def test_to_pandas_indexes_by_time(replay: Replay) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = replay.to_pandas()
+    assert isinstance(frame.index, pandas.DatetimeIndex)
+    assert list(frame["replicas"]) == [2, 2, 0, 0, 0, 2, 2]
