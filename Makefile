@@ -55,15 +55,25 @@ wheel: venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release -q --zig --compatibility manylinux2014 -o dist
 	@ls -l dist/kubescale-$(VERSION)-*.whl | awk '{print "wheel:", $$NF, $$5, "bytes"}'
 
-# The sdist, built and then installed from source into a fresh venv (as pip does where no wheel
-# fits), smoke-tested there; twine checks its metadata and the wheel's. CI runs it.
-SDIST_VENV := $(or $(TMPDIR),/tmp)/kubescale-sdist-venv
+# The sdist, unpacked, built from its own content into a wheel, installed into a fresh venv (as
+# pip does where no wheel fits) and smoke-tested there; twine checks its metadata and the wheel's.
+# CI runs it. The build runs maturin from the development venv with the release wheel's flags and
+# cargo target directory (cargo fingerprints the linker path, which holds maturin's own path), so
+# the dependencies compiled for the release wheel are reused; the sdist's files are unpacked with
+# the current time, so cargo compiles the crate from them. An isolated `pip install` of the sdist
+# runs in the release workflow's sdist job.
+SDIST_DIR := $(or $(TMPDIR),/tmp)/kubescale-sdist
 sdist: venv wheel
 	rm -f dist/kubescale-*.tar.gz
 	$(VENV)/bin/maturin sdist -o dist
-	rm -rf $(SDIST_VENV) && python3 -m venv $(SDIST_VENV)
-	CARGO_TARGET_DIR="$(abspath target)/sdist" $(SDIST_VENV)/bin/pip install -q dist/kubescale-$(VERSION).tar.gz
-	$(SDIST_VENV)/bin/python scripts/smoke_test.py
+	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)/src $(SDIST_DIR)/wheels
+	tar -xzf dist/kubescale-$(VERSION).tar.gz -C $(SDIST_DIR)/src --strip-components=1 --touch
+	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_TARGET_DIR="$(abspath target)" \
+		MATURIN_PEP517_ARGS="--zig --compatibility manylinux2014" \
+		$(VENV)/bin/pip wheel -q --no-cache-dir --no-build-isolation --no-deps -w $(SDIST_DIR)/wheels $(SDIST_DIR)/src
+	python3 -m venv $(SDIST_DIR)/venv
+	$(SDIST_DIR)/venv/bin/pip install -q --no-index --find-links $(SDIST_DIR)/wheels kubescale
+	$(SDIST_DIR)/venv/bin/python scripts/smoke_test.py
 	$(VENV)/bin/twine check --strict dist/kubescale-$(VERSION).tar.gz dist/kubescale-$(VERSION)-*.whl
 
 # Installs the built wheel into the venv, replacing an editable install: tests run against it.
