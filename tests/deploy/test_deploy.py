@@ -359,3 +359,44 @@ def test_the_release_job_lets_go_of_every_held_target_as_the_loops_account(
         "GET", f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{namespace}/elastiservices/web"
     )
     assert not es["metadata"].get("finalizers")
+
+
+def images(docs: list[dict[str, Any]]) -> set[str]:
+    return {
+        c["image"]
+        for d in docs
+        if d["kind"] in ("Deployment", "Job")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+
+
+@pytest.mark.parametrize("variant", ["", "namespaced", "sharded"])
+def test_every_variant_runs_the_published_image_and_one_entry_overrides_it(
+    variant: str, tmp_path: Path
+) -> None:
+    assert images(render(DEPLOY / variant)) == {"ghcr.io/kubescale/kubescale:0.1.0"}
+    # An overlay of the user's: one `images:` entry moves every container to their build.
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(DEPLOY / variant, overlay)],
+                "images": [
+                    {
+                        "name": "ghcr.io/kubescale/kubescale",
+                        "newName": "registry.example.com/kubescale",
+                        "newTag": "dev",
+                    }
+                ],
+            }
+        )
+    )
+    assert images(render(overlay)) == {"registry.example.com/kubescale:dev"}
+
+
+def test_the_release_job_runs_the_same_image_as_the_loop() -> None:
+    job = yaml.safe_load((DEPLOY / "release" / "job.yaml").read_text())
+    assert images([job]) == images(render(DEPLOY))

@@ -95,3 +95,15 @@ def _kubeconfig(server: str) -> dict[str, object]:
         "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "dev"}}],
         "current-context": "x",
     }
+
+
+def test_testing_exec_keeps_the_commands_own_double_dash() -> None:
+    from kubescale.testing.__main__ import command_of
+
+    assert command_of(["--", "cargo", "test", "--", "--include-ignored"]) == [
+        "cargo",
+        "test",
+        "--",
+        "--include-ignored",
+    ]
+    assert command_of(["pytest", "-q"]) == ["pytest", "-q"]

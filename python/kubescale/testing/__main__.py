@@ -17,6 +17,12 @@ import sys
 from kubescale.testing.cluster import ControlPlaneError, LocalCluster
 
 
+def command_of(words: list[str]) -> list[str]:
+    """The command after ``exec``: without the ``--`` that separates it, with its own ``--``
+    (``exec -- cargo test -- --include-ignored``)."""
+    return words[1:] if words[:1] == ["--"] else words
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubescale.testing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 except KeyboardInterrupt:
                     pass
                 return 0
-            cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else args.cmd
+            cmd = command_of(args.cmd)
             if not cmd:
                 parser.error("exec needs a command after --")
             env = {**os.environ, **cluster.env()}
