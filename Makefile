@@ -121,7 +121,7 @@ lint-python: venv
 	$(VENV)/bin/ruff format --check python tests examples
 	$(PY) scripts/gen_stubs.py --check
 	$(PY) -m mypy.stubtest kubescale._native --allowlist .stubtest-allowlist
-	$(PY) -m mypy --strict python/kubescale examples tests/api/typing_check.py tests/helpers
+	$(PY) -m mypy --strict python/kubescale examples tests/api/typing_check.py tests/helpers tests/unit
 	$(VENV)/bin/mkdocs build --strict -q -d "$$(mktemp -d)"
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows/

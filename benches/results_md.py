@@ -1,5 +1,5 @@
 """benches/RESULTS.md's parts: run.py writes the file's head (the client tables); server_cost.py,
-loop.py and shards.py each own one section between markers, which the others keep as it is.
+loop.py, shards.py and takeover.py each own one section between markers, which the others keep as it is.
 
 Also the control plane's CPU time, which run.py and server_cost.py both measure."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 PATH = Path(__file__).resolve().parent / "RESULTS.md"
 # The sections, in the order they follow run.py's head.
-SECTIONS = ("server", "loop", "shards")
+SECTIONS = ("server", "loop", "shards", "takeover")
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -87,14 +87,6 @@ def test_errors_are_one_line_with_exit_codes(kube_cluster: ClusterAPI, namespace
     assert out.returncode == 2
 
 
-def test_crd_prints_the_manifest() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "kubescale.cli", "crd"], capture_output=True, text=True, timeout=30
-    )
-    assert out.returncode == 0
-    assert json.loads(out.stdout)["kind"] == "CustomResourceDefinition"
-
-
 def test_run_scales_and_stops_cleanly_on_ctrl_c(kube_cluster: ClusterAPI, namespace: str) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
     proc = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -285,16 +284,6 @@ async def test_async_run_is_cancellable(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-
-
-def test_crd_manifest_is_generated_and_shipped() -> None:
-    crd = json.loads(kubescale.elastiservice_crd())
-    assert crd["metadata"]["name"] == "elastiservices.elasti.truefoundry.com"
-    version = crd["spec"]["versions"][0]
-    assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
-    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    assert spec["properties"]["cooldownPeriod"]["maximum"] == 604800
-    assert set(spec["required"]) >= {"scaleTargetRef", "service"}
 
 
 def test_leader_election_one_process_acts_and_a_follower_takes_over(

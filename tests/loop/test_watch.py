@@ -247,3 +247,76 @@ def test_passes_outside_run_write_nothing_in_a_steady_state(cluster: LocalCluste
         time.sleep(0.3)
         writes = [r for r in ours(cluster, start) if r.split()[0] not in ("get", "list", "watch")]
         assert writes == []
+
+
+def test_a_new_owner_learns_held_counts_from_a_list_not_a_read_each(cluster: LocalCluster, loop: Any) -> None:
+    """A takeover: services held at zero by one process; another starts `run()`. Its first pass
+    knows every held target's count from a LIST of the type, not from a GET of each scale; and a
+    service whose trigger wants it up is still scaled up in that pass."""
+    ns = cluster.create_namespace()
+    held = 24
+    for i in range(held):
+        cluster.create_deployment(ns, f"web-{i}", 2)
+        create_es(
+            cluster, ns, elasti_service(f"svc-{i}", "takeover", target=f"web-{i}", cooldown=2), age=False
+        )
+    STATE["takeover"] = {"zero": True}
+    time.sleep(2.1)  # older than their cooldown: the loop may scale them down
+    with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as first:
+        first.register_scaler("flag", FlagScaler)
+        assert {d.direction for d in first.check_and_scale()} == {"scale_down"}
+    assert all(replicas(cluster, ns, f"web-{i}") == 0 for i in range(held))
+    # One service's trigger turns up as the new owner starts.
+    cluster.create_deployment(ns, "woken", 2)
+    create_es(cluster, ns, elasti_service("svc-woken", "takeover-up", target="woken", cooldown=2), age=False)
+    STATE["takeover-up"] = {"zero": True}
+    with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        h.scale_to_zero("deploy/woken")
+        time.sleep(2.1)
+        STATE["takeover-up"] = {"zero": False}
+    start = len(cluster.audit_entries())
+    ns, h = loop(600, ns)
+    wait_for("the first pass", lambda: passes(h) >= 1, 60)
+    time.sleep(0.3)  # entries are written as responses complete
+    requests = ours(cluster, start)
+    scale_reads = [r for r in requests if r.startswith("get ") and r.split("?")[0].endswith("/scale")]
+    assert scale_reads == [], f"{len(scale_reads)} reads of a scale, e.g. {scale_reads[:3]}"
+    lists = [r for r in requests if r.startswith("list /apis/apps/v1/namespaces/") and "/deployments" in r]
+    assert 1 <= len(lists) <= 2, lists
+    assert replicas(cluster, ns, "woken") == 2, "the service whose trigger wants it up is up"
+    assert all(replicas(cluster, ns, f"web-{i}") == 0 for i in range(held))
+
+
+def test_a_pass_acts_on_its_scale_ups_before_any_other_write(cluster: LocalCluster) -> None:
+    """Ten services go to zero and one comes back in the same pass: the one coming back is
+    written first, so a user waiting behind it does not wait for the others."""
+    ns = cluster.create_namespace()
+    for i in range(10):
+        cluster.create_deployment(ns, f"idle-{i}", 1)
+        create_es(
+            cluster, ns, elasti_service(f"idle-{i}", "order-down", target=f"idle-{i}", cooldown=2), age=False
+        )
+    cluster.create_deployment(ns, "busy", 2)
+    create_es(cluster, ns, elasti_service("busy", "order-up", target="busy", cooldown=2), age=False)
+    STATE["order-down"] = {"zero": True}
+    STATE["order-up"] = {"zero": False}
+    with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
+        h.register_scaler("flag", FlagScaler)
+        h.scale_to_zero("deploy/busy")
+        time.sleep(2.1)  # older than their cooldown: the loop may scale them
+        start = len(cluster.audit_entries())
+        decisions = {d.name: d.direction for d in h.check_and_scale()}
+    assert decisions["busy"] == "scale_up" and {decisions[f"idle-{i}"] for i in range(10)} == {"scale_down"}
+    time.sleep(0.3)  # entries are written as responses complete
+    # This pass's writes (the controller-manager writes Deployment status with the same token).
+    writes = [
+        r
+        for r in ours(cluster, start)
+        if r.split()[0] in ("patch", "update") and f"/namespaces/{ns}/" in r and not r.endswith("/status")
+    ]
+    scale_writes = [r.split("?")[0].rsplit("/", 2)[-2] for r in writes if r.split("?")[0].endswith("/scale")]
+    assert scale_writes[0] == "busy", scale_writes
+    # Nothing else was written before it: no finalizer, status or KEDA write of another service.
+    first = next(i for i, r in enumerate(writes) if r.split("?")[0].endswith("/busy/scale"))
+    assert all("/busy" in r for r in writes[:first]), writes[: first + 1]

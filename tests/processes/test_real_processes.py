@@ -248,16 +248,6 @@ def test_the_cli_exits_1_when_the_server_refuses_a_value(
     assert "ConfigMap (configmaps) has no scale subresource" in done.stderr, done.stderr
 
 
-def test_every_exception_class_is_exported() -> None:
-    import inspect
-
-    import kubescale.errors as errors
-
-    classes = {n for n, c in vars(errors).items() if inspect.isclass(c) and issubclass(c, Exception)}
-    assert classes <= set(errors.__all__), classes - set(errors.__all__)
-    assert "ScalerError" in kubescale.__all__
-
-
 EXIT_WITHOUT_CLOSE = """
 import asyncio, sys
 import kubescale.asyncio

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import kubescale
-from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster, MissingBinaryError
+from kubescale.testing import ClusterAPI, ControlPlaneError, LocalCluster
 
 
 def alive(pid: int) -> bool:
@@ -94,28 +94,6 @@ def test_kubectl_and_the_rust_client_connect_with_tls_verification(
     assert "certificate" in out.stderr.lower()
     with pytest.raises(kubescale.ApiUnavailableError, match=r"(?i)certificate"):
         kubescale.ScaleHandler(kubeconfig=bad).resolve("deploy")
-
-
-def test_missing_binary_names_it_and_the_install_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "assets"))
-    monkeypatch.setenv("KUBESCALE_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(MissingBinaryError) as err:
-        LocalCluster().start()
-    assert "etcd not found" in str(err.value)
-    assert "scripts/install-control-plane.sh" in str(err.value)
-    assert isinstance(err.value, FileNotFoundError)
-
-
-def test_kubebuilder_assets_come_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubescale.testing import find_binary
-
-    fake = tmp_path / "etcd"
-    fake.write_text("#!/bin/sh\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path))
-    assert find_binary("etcd") == str(fake)
 
 
 def test_port_collision_reports_the_components_log() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from kubescale import cli
 
 
-def parse(*argv: str) -> object:
+def parse(*argv: str) -> argparse.Namespace:
     return cli._parser().parse_args(list(argv))
 
 

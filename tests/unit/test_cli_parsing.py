@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +59,7 @@ def test_a_bad_duration_is_a_usage_error_naming_the_option() -> None:
     assert cli._seconds("--cooldown", "1m30s") == 90.0
 
 
-def test_a_bad_enabled_period_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+def test_a_bad_enabled_period_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # The option is checked before any request: the kubeconfig points nowhere.
     config = tmp_path / "kubeconfig"
     config.write_text(json.dumps(_kubeconfig("https://127.0.0.1:1")))
@@ -67,7 +71,7 @@ def test_a_bad_enabled_period_is_a_usage_error(capsys: pytest.CaptureFixture[str
 
 
 def test_table_pads_columns_and_says_when_empty() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": "web", "replicas": 3, "tags": ["a", "b"]},
         {"name": "api-long", "replicas": None, "tags": []},
     ]
@@ -107,3 +111,11 @@ def test_testing_exec_keeps_the_commands_own_double_dash() -> None:
         "--include-ignored",
     ]
     assert command_of(["pytest", "-q"]) == ["pytest", "-q"]
+
+
+def test_crd_prints_the_manifest() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kubescale.cli", "crd"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["kind"] == "CustomResourceDefinition"

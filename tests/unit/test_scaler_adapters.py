@@ -33,11 +33,11 @@ class Fixed:
 
 
 class Async(Fixed):
-    async def is_healthy(self) -> Any:  # type: ignore[override]
+    async def is_healthy(self) -> Any:
         await asyncio.sleep(0)
         return self.healthy
 
-    async def should_scale_to_zero(self) -> Any:  # type: ignore[override]
+    async def should_scale_to_zero(self) -> Any:
         await asyncio.sleep(0)
         return self.zero
 
@@ -83,7 +83,7 @@ def test_a_raising_factory_and_a_raising_method_are_reported() -> None:
 
 def test_a_coroutine_that_never_returns_times_out() -> None:
     class Hangs(Fixed):
-        async def is_healthy(self) -> Any:  # type: ignore[override]
+        async def is_healthy(self) -> Any:
             await asyncio.sleep(3600)
 
     started = time.monotonic()

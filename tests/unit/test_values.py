@@ -28,11 +28,9 @@ def test_a_bad_duration_is_an_invalid_value_error_naming_it(text: str) -> None:
 
 def test_the_crd_is_the_one_kubeelasti_objects_use() -> None:
     crd = json.loads(kubescale.elastiservice_crd())
-    spec = crd["spec"]
-    assert spec["group"] == "elasti.truefoundry.com"
-    assert spec["names"]["plural"] == "elastiservices"
-    version = spec["versions"][0]
-    assert version["name"] == "v1alpha1"
-    assert version["subresources"] == {"status": {}}
-    props = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
-    assert props["cooldownPeriod"]["maximum"] == 604800
+    assert crd["metadata"]["name"] == "elastiservices.elasti.truefoundry.com"
+    version = crd["spec"]["versions"][0]
+    assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["cooldownPeriod"]["maximum"] == 604800
+    assert set(spec["required"]) >= {"scaleTargetRef", "service"}

@@ -5,7 +5,8 @@
 //! - `resource`, `install`: the ElastiService CRD types and installing the CRD;
 //! - `decision`, `enabled_period`: the decision table and its outcome, the enabled-period
 //!   schedule;
-//! - `pass`, `status`: one pass over the services, and its status writes;
+//! - `pass`, `status`, `act_order`: one pass over the services (its scale-ups act first), and
+//!   its status writes;
 //! - `finalizer`, `release`: deleting an ElastiService restores the target it held at zero (and
 //!   always completes); `release_all` lets go of every held target before an uninstall;
 //! - `run`, `leader`: the endless loop, and leader election with a Lease;
@@ -15,6 +16,7 @@
 //! - `scalers`: what each trigger is asked (Prometheus built in, Python through a factory), and
 //!   its history.
 
+pub(crate) mod act_order;
 pub(crate) mod controller;
 pub(crate) mod decision;
 pub(crate) mod enabled_period;

@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Resource as _};
 
+use crate::core::elasti::act_order::{ActOrder, Hold};
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Answer, Decision, Direction, decide_service};
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
@@ -138,8 +139,9 @@ impl Controller {
                 return Err(e);
             }
         };
-        // Services are independent: decide them concurrently.
-        let futures = objects.iter().map(|obj| self.reconcile_owned(obj, dry_run));
+        // Services are independent: decide them concurrently; the scale-ups act first.
+        let order = ActOrder::new(objects.len());
+        let futures = objects.iter().map(|obj| self.reconcile_owned(obj, dry_run, order.hold()));
         let decisions: Vec<Decision> = futures::future::join_all(futures).await.into_iter().flatten().collect();
         // The pass's Events are written by the time it returns.
         self.handler.flush_events().await;
@@ -153,12 +155,14 @@ impl Controller {
     async fn services_now(&self) -> Result<Vec<Arc<DynamicObject>>> {
         if let Some(w) = self.service_watch() {
             if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
-                for o in w.services.list().unwrap_or_default() {
-                    if let Ok(es) = decode(&o) {
+                let services = w.services.list().unwrap_or_default();
+                for o in &services {
+                    if let Ok(es) = decode(o) {
                         self.watch_types_of_service(&es).await;
                     }
                 }
                 self.handler.watches_ready(WARM_UP).await;
+                self.learn_target_counts(&services).await;
             }
             if let Some(list) = w.services.list() {
                 return Ok(list);
@@ -176,7 +180,8 @@ impl Controller {
     /// Decides the services created or edited since the last pass (seen by the watch), at once.
     pub(crate) async fn check_changed_services(&self, dry_run: bool) -> Result<Vec<Decision>> {
         let changed = self.changed_services();
-        let futures = changed.iter().map(|(ns, name)| self.check_service(name, Some(ns), dry_run));
+        let order = ActOrder::new(changed.len());
+        let futures = changed.iter().map(|(ns, name)| self.check_service(name, Some(ns), dry_run, order.hold()));
         let decisions = futures::future::join_all(futures).await;
         // A service deleted meanwhile has nothing to decide; another replica's shard is not ours.
         Ok(decisions.into_iter().filter_map(|d| d.ok().flatten()).collect())
@@ -184,12 +189,12 @@ impl Controller {
 
     /// Decides `obj` unless a sharded run gives its shard to another replica; in a sharded run
     /// the decision runs in its shard's fence (its writes go out only while the shard is held).
-    async fn reconcile_owned(&self, obj: &DynamicObject, dry_run: bool) -> Option<Decision> {
+    async fn reconcile_owned(&self, obj: &DynamicObject, dry_run: bool, hold: Hold<'_>) -> Option<Decision> {
         let shards = self.shards.lock().expect("shards poisoned").clone();
-        let Some(shards) = shards else { return Some(self.reconcile_object(obj, dry_run).await) };
+        let Some(shards) = shards else { return Some(self.reconcile_object(obj, dry_run, hold).await) };
         let (ns, name) = (obj.metadata.namespace.as_deref().unwrap_or_default(), obj.metadata.name.as_deref());
         let (shard, fence) = shards.owner(ns, name.unwrap_or_default());
-        let mut decision = crate::core::fence::scope(fence?, self.reconcile_object(obj, dry_run)).await;
+        let mut decision = crate::core::fence::scope(fence?, self.reconcile_object(obj, dry_run, hold)).await;
         decision.shard = Some(shard);
         metrics().shard_decisions.get_or_create(&ShardLabel { shard: shard.to_string() }).inc();
         Some(decision)
@@ -205,7 +210,8 @@ impl Controller {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let obj = self.service_object(name, namespace).await?;
-        let decision = self.reconcile_object(&obj, dry_run).await;
+        let order = ActOrder::new(1);
+        let decision = self.reconcile_object(&obj, dry_run, order.hold()).await;
         self.handler.flush_events().await;
         Ok(decision)
     }
@@ -222,10 +228,16 @@ impl Controller {
 
     /// [`check_and_scale_service`](Self::check_and_scale_service) for a pass: `None` when the
     /// service is another replica's (a sharded run).
-    async fn check_service(&self, name: &str, namespace: Option<&str>, dry_run: bool) -> Result<Option<Decision>> {
+    async fn check_service(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        dry_run: bool,
+        hold: Hold<'_>,
+    ) -> Result<Option<Decision>> {
         self.check_open()?;
         let obj = self.service_object(name, namespace).await?;
-        Ok(self.reconcile_owned(&obj, dry_run).await)
+        Ok(self.reconcile_owned(&obj, dry_run, hold).await)
     }
 
     /// Records a Warning Event regarding the service, unless this is a dry run.
@@ -235,7 +247,7 @@ impl Controller {
         }
     }
 
-    async fn reconcile_object(&self, obj: &DynamicObject, dry_run: bool) -> Decision {
+    async fn reconcile_object(&self, obj: &DynamicObject, dry_run: bool, mut hold: Hold<'_>) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
         let decision = |direction: Direction, reason: &str, error, actions| {
@@ -282,7 +294,7 @@ impl Controller {
                 return decision(Direction::NoScale, "invalid object", Some(message), Vec::new());
             }
         };
-        match self.reconcile(&es, dry_run).await {
+        match self.reconcile(&es, dry_run, &mut hold).await {
             Ok(o) => decision(o.direction, &o.reason, None, o.actions),
             Err(e @ Error::LeaseLost(_)) => {
                 tracing::info!(%namespace, %name, error = %e, "decision not carried out");
@@ -299,8 +311,9 @@ impl Controller {
         }
     }
 
-    /// Decides and acts (or, dry, describes) for one service.
-    async fn reconcile(&self, es: &ElastiService, dry_run: bool) -> Result<Outcome> {
+    /// Decides and acts (or, dry, describes) for one service: a scale-up at once, any other
+    /// decision once the pass's scale-ups are done (`hold`).
+    async fn reconcile(&self, es: &ElastiService, dry_run: bool, hold: &mut Hold<'_>) -> Result<Outcome> {
         let spec = &es.spec;
         if spec.triggers.is_empty() {
             return Err(Error::InvalidValue {
@@ -318,6 +331,9 @@ impl Controller {
             Some(n) => (Direction::ScaleUp, format!("restored to {n} replicas by someone else; counted as a scale-up")),
             None => self.decide(es, &key, cooldown, now, dry_run).await?,
         };
+        if direction != Direction::ScaleUp {
+            hold.after_scale_ups().await;
+        }
         let mut actions = Vec::new();
         let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
         if !dry_run {

@@ -7,7 +7,7 @@
 //! The watches run while `run` acts (while it leads, with leader election) and stop when it
 //! returns. `check_and_scale` outside `run` reads from the API server.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use kube::Api;
@@ -15,10 +15,14 @@ use kube::api::DynamicObject;
 use kube::runtime::watcher::Event;
 use tokio::sync::{Notify, mpsc};
 
+use crate::core::discovery::Resource;
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::pass::api_resource;
 use crate::core::informer::Informer;
 use crate::core::target::TargetRef;
+
+/// Targets of one type, as `(namespace, name)`.
+type Targets = HashSet<(String, String)>;
 
 /// The ElastiService watch and the services changed since they were last decided.
 pub(crate) struct ServiceWatch {
@@ -141,6 +145,36 @@ impl Controller {
         }
         if keda && let Ok(r) = self.handler.resolve(&crate::core::scale::keda::scaled_object_type()).await {
             self.handler.watch_kind(&r);
+        }
+    }
+
+    /// A new owner's first pass (a start, a new leader, shards taken over): learns the desired
+    /// count of every service's target from paginated LISTs of the targets' types, one per type,
+    /// instead of one read of each scale. A type whose LIST fails is read target by target.
+    pub(crate) async fn learn_target_counts(&self, services: &[Arc<DynamicObject>]) {
+        // By `(group, plural)`: the type, and the `(namespace, name)` of its targets.
+        let mut by_type: HashMap<(String, String), (Resource, Targets)> = HashMap::new();
+        for o in services {
+            let Ok(es) = crate::core::elasti::pass::decode(o) else { continue };
+            let t = &es.spec.scale_target_ref;
+            let Ok(target) = TargetRef::from_parts(&t.api_version, t.normalized_kind(), &t.name) else { continue };
+            let Ok(resource) = self.handler.resolve_scalable(&target.type_spec).await else { continue };
+            let namespace = es.metadata.namespace.clone().unwrap_or_default();
+            by_type
+                .entry((resource.group.clone(), resource.plural.clone()))
+                .or_insert_with(|| (resource, HashSet::new()))
+                .1
+                .insert((namespace, target.name.clone()));
+        }
+        for (resource, targets) in by_type.into_values() {
+            match self.handler.learn_counts(&resource, &targets).await {
+                Ok(n) => {
+                    tracing::debug!(resource = %resource.plural, learned = n, of = targets.len(), "target counts learned from a list")
+                }
+                Err(e) => {
+                    tracing::info!(resource = %resource.plural, error = %e, "listing the targets failed; their counts are read one by one")
+                }
+            }
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - `cache`, `locks`: the last scale seen per target, the per-target locks;
 //! - `events`, `event_queue`: Events, written off the caller's path;
 //! - `wait`, `keda`: waiting for replicas, KEDA's pause annotations;
-//! - `target_watches`: metadata-only watches that let the loop skip reads in a steady state.
+//! - `target_watches`: metadata-only watches that let the loop skip reads in a steady state;
+//! - `listed_counts`: the counts of many targets learned from LISTs (a new owner's first pass).
 
 pub(crate) mod cache;
 pub(crate) mod converge;
@@ -19,6 +20,7 @@ pub(crate) mod events;
 pub(crate) mod handler;
 pub(crate) mod intent;
 pub(crate) mod keda;
+pub(crate) mod listed_counts;
 pub(crate) mod locks;
 pub(crate) mod operations;
 pub(crate) mod resolved;

@@ -24,11 +24,18 @@ pub struct ResolvedTarget {
     pub key: String,
 }
 
+/// The key of the lock and cache entry of the object `name` of type `resource` asked for in
+/// `namespace`: `namespace/group/Kind/name`, with an empty namespace for a cluster-scoped kind.
+pub fn target_key(resource: &Resource, namespace: &str, name: &str) -> String {
+    let namespace = if resource.namespaced { namespace } else { "" };
+    format!("{namespace}/{}/{}/{name}", resource.group, resource.kind)
+}
+
 impl ResolvedTarget {
     /// The target `name` of type `resource`, asked for in `namespace`.
     pub fn new(resource: Resource, namespace: &str, name: &str) -> Self {
+        let key = target_key(&resource, namespace, name);
         let namespace = if resource.namespaced { namespace.to_string() } else { String::new() };
-        let key = format!("{namespace}/{}/{}/{name}", resource.group, resource.kind);
         ResolvedTarget { resource, namespace, name: name.to_string(), key }
     }
 
