@@ -28,26 +28,8 @@ if [ -x "$DEST/kube-apiserver" ] && [ -x "$DEST/kube-controller-manager" ] && [ 
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-# --- system packages: etcd and build tools -------------------------------------------------
-need=()
-command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
-command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
-command -v make >/dev/null 2>&1 || need+=(make)
-command -v rsync >/dev/null 2>&1 || need+=(rsync)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-[ -f "$KEYRING" ] || need+=(debian-archive-keyring)
-if [ "${#need[@]}" -gt 0 ]; then
-    log "installing Debian packages: ${need[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-# Debian's etcd-server starts a system etcd on 2379; we run our own on free ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    $SUDO systemctl stop etcd || true
-fi
+# --- system packages: etcd and build tools (one apt-get call for the whole set-up) ---------
+bash "$(dirname "$0")/install-debian-packages.sh"
 
 # --- private apt configuration -----------------------------------------------------------
 APT="$WORK/apt"

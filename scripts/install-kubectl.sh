@@ -8,8 +8,6 @@ if command -v kubectl >/dev/null 2>&1; then
     log "present: $(command -v kubectl)"
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-log "installing Debian package: kubernetes-client"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client
+bash "$(dirname "$0")/install-debian-packages.sh"
+command -v kubectl >/dev/null 2>&1 || { log "kubectl is still missing"; exit 1; }
+log "installed: $(command -v kubectl)"

@@ -11,15 +11,6 @@ if [ "${#need[@]}" -eq 0 ]; then
     log "present: $(command -v prometheus) $(command -v prometheus-pushgateway)"
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-log "installing Debian packages: ${need[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The packages' own services are not wanted here (the tests start their own instances).
-if command -v systemctl >/dev/null 2>&1; then
-    for s in prometheus prometheus-pushgateway prometheus-node-exporter; do
-        $SUDO systemctl stop "$s" >/dev/null 2>&1 || true
-    done
-fi
+# One apt-get call for every package the set-up needs (it also stops the services they start).
+bash "$(dirname "$0")/install-debian-packages.sh"
 log "installed"
