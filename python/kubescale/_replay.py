@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from kubescale._native import Answer, html_table
 
@@ -278,8 +278,10 @@ class Replay:
         return ReplayComparison(self, other)
 
     def plot_svg(self, width: int = 720, height: int = 220) -> str:
-        """The replay as an SVG image: the replicas over time (a step line), the first
-        trigger's value (dotted) with its threshold (dashed), periods at zero shaded.
+        """The replay as an SVG image: the replicas over time (a step line, left axis), the first
+        trigger's value (dotted, right axis) with its threshold (dashed), stretches at zero and
+        steps with an unhealthy trigger shaded, time ticks below (UTC). Above 1,500 steps the
+        value's line is drawn from buckets, each its highest value.
 
         Returns:
             str: ``<svg ...>...</svg>``.
@@ -289,12 +291,7 @@ class Replay:
     def _repr_html_(self) -> str:
         caption = f"replay of {self.service} ({self.target}), {self.label}"
         summary = html_table(caption, ["", ""], [list(r) for r in self.summary._rows()])
-        moves = [
-            [s.time.strftime("%Y-%m-%d %H:%M:%S"), f"{s.replicas_before} → {s.replicas}", s.reason]
-            for s in self.transitions()
-        ]
-        table = html_table("transitions", ["time", "replicas", "reason"], moves)
-        return f"<div>{summary}{self.plot_svg()}{table}</div>"
+        return f"<div>{summary}{self.plot_svg()}{_transitions_table(self)}</div>"
 
     def __repr__(self) -> str:
         m = self.summary
@@ -330,79 +327,163 @@ class ReplayComparison:
             [name, a, b] for (name, a), (_, b) in zip(self.left.summary._rows(), self.right.summary._rows())
         ]
         table = html_table(f"replay of {self.left.service}", ["", self.left.label, self.right.label], rows)
-        return f"<div>{table}{self.left.plot_svg()}{self.right.plot_svg()}</div>"
+        if not (self.left.steps and self.right.steps):
+            return f"<div>{table}{self.left.plot_svg()}{self.right.plot_svg()}</div>"
+        shared = _Scales.of(self.left, self.right)  # one scale for both: they compare by eye
+        plots = "".join(_svg(r, 720, 220, shared) for r in (self.left, self.right))
+        return f"<div>{table}{plots}</div>"
 
 
-def _svg(r: Replay, width: int, height: int) -> str:
-    """The plot of ``Replay.plot_svg``."""
-    pad = 30
+@dataclass(frozen=True)
+class _Scales:
+    """What a plot's axes span: time (seconds since the epoch), replicas and the trigger's value.
+    Replays compared side by side share one."""
+
+    t0: float
+    t1: float
+    replicas: float
+    value: float
+
+    @classmethod
+    def of(cls, *replays: Replay) -> _Scales:
+        stepped = [r for r in replays if r.steps]
+        t0 = min(r.steps[0].time.timestamp() for r in stepped)
+        t1 = max(r.steps[-1].time.timestamp() + r.step.total_seconds() for r in stepped)
+        counts = [n for r in stepped for s in r.steps for n in (s.replicas, s.replicas_before)]
+        values = [s.value for r in stepped for s in r.steps if s.value is not None]
+        values += [t for r in stepped for t in r.thresholds[:1] if t is not None]
+        return cls(t0, max(t1, t0 + 1.0), float(max([*counts, 1])), max([*values, 1e-9]))
+
+
+# Above this many steps the value's line is drawn from buckets (each its highest value), so a
+# week at one-minute steps stays a light image.
+MAX_POINTS = 1500
+# Transitions listed in a notebook's table; the rest are counted.
+MAX_ROWS = 50
+
+
+def _ticks(top: float, n: int = 4) -> list[float]:
+    return [top * i / n for i in range(n + 1)]
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _time_label(t: float, span: float) -> str:
+    fmt = "%H:%M" if span <= 86400 else "%m-%d %H:%M"
+    return datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+
+
+def _svg(r: Replay, width: int, height: int, scales: Optional[_Scales] = None) -> str:
+    """The plot of ``Replay.plot_svg``: replicas on the left axis, the trigger's value on the
+    right one, time below; stretches at zero shaded blue, steps with an unhealthy trigger red."""
+    left, right, top_pad, bottom = 42, 48, 24, 34
     steps = r.steps
     if not steps:
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
-    t0 = steps[0].time.timestamp()
-    span = max(steps[-1].time.timestamp() - t0 + r.step.total_seconds(), 1.0)
+    sc = scales or _Scales.of(r)
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    step_s = r.step.total_seconds()
 
-    def x(t: datetime) -> float:
-        return pad + (t.timestamp() - t0) / span * (width - 2 * pad)
+    def x(t: float) -> float:
+        return left + (t - sc.t0) / (sc.t1 - sc.t0) * plot_w
 
-    top = max(max(s.replicas for s in steps), max(s.replicas_before for s in steps), 1)
+    def y(v: float, most: float) -> float:
+        return top_pad + plot_h - v / most * plot_h
 
-    def y(n: float, most: float) -> float:
-        return height - pad - n / most * (height - 2 * pad)
-
-    end_x = x(steps[-1].time + r.step)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">']
-    # Periods at zero, shaded.
-    i = 0
-    while i < len(steps):
-        if steps[i].replicas == 0:
+
+    def bands(test: Callable[[ReplayStep], bool], fill: str, title: str) -> None:
+        i = 0
+        while i < len(steps):
+            if not test(steps[i]):
+                i += 1
+                continue
             j = i
-            while j + 1 < len(steps) and steps[j + 1].replicas == 0:
+            while j + 1 < len(steps) and test(steps[j + 1]):
                 j += 1
-            right = x(steps[j + 1].time) if j + 1 < len(steps) else end_x
+            a, b = x(steps[i].time.timestamp()), x(steps[j].time.timestamp() + step_s)
             parts.append(
-                f'<rect x="{x(steps[i].time):.1f}" y="{pad}" width="{right - x(steps[i].time):.1f}" '
-                f'height="{height - 2 * pad}" fill="#d0e4ff"><title>at zero</title></rect>'
+                f'<rect x="{a:.1f}" y="{top_pad}" width="{b - a:.1f}" height="{plot_h}" fill="{fill}">'
+                f"<title>{title}</title></rect>"
             )
             i = j + 1
-        else:
-            i += 1
-    # The trigger's value and threshold, on their own scale.
-    values = [s.value for s in steps if s.value is not None]
-    threshold = r.thresholds[0] if r.thresholds else None
-    most = max(values + ([threshold] if threshold is not None else []) + [1e-9])
-    path: list[str] = []
-    for s in steps:
-        if s.value is None:
-            path.append("")
-            continue
-        path.append(f"{x(s.time):.1f},{y(s.value, most):.1f}")
-    for segment in " ".join(path).split("  "):
-        if segment.strip():
-            parts.append(
-                f'<polyline points="{segment.strip()}" fill="none" stroke="#888" stroke-dasharray="2,2"/>'
-            )
-    if threshold is not None:
-        ty = y(threshold, most)
+
+    bands(lambda s: s.replicas == 0, "#d0e4ff", "at zero")
+    bands(lambda s: s.answer == Answer.UNHEALTHY, "#ffd6d6", "a trigger was unhealthy: no scaling")
+    # Axes: replicas on the left, the value on the right, time below.
+    axis = 'stroke="#999" stroke-width="1"'
+    parts.append(f'<line x1="{left}" x2="{left}" y1="{top_pad}" y2="{top_pad + plot_h}" {axis}/>')
+    parts.append(
+        f'<line x1="{left + plot_w}" x2="{left + plot_w}" y1="{top_pad}" y2="{top_pad + plot_h}" {axis}/>'
+    )
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top_pad + plot_h}" y2="{top_pad + plot_h}" {axis}/>'
+    )
+    for n in sorted({round(t) for t in _ticks(sc.replicas)}):
+        ny = y(n, sc.replicas) + 4
+        parts.append(f'<text x="{left - 4}" y="{ny:.1f}" text-anchor="end" fill="#1f5fbf">{n}</text>')
+    for v in _ticks(sc.value):
         parts.append(
-            f'<line x1="{pad}" x2="{end_x:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#c33" '
+            f'<text x="{left + plot_w + 4}" y="{y(v, sc.value) + 4:.1f}" fill="#666">{_num(v)}</text>'
+        )
+    span = sc.t1 - sc.t0
+    for k in range(6):
+        t = sc.t0 + span * k / 5
+        anchor = "start" if k == 0 else ("end" if k == 5 else "middle")
+        parts.append(
+            f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}">'
+            f"{html.escape(_time_label(t, span))}</text>"
+        )
+    # The trigger's value, dotted, broken where a step has none; bucketed above MAX_POINTS.
+    per = max(1, -(-len(steps) // MAX_POINTS))
+    points: list[Optional[tuple[float, float]]] = []
+    for b in range(0, len(steps), per):
+        bucket = [s.value for s in steps[b : b + per] if s.value is not None]
+        t = steps[b].time.timestamp()
+        points.append((t, max(bucket)) if bucket else None)
+    segment: list[str] = []
+    for p in [*points, None]:
+        if p is None:
+            if segment:
+                dotted = 'fill="none" stroke="#888" stroke-dasharray="2,2"'
+                parts.append(f'<polyline points="{" ".join(segment)}" {dotted}/>')
+            segment = []
+        else:
+            segment.append(f"{x(p[0]):.1f},{y(p[1], sc.value):.1f}")
+    threshold = r.thresholds[0] if r.thresholds else None
+    if threshold is not None:
+        ty = y(threshold, sc.value)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#c33" '
             f'stroke-dasharray="6,3"><title>threshold {threshold:g}</title></line>'
         )
-    # Replicas, a step line.
-    points = [f"{x(steps[0].time):.1f},{y(steps[0].replicas_before, top):.1f}"]
+    # Replicas, a step line (its points are the transitions only).
+    end = x(steps[-1].time.timestamp() + step_s)
+    line = [f"{x(steps[0].time.timestamp()):.1f},{y(steps[0].replicas_before, sc.replicas):.1f}"]
     for s in steps:
         if s.replicas != s.replicas_before:
-            points.append(f"{x(s.time):.1f},{y(s.replicas_before, top):.1f}")
-            points.append(f"{x(s.time):.1f},{y(s.replicas, top):.1f}")
-    points.append(f"{end_x:.1f},{y(steps[-1].replicas, top):.1f}")
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
-    first = html.escape(steps[0].time.strftime("%Y-%m-%d %H:%M"))
-    last = html.escape(steps[-1].time.strftime("%Y-%m-%d %H:%M"))
-    parts.append(f'<text x="{pad}" y="{height - 8}">{first}</text>')
-    parts.append(f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">{last} UTC</text>')
+            line.append(f"{x(s.time.timestamp()):.1f},{y(s.replicas_before, sc.replicas):.1f}")
+            line.append(f"{x(s.time.timestamp()):.1f},{y(s.replicas, sc.replicas):.1f}")
+    line.append(f"{end:.1f},{y(steps[-1].replicas, sc.replicas):.1f}")
+    parts.append(f'<polyline points="{" ".join(line)}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
     parts.append(
-        f'<text x="{pad}" y="{pad - 8}">replicas (0 to {top}, blue); value (dotted)'
-        f"{'; threshold (red)' if threshold is not None else ''}; at zero shaded</text>"
+        f'<text x="{left}" y="{top_pad - 8}">replicas (left, blue); value (right, dotted)'
+        f"{'; threshold (red)' if threshold is not None else ''}; at zero blue, unhealthy red; UTC</text>"
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _transitions_table(r: Replay) -> str:
+    moves = r.transitions()
+    rows = [
+        [s.time.strftime("%Y-%m-%d %H:%M:%S"), f"{s.replicas_before} → {s.replicas}", s.reason]
+        for s in moves[:MAX_ROWS]
+    ]
+    if len(moves) > MAX_ROWS:
+        rows.append(
+            [f"… and {len(moves) - MAX_ROWS} more", "", "(to_pandas() or transitions() has them all)"]
+        )
+    return html_table("transitions", ["time", "replicas", "reason"], rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -120,3 +121,42 @@ def test_to_pandas_indexes_by_time(replay: Replay) -> None:
     frame = replay.to_pandas()
     assert isinstance(frame.index, pandas.DatetimeIndex)
     assert list(frame["replicas"]) == [2, 2, 0, 0, 0, 2, 2]
+
+
+def test_the_plot_has_a_value_axis_time_ticks_and_unhealthy_steps(replay: Replay) -> None:
+    svg = replay.plot_svg()
+    # Right axis: the value from 0 to its highest (1.2) in 4 steps; left axis: 0 to 2 replicas.
+    for label in ("0", "0.3", "0.6", "0.9", "1.2"):
+        assert f'fill="#666">{label}</text>' in svg, label
+    assert 'fill="#1f5fbf">2</text>' in svg
+    # Six time ticks (HH:MM for a range within a day).
+    assert len(re.findall(r'text-anchor="(?:start|middle|end)">\d\d:\d\d</text>', svg)) == 6
+    # The step without a sample is unhealthy: one red band.
+    assert svg.count("a trigger was unhealthy") == 1
+
+
+def test_a_week_at_one_minute_steps_is_a_light_plot() -> None:
+    n = 7 * 24 * 60
+    values: list[Optional[float]] = [float(i % 97) for i in range(n)]
+    replicas = [2 if v and v > 0.5 else 0 for v in values]
+    svg = Replay._from_native(native(replicas, values)).plot_svg()
+    dotted = re.findall(r'<polyline points="([^"]*)" fill="none" stroke="#888"', svg)
+    assert sum(len(p.split()) for p in dotted) <= 1500
+    assert len(svg) < 400_000
+
+
+def test_a_comparison_draws_both_on_one_scale() -> None:
+    small = Replay._from_native(native([1, 1, 0], [0.2, 0.1, 0.1]))
+    large = Replay._from_native({**native([4, 4, 4], [5.0, 6.0, 8.0]), "overrides": {}})
+    html = small.compare(large)._repr_html_()
+    # Both plots label their right axis up to the larger value (8), their left up to 4 replicas.
+    assert html.count('fill="#666">8</text>') == 2
+    assert html.count('fill="#1f5fbf">4</text>') == 2
+
+
+def test_a_long_transitions_table_is_cut_with_a_count() -> None:
+    replicas = [i % 2 * 2 for i in range(200)]
+    r = Replay._from_native(native(replicas, [1.0] * 200))
+    html = r._repr_html_()
+    assert html.count("→") == 50
+    assert f"… and {len(r.transitions()) - 50} more" in html
