@@ -155,11 +155,10 @@ impl Controller {
     async fn services_now(&self) -> Result<Vec<Arc<DynamicObject>>> {
         if let Some(w) = self.service_watch() {
             if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
-                let services = w.services.list().unwrap_or_default();
-                for o in &services {
-                    if let Ok(es) = decode(o) {
-                        self.watch_types_of_service(&es).await;
-                    }
+                let services: Vec<ElastiService> =
+                    w.services.list().unwrap_or_default().iter().filter_map(|o| decode(o).ok()).collect();
+                for es in &services {
+                    self.watch_types_of_service(es).await;
                 }
                 self.handler.watches_ready(WARM_UP).await;
                 self.learn_target_counts(&services).await;

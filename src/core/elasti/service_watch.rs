@@ -151,11 +151,10 @@ impl Controller {
     /// A new owner's first pass (a start, a new leader, shards taken over): learns the desired
     /// count of every service's target from paginated LISTs of the targets' types, one per type,
     /// instead of one read of each scale. A type whose LIST fails is read target by target.
-    pub(crate) async fn learn_target_counts(&self, services: &[Arc<DynamicObject>]) {
+    pub(crate) async fn learn_target_counts(&self, services: &[crate::core::elasti::resource::ElastiService]) {
         // By `(group, plural)`: the type, and the `(namespace, name)` of its targets.
         let mut by_type: HashMap<(String, String), (Resource, Targets)> = HashMap::new();
-        for o in services {
-            let Ok(es) = crate::core::elasti::pass::decode(o) else { continue };
+        for es in services {
             let t = &es.spec.scale_target_ref;
             let Ok(target) = TargetRef::from_parts(&t.api_version, t.normalized_kind(), &t.name) else { continue };
             let Ok(resource) = self.handler.resolve_scalable(&target.type_spec).await else { continue };
