@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use crate::core::Result;
 use crate::python::runtime::runtime;
@@ -22,10 +21,9 @@ pub type Stop = Box<dyn FnOnce() + Send>;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `fut` on the runtime and waits for it with the GIL released. Works from any thread,
-/// also where an asyncio loop is running (Jupyter). On the main thread, Ctrl-C cancels the
-/// operation; with a `stop`, it first calls it and gives the operation up to 5 s to finish its
-/// way out (the loop releasing its Lease), then raises the KeyboardInterrupt. Other threads wait
-/// for the result without waking up in between.
+/// also where an asyncio loop is running (Jupyter). Ctrl-C cancels the operation; with a
+/// `stop`, it first calls it and gives the operation up to 5 s to finish its way out (the loop
+/// releasing its Lease), then raises the KeyboardInterrupt.
 ///
 /// The future runs on a worker of the runtime, not on the calling thread: driving it there with
 /// `block_on` costs more CPU per call (see benches/PROFILE.md).
@@ -39,15 +37,6 @@ where
     let task = runtime().spawn(async move {
         let _ = tx.send(fut.await);
     });
-    // Python runs signal handlers on its main thread only: another thread waits without
-    // waking (each wake-up would take the GIL back), and a Ctrl-C reaches the main thread.
-    if !on_main_thread(py)? {
-        let result = py.detach(move || rx.recv());
-        return match result {
-            Ok(result) => result?.into_py_any(py),
-            Err(mpsc::RecvError) => Err(ended_without_result()),
-        };
-    }
     let mut rx = rx;
     loop {
         let (received, back) = py.detach(move || (rx.recv_timeout(SIGNAL_CHECK), rx));
@@ -64,21 +53,11 @@ where
                     return Err(e);
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(ended_without_result()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "kubescale: the operation's task ended without a result",
+                ));
+            }
         }
     }
-}
-
-fn ended_without_result() -> PyErr {
-    pyo3::exceptions::PyRuntimeError::new_err("kubescale: the operation's task ended without a result")
-}
-
-/// Whether the calling thread is Python's main thread (`threading.main_thread()`, which a
-/// forked child updates), the one that runs signal handlers.
-fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
-    static GET_IDENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static MAIN_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let me = GET_IDENT.import(py, "threading", "get_ident")?.call0()?;
-    let main = MAIN_THREAD.import(py, "threading", "main_thread")?.call0()?.getattr("ident")?;
-    me.eq(main)
 }
