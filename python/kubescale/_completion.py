@@ -54,12 +54,9 @@ def _model(parser: argparse.ArgumentParser) -> tuple[list[_Flag], list[_Verb]]:
 
 def _bash(parser: argparse.ArgumentParser) -> str:
     top, verbs = _model(parser)
-    valued = sorted({n for f in top + [f for v in verbs for f in v.flags] if f.takes_value for n in f.names})
-    choices = {}
-    for f in top + [f for v in verbs for f in v.flags]:
-        for n in f.names:
-            if f.choices:
-                choices[n] = " ".join(f.choices)
+    every = top + [f for v in verbs for f in v.flags]
+    valued = sorted({n for f in every if f.takes_value for n in f.names})
+    choices = {n: " ".join(f.choices) for f in every if f.choices for n in f.names}
 
     def long_flags(flags: list[_Flag]) -> str:
         return " ".join(n for f in flags for n in f.names if n.startswith("--"))
