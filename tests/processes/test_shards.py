@@ -255,6 +255,11 @@ class Idle:
         return True
 
 
+def passes_done(h: kubescale.ScaleHandler) -> float:
+    m = re.search(r"^kubescale_passes_total (\S+)", h.metrics(), re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(cluster: LocalCluster) -> None:
     """One replica of a 3-shard run holds every shard (``kubescale_shards_owned``) and counts
     each decision under its service's shard (``kubescale_shard_decisions_total{shard}``)."""
@@ -274,6 +279,12 @@ def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(clust
         while set(counts(cluster, ns).values()) != {0}:
             assert time.monotonic() < deadline, f"not every target at 0: {counts(cluster, ns)}"
             time.sleep(0.2)
+        # A decision is counted when its service is done (the status written after the scale):
+        # read the metrics once a pass has ended after the targets reached 0.
+        ended = passes_done(h)
+        while passes_done(h) <= ended:
+            assert time.monotonic() < deadline, "no pass ended after the targets reached 0"
+            time.sleep(0.05)
         text = h.metrics()
     finally:
         h.close()
