@@ -5,8 +5,8 @@ pub mod core;
 #[cfg(feature = "python")]
 mod python;
 
-/// The native module's allocator: mimalloc (as pydantic-core's). A loop's pass allocates and frees
-/// small objects by the thousand; glibc's malloc was a quarter of a steady pass's CPU.
+/// The native module's allocator: mimalloc (as pydantic-core's), for the many small objects a
+/// pass allocates and frees.
 #[cfg(feature = "python")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Protocol, Union, ru
 from kubescale._native import Answer
 
 if TYPE_CHECKING:
-    # asyncio is imported where a coroutine scaler is first run: `import kubescale` stays light
-    # (asyncio and its ssl import were half of its import time).
+    # asyncio is imported where a coroutine scaler is first run, so `import kubescale` does not
+    # load asyncio and ssl.
     import asyncio
 
 __all__ = ["HistorySample", "Scaler", "ScalerHistory", "ask", "call", "history"]

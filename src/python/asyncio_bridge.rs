@@ -5,8 +5,6 @@
 //! queue, and the first result of a batch wakes the loop by writing one byte to a socket the
 //! loop watches (`add_reader`). The loop then sets every queued result in one callback. So the
 //! runtime's worker never waits for the GIL, and a burst of results costs one wake-up.
-//! (pyo3-async-runtimes, used before, hands each result to a blocking thread that takes the
-//! GIL and calls `call_soon_threadsafe`: two thread hand-offs and a GIL transfer per call.)
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -773,7 +773,7 @@ impl Handler {
     ///     shards: Split the services into this many shards, each owned through its
     ///         own Lease (``<lease_name>-<i>``), so that every replica works: each holds
     ///         at most its fair share (shards / live replicas) and decides only their
-    ///         services. Default: 1 (one Lease when ``leader_election``, as before).
+    ///         services. Default: 1 (one Lease when ``leader_election``).
     ///
     /// Passes decide from watches of the ElastiServices, of their targets' types
     /// (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;

@@ -1,10 +1,7 @@
 //! The threads that run Python scalers: a queue of calls and a few threads that drain it, each
 //! holding the GIL across the calls it finds waiting.
 //!
-//! A thread per call (tokio's blocking pool) made every call two thread wake-ups and a GIL
-//! hand-over, and in a steady pass over thousands of services that switching dominated the
-//! process's CPU (benches/PROFILE.md). Here one thread takes the GIL once and answers call after
-//! call while the queue has any.
+//! One thread takes the GIL once and answers call after call while the queue has any.
 //!
 //! Calls that take a while — a scaler waiting on I/O with the GIL released, one that is slow, one
 //! that never returns — must not hold up the calls queued behind them: when the oldest queued
@@ -120,8 +117,9 @@ impl Pool {
         }
     }
 
-    /// The next call, waiting up to [`KEEP_ALIVE`] for one; `None` ends the thread.
-    fn next(&self, wait: bool) -> Option<Job> {
+    /// The next call, waiting up to [`KEEP_ALIVE`] for one; `None` ends the thread (`alive`
+    /// is counted out under the same lock, so a call queued right after starts a thread).
+    fn next(&self, wait: bool, alive: &mut Alive<'_>) -> Option<Job> {
         let mut state = self.lock();
         if wait {
             state.idle += 1;
@@ -134,7 +132,7 @@ impl Pool {
         }
         let job = state.jobs.pop_front().map(|(_, job)| job);
         if job.is_none() && wait {
-            state.threads -= 1;
+            alive.count_out(&mut state);
         }
         job
     }
@@ -142,42 +140,51 @@ impl Pool {
     /// A thread's life: take the GIL, answer the calls waiting, give the GIL back while there
     /// are none.
     fn work(&self) {
+        let mut alive = Alive(Some(self));
         let first = {
             let mut state = self.lock();
             state.starting -= 1;
             state.jobs.pop_front().map(|(_, job)| job)
         };
-        let Some(first) = first else {
-            self.lock().threads -= 1;
-            return;
-        };
+        let Some(first) = first else { return };
         if super::FINALIZING.load(Ordering::Relaxed) {
-            drop(first);
-            self.lock().threads -= 1;
             return;
         }
         // An interpreter shutting down gives no GIL: the call is dropped (its caller is told).
-        let attached = Python::try_attach(|py| {
+        let _ = Python::try_attach(|py| {
             let mut job = first;
             loop {
                 // A panic is the call's failure (its caller is told it did not complete), not
                 // the thread's.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(py)));
-                job = match self.next(false) {
+                job = match self.next(false, &mut alive) {
                     Some(j) => j,
-                    None => match py.detach(|| self.next(true)) {
+                    None => match py.detach(|| self.next(true, &mut alive)) {
                         Some(j) if !super::FINALIZING.load(Ordering::Relaxed) => j,
-                        Some(_) => {
-                            self.lock().threads -= 1;
-                            return;
-                        }
-                        None => return,
+                        _ => return,
                     },
                 };
             }
         });
-        if attached.is_none() {
-            self.lock().threads -= 1;
+    }
+}
+
+/// A pool thread, counted in [`State::threads`] until it ends (however it ends) or is counted
+/// out early by [`Pool::next`].
+struct Alive<'a>(Option<&'a Pool>);
+
+impl Alive<'_> {
+    fn count_out(&mut self, state: &mut State) {
+        if self.0.take().is_some() {
+            state.threads -= 1;
+        }
+    }
+}
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            pool.lock().threads -= 1;
         }
     }
 }

@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 
 import kubescale
-from kubescale.testing import LocalCluster
+from kubescale.testing import ClusterAPIError, LocalCluster
 
 from helpers import create_es, elasti_service
 from helpers.accounts import namespace_admin_kubeconfig
@@ -293,3 +293,92 @@ def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(clust
     counted = r'^kubescale_shard_decisions_total\{shard="(\d+)"\} [1-9]'
     decided = {int(s) for s in re.findall(counted, text, re.M)}
     assert decided == {shard_of(ns, s, 3) for s in names}, text
+
+
+def foreign_lease(cluster: LocalCluster, ns: str, name: str, labels: dict[str, str]) -> None:
+    """A Lease another replica holds and will not let expire within the test (an hour)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"holderIdentity": "other-replica", "leaseDurationSeconds": 3600, "renewTime": now},
+    }
+    cluster.apply_json(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", lease)
+
+
+def lease_holder(cluster: LocalCluster, ns: str, name: str) -> str:
+    try:
+        lease = cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}")
+    except ClusterAPIError:
+        return ""
+    return str(lease["spec"].get("holderIdentity") or "")
+
+
+def test_a_pass_made_by_hand_during_a_run_never_acts_for_another_replica(cluster: LocalCluster) -> None:
+    """While ``run()`` is live on a handler, ``check_and_scale()`` and
+    ``check_and_scale_service()`` made by hand on it act under the run's ownership: with shards,
+    never on a service of a shard another replica holds; with leader election, nothing while
+    another process holds the Lease."""
+    ns = cluster.create_namespace(wait_for_service_account=False)
+    names = [f"h{i}" for i in range(9)]
+    for s in names:
+        cluster.create_deployment(ns, s, 1)
+        service = elasti_service(s, "unused", target=s, trigger_type="idle", cooldown=1)
+        create_es(cluster, ns, service, age=False)
+    group = {"kubescale.io/lease-group": "hand", "kubescale.io/lease-role": "shard"}
+    for i in (1, 2):
+        foreign_lease(cluster, ns, f"hand-{i}", {**group, "kubescale.io/shard": str(i)})
+    foreign_lease(cluster, ns, "single", {})
+    mine = [s for s in names if shard_of(ns, s, 3) == 0]
+    theirs = [s for s in names if shard_of(ns, s, 3) != 0]
+    assert mine and theirs
+
+    # Shards: this replica holds shard 0 only.
+    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+    h.register_scaler("idle", Idle)
+    options = {"polling_interval": 0.2, "shards": 3, "lease_name": "hand", "lease_duration": 3.0}
+    loop = threading.Thread(target=h.run, kwargs=options)
+    loop.start()
+    try:
+        taken = lambda: lease_holder(cluster, ns, "hand-0") not in ("", "other-replica")  # noqa: E731
+        cluster.wait_for(taken, "shard 0 taken")
+        decided = {d.name for d in h.check_and_scale()}
+        assert decided <= set(mine), decided
+        for s in theirs:
+            d = h.check_and_scale_service(s)
+            assert (d.direction, d.reason) == ("no_scale", "another replica's shard"), d
+        at_zero = lambda: all(counts(cluster, ns)[s] == 0 for s in mine)  # noqa: E731
+        cluster.wait_for(at_zero, "this replica's targets at 0")
+        assert all(counts(cluster, ns)[s] == 1 for s in theirs), counts(cluster, ns)
+    finally:
+        h.close()
+        loop.join(30)
+
+    # Leader election: another process holds the Lease, this one follows.
+    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+    h.register_scaler("idle", Idle)
+    asked = "kubescale_api_requests_total" + '{verb="get",code="200"}'
+
+    def lease_reads() -> float:
+        m = re.search(r"^" + re.escape(asked) + r" (\S+)", h.metrics(), re.M)
+        return float(m.group(1)) if m else 0.0
+
+    before = lease_reads()
+    options = {"polling_interval": 0.2, "leader_election": True, "lease_name": "single"}
+    loop = threading.Thread(target=h.run, kwargs=options)
+    loop.start()
+    try:
+        cluster.wait_for(lambda: lease_reads() > before, "the run read the Lease")
+        decisions = h.check_and_scale()
+        assert decisions and all(d.reason == "not the leader" for d in decisions), decisions
+        assert h.check_and_scale_service(theirs[0]).reason == "not the leader"
+        assert all(counts(cluster, ns)[s] == 1 for s in theirs), counts(cluster, ns)
+    finally:
+        h.close()
+        loop.join(30)
+    # With no run live, a pass made by hand acts on every service.
+    with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
+        h.register_scaler("idle", Idle)
+        h.check_and_scale()
+        assert set(counts(cluster, ns).values()) == {0}, counts(cluster, ns)

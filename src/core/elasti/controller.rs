@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use tokio::sync::watch;
 
+use crate::core::elasti::pass_context::PassContext;
 use crate::core::elasti::scalers::ScalerRegistry;
 use crate::core::error::Result;
 use crate::core::scale::handler::ScaleHandler;
@@ -26,10 +27,9 @@ pub struct Controller {
     /// Per service (`namespace/name/uid`): the status the loop wrote last, until the object
     /// shows it (see `status.rs`).
     pub(crate) written: Mutex<HashMap<String, crate::core::elasti::resource::ElastiServiceStatus>>,
-    /// The shards this replica may act for, while a sharded `run` runs (see `shards.rs`).
-    pub(crate) shards: Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>,
-    /// The watches while `run` acts (see `service_watch.rs`).
-    pub(crate) service_watch: Mutex<Option<Arc<crate::core::elasti::service_watch::ServiceWatch>>>,
+    /// The context of the `run` live on this handler, as calls made by hand see it (the run's
+    /// own passes are handed theirs): see [`Controller::check_and_scale`].
+    pub(crate) live_run: Mutex<Option<PassContext>>,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
@@ -46,8 +46,7 @@ impl Controller {
             evaluations: tokio::sync::Semaphore::new(scaler_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)),
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
-            service_watch: Mutex::new(None),
-            shards: Mutex::new(None),
+            live_run: Mutex::new(None),
             written: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),
@@ -104,6 +103,12 @@ impl Controller {
         if !self.handler.is_closed() {
             self.stop.send_replace(false);
         }
+    }
+
+    /// The context a pass made by hand works in: the live run's (its scope, its watches), or
+    /// every service from the API server when no run is live.
+    pub(crate) fn live_context(&self) -> PassContext {
+        self.live_run.lock().expect("live run poisoned").clone().unwrap_or_default()
     }
 
     /// Fails with [`Error::Closed`](crate::core::Error::Closed) once closed.

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use crate::core::elasti::enabled_period::EnabledPeriod;
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::error::{Error, Result};
+use crate::core::scale::intent::Intent;
 
 /// Which way a service's target should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,16 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// What this direction asks of a service's target: a scale-up brings it back from zero
+    /// (see [`restore`]), a scale-down takes it to zero.
+    pub(crate) fn intent(self, spec: &ElastiServiceSpec) -> Option<Intent> {
+        match self {
+            Direction::ScaleUp => Some(restore(spec.min_target_replicas)),
+            Direction::ScaleDown => Some(Intent::ToZero),
+            Direction::NoScale => None,
+        }
+    }
+
     /// `scale_up`, `scale_down` or `no_scale`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,6 +64,35 @@ pub struct Decision {
     pub dry_run: bool,
     /// The service's shard, in a sharded run (`run` with `shards` > 1).
     pub shard: Option<u32>,
+}
+
+/// Bringing a held target back: to the count it had before it was held at zero, at least
+/// `minTargetReplicas` and at least 1 (a scale-up, a released or deleted service).
+pub(crate) fn restore(min_target_replicas: i32) -> Intent {
+    Intent::FromZero { min: min_target_replicas.max(1), restore: true }
+}
+
+impl Decision {
+    /// The decision regarding the ElastiService `meta` names.
+    pub(crate) fn of(
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        direction: Direction,
+        reason: &str,
+        error: Option<String>,
+        actions: Vec<String>,
+        dry_run: bool,
+    ) -> Decision {
+        Decision {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            direction,
+            reason: reason.to_string(),
+            error,
+            actions,
+            dry_run,
+            shard: None,
+        }
+    }
 }
 
 /// What a pass knows about a service when it decides; trigger answers are asked only when the

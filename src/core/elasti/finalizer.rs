@@ -7,11 +7,9 @@
 //! and the object goes; what can never be restored does not keep it (see `release.rs`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Api;
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
-use crate::core::elasti::pass::api_resource;
 use crate::core::error::Result;
 
 /// The finalizer's name.
@@ -49,7 +47,7 @@ impl Controller {
         }
         let ns = meta.namespace.as_deref().unwrap_or_default();
         let name = meta.name.as_deref().unwrap_or_default();
-        let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), ns, &api_resource());
+        let api = self.services_in(ns);
         api.patch(name, &PatchParams::default(), &Patch::Json::<()>(finalizers_patch(current, &wanted))).await?;
         tracing::debug!(
             namespace = ns,

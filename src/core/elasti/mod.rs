@@ -9,9 +9,10 @@
 //!   its status writes;
 //! - `finalizer`, `release`: deleting an ElastiService restores the target it held at zero (and
 //!   always completes); `release_all` lets go of every held target before an uninstall;
-//! - `run`, `leader`: the endless loop, and leader election with a Lease;
-//! - `shards`: the loop sharded across replicas, a Lease per shard and per replica;
-//! - `service_watch`: the watch-fed state `run` decides from (a steady pass sends no request);
+//! - `run`: the endless loop, one for every `ownership` (one process, the leader
+//!   Lease, shards across replicas);
+//! - `pass_context`, `service_watch`: what a pass is handed: its scope and the watches `run`
+//!   decides from (a steady pass sends no request);
 //! - `replay`: what the loop would have done over the triggers' history (writes nothing);
 //! - `scalers`: what each trigger is asked (Prometheus built in, Python through a factory), and
 //!   its history.
@@ -22,23 +23,24 @@ pub(crate) mod decision;
 pub(crate) mod enabled_period;
 pub(crate) mod finalizer;
 pub(crate) mod install;
-pub(crate) mod leader;
+pub(crate) mod ownership;
 pub(crate) mod pass;
+pub(crate) mod pass_context;
 pub(crate) mod release;
 pub(crate) mod replay;
 pub(crate) mod resource;
 pub(crate) mod run;
 pub(crate) mod scalers;
+pub(crate) mod service_api;
 pub(crate) mod service_watch;
-pub(crate) mod shards;
 pub(crate) mod status;
 
 pub use controller::{Controller, DEFAULT_SCALER_CONCURRENCY};
 pub use decision::{Answer, Decision, Direction};
 pub use enabled_period::EnabledPeriod;
+pub use ownership::shards::{MAX_SHARDS, shard_of};
 pub use replay::{Overrides, Replay, ReplayOptions, ReplayStep, Summary};
 pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;
 pub use scalers::history::{MAX_STEPS, Sample, StepRange};
 pub use scalers::{Scaler, ScalerFactory, prometheus};
-pub use shards::{MAX_SHARDS, shard_of};

@@ -14,16 +14,16 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{ApiResource, DynamicObject, ListParams};
-use kube::{Api, Resource as _};
+use kube::Resource as _;
+use kube::api::{DynamicObject, ListParams};
 
 use crate::core::elasti::act_order::{ActOrder, Hold};
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Answer, Decision, Direction, decide_service};
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
-use crate::core::elasti::resource::{
-    AutoscalerType, DEFAULT_COOLDOWN, ElastiService, ElastiServiceSpec, ElastiServiceStatus,
-};
+use crate::core::elasti::pass_context::PassContext;
+use crate::core::elasti::resource::{ElastiService, ElastiServiceSpec};
+use crate::core::elasti::service_api::{decode, keda_of, reference_to};
 use crate::core::elasti::status::{MODE_PROXY, MODE_SERVE, persist_after};
 use crate::core::error::{Error, Result};
 use crate::core::metrics::{ShardLabel, TriggerLabel, metrics};
@@ -31,60 +31,8 @@ use crate::core::scale::events::EventType;
 use crate::core::scale::intent::Intent;
 use crate::core::target::TargetRef;
 
-/// The ElastiService API resource.
-pub(crate) fn api_resource() -> ApiResource {
-    ApiResource::erase::<ElastiService>(&())
-}
-
-/// The service's cooldown: `cooldownPeriod` seconds, where 0 (or less) means the 900 s default,
-/// as the reference's `resolveCooldownPeriod` reads it.
-pub fn cooldown(spec: &ElastiServiceSpec) -> Duration {
-    let seconds = if spec.cooldown_period > 0 { spec.cooldown_period } else { DEFAULT_COOLDOWN };
-    Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
-}
-
-/// What a direction asks of the target: a scale-up comes back from zero to the remembered
-/// count (at least `minTargetReplicas`, and at least 1), a scale-down goes to zero.
-pub(crate) fn intent_of(direction: Direction, spec: &ElastiServiceSpec) -> Option<Intent> {
-    match direction {
-        Direction::ScaleUp => Some(Intent::FromZero { min: spec.min_target_replicas.max(1), restore: true }),
-        Direction::ScaleDown => Some(Intent::ToZero),
-        Direction::NoScale => None,
-    }
-}
-
-/// A reference to an ElastiService (decoded or not), for Events.
-pub(crate) fn reference_to(meta: &ObjectMeta) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("elasti.truefoundry.com/v1alpha1".into()),
-        kind: Some("ElastiService".into()),
-        name: meta.name.clone(),
-        namespace: meta.namespace.clone(),
-        uid: meta.uid.clone(),
-        ..Default::default()
-    }
-}
-
 /// How long the first pass of `run` waits for its watches to fill.
 const WARM_UP: Duration = Duration::from_secs(10);
-
-/// The ElastiService in an object, or why it cannot be read.
-pub(crate) fn decode(obj: &DynamicObject) -> std::result::Result<ElastiService, serde_json::Error> {
-    use serde::Deserialize as _;
-    // From the object's JSON in place (no copy of it): a pass decodes every service.
-    let null = serde_json::Value::Null;
-    let spec = ElastiServiceSpec::deserialize(obj.data.get("spec").unwrap_or(&null))?;
-    let status = match obj.data.get("status") {
-        Some(v) if !v.is_null() => Some(ElastiServiceStatus::deserialize(v)?),
-        _ => None,
-    };
-    Ok(ElastiService { metadata: obj.metadata.clone(), spec, status })
-}
-
-/// The KEDA ScaledObject the service names, if it names one.
-pub(crate) fn keda_of(es: &ElastiService) -> Option<&crate::core::elasti::resource::AutoscalerSpec> {
-    es.spec.autoscaler.as_ref().filter(|a| a.type_ == AutoscalerType::Keda)
-}
 
 fn memory_key(es: &ElastiService) -> String {
     format!(
@@ -129,10 +77,22 @@ impl Controller {
     /// One pass over the ElastiServices of the watch namespace (all namespaces without one).
     /// With `dry_run` it decides exactly as a real pass and writes nothing (no scale, KEDA
     /// annotation, status, Event or finalizer); each decision lists what it would have done.
+    ///
+    /// While a [`run`](Self::run) is live on the same handler, a pass made by hand acts under
+    /// that run's ownership, never on a service another replica owns: with shards, only on
+    /// the services of the shards this replica holds (the others are left out of the result);
+    /// with leader election, only while this process holds the Lease (else every decision is
+    /// "not the leader" and nothing is written). It decides from the run's watches while it
+    /// keeps them. With no run live, it acts on every service, reading them from the server.
     pub async fn check_and_scale(&self, dry_run: bool) -> Result<Vec<Decision>> {
+        self.full_pass(&self.live_context(), dry_run).await
+    }
+
+    /// A pass over every service in `ctx`'s scope.
+    pub(crate) async fn full_pass(&self, ctx: &PassContext, dry_run: bool) -> Result<Vec<Decision>> {
         self.check_open()?;
         let started = std::time::Instant::now();
-        let objects = match self.services_now().await {
+        let objects = match self.services_now(ctx).await {
             Ok(l) => l,
             Err(e) => {
                 metrics().error("pass");
@@ -141,7 +101,7 @@ impl Controller {
         };
         // Services are independent: decide them concurrently; the scale-ups act first.
         let order = ActOrder::new(objects.len());
-        let futures = objects.iter().map(|obj| self.reconcile_owned(obj, dry_run, order.hold()));
+        let futures = objects.iter().map(|obj| self.reconcile_owned(ctx, obj, dry_run, order.hold()));
         let decisions: Vec<Decision> = futures::future::join_all(futures).await.into_iter().flatten().collect();
         // The pass's Events are written by the time it returns.
         self.handler.flush_events().await;
@@ -152,8 +112,8 @@ impl Controller {
 
     /// The ElastiServices: from the watch while `run` keeps one (the first pass waits for it and
     /// for the watches of the types its services use to fill), else from a LIST.
-    async fn services_now(&self) -> Result<Vec<Arc<DynamicObject>>> {
-        if let Some(w) = self.service_watch() {
+    async fn services_now(&self, ctx: &PassContext) -> Result<Vec<Arc<DynamicObject>>> {
+        if let Some(w) = &ctx.watch {
             if !w.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) && w.services.ready(WARM_UP).await {
                 let services: Vec<ElastiService> =
                     w.services.list().unwrap_or_default().iter().filter_map(|o| decode(o).ok()).collect();
@@ -167,39 +127,47 @@ impl Controller {
                 return Ok(list);
             }
         }
-        let ar = api_resource();
-        let client = self.handler.client().clone();
-        let api: Api<DynamicObject> = match self.handler.watch_namespace() {
-            Some(ns) => Api::namespaced_with(client, ns, &ar),
-            None => Api::all_with(client, &ar),
-        };
-        Ok(api.list(&ListParams::default()).await?.items.into_iter().map(Arc::new).collect())
+        Ok(self.services_watched().list(&ListParams::default()).await?.items.into_iter().map(Arc::new).collect())
     }
 
     /// Decides the services created or edited since the last pass (seen by the watch), at once.
-    pub(crate) async fn check_changed_services(&self, dry_run: bool) -> Result<Vec<Decision>> {
-        let changed = self.changed_services();
+    pub(crate) async fn changed_pass(&self, ctx: &PassContext, dry_run: bool) -> Result<Vec<Decision>> {
+        let changed = ctx.watch.as_ref().map(|w| w.take_changed()).unwrap_or_default();
         let order = ActOrder::new(changed.len());
-        let futures = changed.iter().map(|(ns, name)| self.check_service(name, Some(ns), dry_run, order.hold()));
+        let futures = changed.iter().map(|(ns, name)| self.check_service(ctx, name, Some(ns), dry_run, order.hold()));
         let decisions = futures::future::join_all(futures).await;
         // A service deleted meanwhile has nothing to decide; another replica's shard is not ours.
         Ok(decisions.into_iter().filter_map(|d| d.ok().flatten()).collect())
     }
 
-    /// Decides `obj` unless a sharded run gives its shard to another replica; in a sharded run
-    /// the decision runs in its shard's fence (its writes go out only while the shard is held).
-    async fn reconcile_owned(&self, obj: &DynamicObject, dry_run: bool, hold: Hold<'_>) -> Option<Decision> {
-        let shards = self.shards.lock().expect("shards poisoned").clone();
-        let Some(shards) = shards else { return Some(self.reconcile_object(obj, dry_run, hold).await) };
+    /// Decides `obj` unless `ctx`'s scope gives it to another replica (its shard is not held),
+    /// in the fence of its place (the Lease's, or its shard's): its writes go out only while
+    /// that is held.
+    async fn reconcile_owned(
+        &self,
+        ctx: &PassContext,
+        obj: &DynamicObject,
+        dry_run: bool,
+        hold: Hold<'_>,
+    ) -> Option<Decision> {
         let (ns, name) = (obj.metadata.namespace.as_deref().unwrap_or_default(), obj.metadata.name.as_deref());
-        let (shard, fence) = shards.owner(ns, name.unwrap_or_default());
-        let mut decision = crate::core::fence::scope(fence?, self.reconcile_object(obj, dry_run, hold)).await;
-        decision.shard = Some(shard);
-        metrics().shard_decisions.get_or_create(&ShardLabel { shard: shard.to_string() }).inc();
+        let place = ctx.scope.place_of(ns, name.unwrap_or_default())?;
+        let decide = self.reconcile_object(ctx, obj, dry_run, hold);
+        let mut decision = match place.fence {
+            Some(fence) => crate::core::fence::scope(fence, decide).await,
+            None => decide.await,
+        };
+        if let Some(shard) = place.shard {
+            decision.shard = Some(shard);
+            metrics().shard_decisions.get_or_create(&ShardLabel { shard: shard.to_string() }).inc();
+        }
         Some(decision)
     }
 
     /// One decision for one ElastiService (for operators that schedule services themselves).
+    /// While a [`run`](Self::run) is live on the same handler it acts under that run's
+    /// ownership, as [`check_and_scale`](Self::check_and_scale) does: a service of a shard
+    /// another replica holds is not acted on (its decision says so).
     pub async fn check_and_scale_service(
         &self,
         name: &str,
@@ -208,35 +176,46 @@ impl Controller {
     ) -> Result<Decision> {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
-        let obj = self.service_object(name, namespace).await?;
+        let ctx = self.live_context();
+        let obj = self.service_object(&ctx, name, namespace).await?;
         let order = ActOrder::new(1);
-        let decision = self.reconcile_object(&obj, dry_run, order.hold()).await;
+        let decision = match self.reconcile_owned(&ctx, &obj, dry_run, order.hold()).await {
+            Some(d) => d,
+            None => {
+                Decision::of(&obj.metadata, Direction::NoScale, "another replica's shard", None, Vec::new(), dry_run)
+            }
+        };
         self.handler.flush_events().await;
         Ok(decision)
     }
 
     /// The ElastiService `name`: from the watch while `run` keeps one, else from the server.
-    async fn service_object(&self, name: &str, namespace: Option<&str>) -> Result<Arc<DynamicObject>> {
+    async fn service_object(
+        &self,
+        ctx: &PassContext,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Arc<DynamicObject>> {
         let ns = self.handler.namespace_for(namespace)?;
-        if let Some(o) = self.service_watch().and_then(|w| w.services.get(&ns, name)).flatten() {
+        if let Some(o) = ctx.watch.as_ref().and_then(|w| w.services.get(&ns, name)).flatten() {
             return Ok(o);
         }
-        let api = Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
-        Ok(Arc::new(api.get(name).await?))
+        Ok(Arc::new(self.services_in(&ns).get(name).await?))
     }
 
     /// [`check_and_scale_service`](Self::check_and_scale_service) for a pass: `None` when the
     /// service is another replica's (a sharded run).
     async fn check_service(
         &self,
+        ctx: &PassContext,
         name: &str,
         namespace: Option<&str>,
         dry_run: bool,
         hold: Hold<'_>,
     ) -> Result<Option<Decision>> {
         self.check_open()?;
-        let obj = self.service_object(name, namespace).await?;
-        Ok(self.reconcile_owned(&obj, dry_run, hold).await)
+        let obj = self.service_object(ctx, name, namespace).await?;
+        Ok(self.reconcile_owned(ctx, &obj, dry_run, hold).await)
     }
 
     /// Records a Warning Event regarding the service, unless this is a dry run.
@@ -246,23 +225,20 @@ impl Controller {
         }
     }
 
-    async fn reconcile_object(&self, obj: &DynamicObject, dry_run: bool, mut hold: Hold<'_>) -> Decision {
+    async fn reconcile_object(
+        &self,
+        ctx: &PassContext,
+        obj: &DynamicObject,
+        dry_run: bool,
+        mut hold: Hold<'_>,
+    ) -> Decision {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
         let decision = |direction: Direction, reason: &str, error, actions| {
             if !dry_run {
                 metrics().decided(&namespace, &name, direction.as_str(), reason);
             }
-            Decision {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                direction,
-                reason: reason.to_string(),
-                error,
-                actions,
-                dry_run,
-                shard: None,
-            }
+            Decision::of(&obj.metadata, direction, reason, error, actions, dry_run)
         };
         // A pass whose Lease lapsed stops before asking anything (its writes would be refused).
         if let Err(e) = crate::core::fence::check_current() {
@@ -293,7 +269,7 @@ impl Controller {
                 return decision(Direction::NoScale, "invalid object", Some(message), Vec::new());
             }
         };
-        match self.reconcile(&es, dry_run, &mut hold).await {
+        match self.reconcile(ctx, &es, dry_run, &mut hold).await {
             Ok(o) => decision(o.direction, &o.reason, None, o.actions),
             Err(e @ Error::LeaseLost(_)) => {
                 tracing::info!(%namespace, %name, error = %e, "decision not carried out");
@@ -312,7 +288,13 @@ impl Controller {
 
     /// Decides and acts (or, dry, describes) for one service: a scale-up at once, any other
     /// decision once the pass's scale-ups are done (`hold`).
-    async fn reconcile(&self, es: &ElastiService, dry_run: bool, hold: &mut Hold<'_>) -> Result<Outcome> {
+    async fn reconcile(
+        &self,
+        ctx: &PassContext,
+        es: &ElastiService,
+        dry_run: bool,
+        hold: &mut Hold<'_>,
+    ) -> Result<Outcome> {
         let spec = &es.spec;
         if spec.triggers.is_empty() {
             return Err(Error::InvalidValue {
@@ -322,8 +304,10 @@ impl Controller {
         }
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
-        self.watch_types_of(&target, keda_of(es).is_some()).await;
-        let cooldown = cooldown(spec);
+        if ctx.watch.is_some() {
+            self.watch_types_of(&target, keda_of(es).is_some()).await;
+        }
+        let cooldown = spec.cooldown();
         let now = Timestamp::now();
         let key = memory_key(es);
         let (direction, reason) = match self.restored_by_others(es, &target).await? {
@@ -397,7 +381,7 @@ impl Controller {
             Direction::NoScale => Ok(None),
             Direction::ScaleUp => {
                 self.keda_step(es, false, dry_run, actions).await?;
-                let intent = intent_of(direction, spec).expect("a scale-up has an intent");
+                let intent = direction.intent(spec).expect("a scale-up has an intent");
                 let replicas = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 Ok(Some(if replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
@@ -406,7 +390,7 @@ impl Controller {
                 // Held at zero from here on: deleting the service must restore the target.
                 self.finalizer_step(es, !up, dry_run, actions).await?;
                 self.keda_step(es, true, dry_run, actions).await?;
-                let intent = intent_of(direction, spec).expect("a scale-down has an intent");
+                let intent = direction.intent(spec).expect("a scale-down has an intent");
                 self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
                 Ok(Some(MODE_PROXY))
             }
@@ -496,19 +480,6 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn zero_cooldown_means_the_default() {
-        let mut spec: ElastiServiceSpec = serde_json::from_value(serde_json::json!({
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-            "service": "web",
-            "cooldownPeriod": 0,
-        }))
-        .unwrap();
-        assert_eq!(cooldown(&spec), Duration::from_secs(900));
-        spec.cooldown_period = 60;
-        assert_eq!(cooldown(&spec), Duration::from_secs(60));
     }
 
     #[test]

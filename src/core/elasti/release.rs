@@ -11,20 +11,18 @@
 //! still be released.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Api;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use serde::Deserialize as _;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Decision;
-use crate::core::elasti::decision::Direction;
+use crate::core::elasti::decision::{Direction, restore};
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
-use crate::core::elasti::pass::{api_resource, reference_to};
 use crate::core::elasti::resource::{AutoscalerSpec, AutoscalerType, ScaleTargetRef};
+use crate::core::elasti::service_api::reference_to;
 use crate::core::elasti::status::MODE_SERVE;
 use crate::core::error::{Error, Result};
 use crate::core::scale::events::EventType;
-use crate::core::scale::intent::Intent;
 use crate::core::target::TargetRef;
 
 /// Whether an error in restoring can never go away by retrying: the thing to restore, or its
@@ -43,14 +41,14 @@ pub(crate) fn never_resolves(e: &Error) -> bool {
 }
 
 /// What a held service names, read field by field from the object as stored.
-struct Held<'a> {
+struct HeldService<'a> {
     meta: &'a ObjectMeta,
     target: Result<TargetRef>,
     min_replicas: i32,
     keda: Option<String>,
 }
 
-impl<'a> Held<'a> {
+impl<'a> HeldService<'a> {
     fn of(obj: &'a DynamicObject) -> Self {
         let spec = obj.data.get("spec");
         let field = |name: &str| spec.and_then(|s| s.get(name)).filter(|v| !v.is_null());
@@ -66,7 +64,7 @@ impl<'a> Held<'a> {
             .and_then(|a| AutoscalerSpec::deserialize(a).ok())
             .filter(|a| a.type_ == AutoscalerType::Keda)
             .map(|a| a.name);
-        Held { meta: &obj.metadata, target, min_replicas, keda }
+        HeldService { meta: &obj.metadata, target, min_replicas, keda }
     }
 }
 
@@ -98,7 +96,7 @@ impl Controller {
     /// finalizer; errors that can never resolve are reported in [`Released::not_restored`] (and
     /// a Warning Event) instead of keeping the finalizer. `Err` only for what may be retried.
     pub(crate) async fn release_held(&self, obj: &DynamicObject, dry_run: bool) -> Result<Released> {
-        let held = Held::of(obj);
+        let held = HeldService::of(obj);
         let ns = held.meta.namespace.as_deref();
         let mut out = Released { actions: Vec::new(), restored_to: None, not_restored: Vec::new() };
         if let Some(name) = &held.keda {
@@ -112,7 +110,7 @@ impl Controller {
         match &held.target {
             Err(e) => out.not_restored.push(format!("the target was not restored ({e})")),
             Ok(target) => {
-                let intent = Intent::FromZero { min: held.min_replicas, restore: true };
+                let intent = restore(held.min_replicas);
                 match self.scale_step(held.meta, target, intent, dry_run, &mut out.actions).await {
                     Ok(n) => out.restored_to = Some(n),
                     Err(e) if never_resolves(&e) => {
@@ -149,11 +147,9 @@ impl Controller {
     /// while the others proceed.
     pub async fn release_all(&self, namespace: Option<&str>, dry_run: bool) -> Result<Vec<Decision>> {
         self.check_open()?;
-        let client = self.handler.client().clone();
-        let api: Api<DynamicObject> = match (namespace, self.handler.watch_namespace()) {
-            (Some(ns), _) => Api::namespaced_with(client, &self.handler.namespace_for(Some(ns))?, &api_resource()),
-            (None, Some(ns)) => Api::namespaced_with(client, ns, &api_resource()),
-            (None, None) => Api::all_with(client, &api_resource()),
+        let api = match namespace {
+            Some(ns) => self.services_in(&self.handler.namespace_for(Some(ns))?),
+            None => self.services_watched(),
         };
         let held: Vec<DynamicObject> =
             api.list(&ListParams::default()).await?.items.into_iter().filter(|o| has_finalizer(&o.metadata)).collect();
@@ -163,45 +159,29 @@ impl Controller {
     }
 
     async fn release_one(&self, obj: &DynamicObject, dry_run: bool) -> Decision {
-        let mut decision = Decision {
-            namespace: obj.metadata.namespace.clone().unwrap_or_default(),
-            name: obj.metadata.name.clone().unwrap_or_default(),
-            direction: Direction::NoScale,
-            reason: String::new(),
-            error: None,
-            actions: Vec::new(),
-            dry_run,
-            shard: None,
-        };
+        let meta = &obj.metadata;
         match self.release_held(obj, dry_run).await {
             Ok(r) => {
-                let serving = r.restored_to.is_some_and(|n| n > 0) && obj.metadata.deletion_timestamp.is_none();
+                let serving = r.restored_to.is_some_and(|n| n > 0) && meta.deletion_timestamp.is_none();
                 if serving
                     && !dry_run
-                    && let Err(e) = self.mark_serving(&obj.metadata).await
+                    && let Err(e) = self.mark_serving(meta).await
                 {
-                    tracing::warn!(namespace = %decision.namespace, name = %decision.name, error = %e, "released, but the status could not be updated");
+                    tracing::warn!(namespace = ?meta.namespace, name = ?meta.name, error = %e, "released, but the status could not be updated");
                 }
-                decision.direction = r.direction();
-                decision.reason = r.reason("released");
-                decision.actions = r.actions;
+                Decision::of(meta, r.direction(), &r.reason("released"), None, r.actions, dry_run)
             }
             Err(e) => {
-                decision.reason = "error".into();
-                decision.error = Some(crate::core::redact::redact(&e.to_string()));
+                let message = crate::core::redact::redact(&e.to_string());
+                Decision::of(meta, Direction::NoScale, "error", Some(message), Vec::new(), dry_run)
             }
         }
-        decision
     }
 
     /// Writes `mode: serve` to the status of a released service (KubeElasti's resolver reads
     /// the mode to decide whether to proxy).
     async fn mark_serving(&self, meta: &ObjectMeta) -> Result<()> {
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.handler.client().clone(),
-            meta.namespace.as_deref().unwrap_or_default(),
-            &api_resource(),
-        );
+        let api = self.services_in(meta.namespace.as_deref().unwrap_or_default());
         let body = serde_json::json!({"status": {"mode": MODE_SERVE}});
         api.patch_status(meta.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&body))
             .await?;
@@ -214,7 +194,7 @@ mod tests {
     use super::*;
 
     fn object(spec: serde_json::Value) -> DynamicObject {
-        let mut o = DynamicObject::new("es", &api_resource()).within("ns");
+        let mut o = DynamicObject::new("es", &crate::core::elasti::service_api::api_resource()).within("ns");
         o.data = serde_json::json!({ "spec": spec });
         o
     }
@@ -227,14 +207,14 @@ mod tests {
             "autoscaler": {"type": "keda", "name": "web-so"},
             "triggers": "not a list",
         }));
-        let h = Held::of(&o);
+        let h = HeldService::of(&o);
         assert_eq!(h.target.unwrap().to_string(), "Deployment.v1.apps/web");
         assert_eq!((h.min_replicas, h.keda.as_deref()), (1, Some("web-so")));
         let o = object(serde_json::json!({"scaleTargetRef": 7, "minTargetReplicas": 4}));
-        let h = Held::of(&o);
+        let h = HeldService::of(&o);
         assert!(matches!(h.target, Err(Error::InvalidValue { field: "spec.scaleTargetRef", .. })));
         assert_eq!((h.min_replicas, h.keda), (4, None));
-        assert!(Held::of(&object(serde_json::Value::Null)).target.is_err());
+        assert!(HeldService::of(&object(serde_json::Value::Null)).target.is_err());
     }
 
     #[test]

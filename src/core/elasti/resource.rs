@@ -84,6 +84,15 @@ pub struct ScaleTargetRef {
     pub name: String,
 }
 
+impl ElastiServiceSpec {
+    /// The service's cooldown: `cooldownPeriod` seconds, where 0 (or less) means the 900 s
+    /// default, as the reference's `resolveCooldownPeriod` reads it.
+    pub fn cooldown(&self) -> std::time::Duration {
+        let seconds = if self.cooldown_period > 0 { self.cooldown_period } else { DEFAULT_COOLDOWN };
+        std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+    }
+}
+
 impl ScaleTargetRef {
     /// The kind, with KubeElasti's legacy spellings `deployments` / `rollouts` mapped to kinds.
     pub fn normalized_kind(&self) -> &str {
@@ -162,6 +171,19 @@ pub fn crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_cooldown_means_the_default() {
+        let mut spec: ElastiServiceSpec = serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "service": "web",
+            "cooldownPeriod": 0,
+        }))
+        .unwrap();
+        assert_eq!(spec.cooldown(), std::time::Duration::from_secs(900));
+        spec.cooldown_period = 60;
+        assert_eq!(spec.cooldown(), std::time::Duration::from_secs(60));
+    }
 
     #[test]
     fn reference_shaped_object_decodes_with_defaults() {

@@ -1,5 +1,5 @@
-//! The endless loop: a pass every polling interval until closed, optionally only while this
-//! process holds the leader Lease.
+//! The endless loop: a pass every polling interval until closed, under one of the ways of owning
+//! the services (`ownership`): this process alone, the leader Lease, or shards across replicas.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +9,14 @@ use tokio::time::Instant;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Decision;
-use crate::core::elasti::leader::LeaderElector;
-use crate::core::elasti::shards::Shards;
+use crate::core::elasti::ownership::elector::LeaderElector;
+use crate::core::elasti::ownership::leader::Leader;
+use crate::core::elasti::ownership::one_process::OneProcess;
+use crate::core::elasti::ownership::shards::{MAX_SHARDS, Shards};
+use crate::core::elasti::ownership::{Ownership, Scope, Standing};
+use crate::core::elasti::pass_context::PassContext;
+use crate::core::elasti::service_watch::ServiceWatch;
 use crate::core::error::{Error, Result};
-use crate::core::fence;
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
@@ -90,8 +94,8 @@ impl RunOptions {
                 return Err(Error::InvalidValue { field, problem: "must be positive".into() });
             }
         }
-        if !(1..=crate::core::elasti::shards::MAX_SHARDS).contains(&self.shards) {
-            let max = crate::core::elasti::shards::MAX_SHARDS;
+        if !(1..=MAX_SHARDS).contains(&self.shards) {
+            let max = MAX_SHARDS;
             return Err(Error::InvalidValue {
                 field: "shards",
                 problem: format!("{} is not from 1 to {max}", self.shards),
@@ -106,57 +110,31 @@ impl Controller {
     /// handler it returns at once, and a close during a pass stops it. While it acts, passes
     /// decide from watches (see `service_watch.rs`): a steady state sends no request, and a service
     /// created or edited is decided at once. The handler's requests are limited to `qps` and
-    /// `burst` meanwhile. With leader election only
-    /// the Lease holder runs passes (see `leader.rs`): it renews the Lease every third of its
-    /// duration while a pass runs, cancels the pass when it cannot renew in time, and releases
-    /// the Lease on the way out: on close, on Ctrl-C and when the future is dropped.
+    /// `burst` meanwhile. Who acts is the run's [`Ownership`]: this process alone; with leader
+    /// election the Lease holder (it renews the Lease every third of its duration while a pass
+    /// runs, and stops the pass when it cannot renew in time); with shards, each replica for the
+    /// shards it holds. Everything held is released on the way out: on close, on Ctrl-C and when
+    /// the future is dropped.
     pub async fn run(&self, opts: RunOptions) -> Result<()> {
         opts.check()?;
         self.handler.limits().set(opts.qps, opts.burst)?;
         let _limited = Unlimit(self.handler.limits());
         self.start_run();
-        let result = self.run_passes(&opts).await;
+        let result = if opts.shards > 1 {
+            let (ns, identity) = self.lease_place(&opts)?;
+            let client = self.handler.client().clone();
+            let shards = Shards::new(client, &ns, &opts.lease_name, &identity, opts.lease_duration, opts.shards);
+            self.run_owned(shards, &opts).await
+        } else if opts.leader_election {
+            let (ns, identity) = self.lease_place(&opts)?;
+            let client = self.handler.client().clone();
+            let elector = LeaderElector::new(client, &ns, &opts.lease_name, identity, opts.lease_duration);
+            self.run_owned(Leader::new(elector), &opts).await
+        } else {
+            self.run_owned(OneProcess, &opts).await
+        };
         self.handler.flush_events().await;
         result
-    }
-
-    async fn run_passes(&self, opts: &RunOptions) -> Result<()> {
-        if opts.shards > 1 {
-            return self.run_sharded(opts).await;
-        }
-        let Some(elector) = self.elector(opts)? else {
-            let _watching = self.start_watching();
-            let mut failures = PassFailures::default();
-            let mut next_pass = Instant::now();
-            loop {
-                let full = tokio::select! {
-                    () = self.closed() => return Ok(()),
-                    () = tokio::time::sleep_until(next_pass) => true,
-                    () = self.service_changed() => false,
-                };
-                tokio::select! {
-                    () = self.closed() => return Ok(()),
-                    pass = self.pass(full, opts.dry_run) => if !failures.log(pass) { return Ok(()) },
-                }
-                if full {
-                    next_pass = Instant::now() + opts.polling_interval;
-                }
-            }
-        };
-        let elector = Arc::new(elector);
-        let release = ReleaseOnDrop(Some(elector.clone()));
-        let result = self.lead_or_follow(&elector, opts.polling_interval, opts.dry_run).await;
-        release.release_now().await;
-        result
-    }
-
-    fn elector(&self, opts: &RunOptions) -> Result<Option<LeaderElector>> {
-        if !opts.leader_election {
-            return Ok(None);
-        }
-        let (ns, identity) = self.lease_place(opts)?;
-        let client = self.handler.client().clone();
-        Ok(Some(LeaderElector::new(client, &ns, &opts.lease_name, identity, opts.lease_duration)))
     }
 
     /// The Leases' namespace (checked, like the Lease name) and this process's identity in them.
@@ -170,149 +148,110 @@ impl Controller {
         Ok((ns, identity))
     }
 
-    /// A sharded run (see `shards.rs`): coordination ticks beside the passes, each pass acting
-    /// only for the shards held, each service in its shard's fence; shards given up only
-    /// between passes; everything released on the way out.
-    async fn run_sharded(&self, opts: &RunOptions) -> Result<()> {
-        let (ns, identity) = self.lease_place(opts)?;
-        let client = self.handler.client().clone();
-        let shards = Arc::new(Shards::new(client, &ns, &opts.lease_name, &identity, opts.lease_duration, opts.shards));
-        let _active = ActiveShards::set(&self.shards, shards.set());
-        let release = ReleaseShardsOnDrop(Some(shards.clone()));
-        let result = self.shard_passes(&shards, opts).await;
+    /// The loop under `owner`, which is released however it ends.
+    async fn run_owned<O: Ownership + 'static>(&self, owner: O, opts: &RunOptions) -> Result<()> {
+        let owner = Arc::new(owner);
+        let release = ReleaseOnDrop(Some(owner.clone()));
+        let live = LiveRun::start(self, owner.scope());
+        let result = self.passes(owner.as_ref(), &live, opts).await;
+        drop(live);
         release.release_now().await;
         result
     }
 
-    async fn shard_passes(&self, shards: &Shards, opts: &RunOptions) -> Result<()> {
-        let _watching = self.start_watching();
+    /// The one pass loop: coordination steps beside the passes (`owner.tick`, from the
+    /// first instant, then when it says), a full pass every polling interval while the owner
+    /// allows one, and a pass of the services changed since the last one as soon as the watches
+    /// see them. The watches run while the owner acts. A pass runs to its end unless the owner
+    /// stops acting (the pass is dropped: its writes are fenced anyway) or the run is closed.
+    async fn passes<O: Ownership>(&self, owner: &O, live: &LiveRun<'_>, opts: &RunOptions) -> Result<()> {
         let mut failures = PassFailures::default();
-        let mut next_tick = Instant::now();
+        let mut watching = None;
+        let mut next_tick = Some(Instant::now());
         let mut next_pass = Instant::now();
         let mut full = false;
         let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
         loop {
-            if pass.is_none() && Instant::now() >= next_pass && !shards.held().is_empty() {
+            let ctx = live.context();
+            if pass.is_none() && ctx.watch.is_some() && Instant::now() >= next_pass && owner.may_pass() {
                 full = true;
-                pass = Some(Box::pin(self.pass(true, opts.dry_run)));
+                pass = Some(Box::pin(self.pass(ctx.clone(), true, opts.dry_run)));
             }
             let running = pass.is_some();
+            let watch = ctx.watch.clone();
+            let changed = OptionFuture::from(watch.as_ref().map(|w| w.changed()));
             tokio::select! {
+                // A process that wakes from a pause coordinates (renews, or steps down) before
+                // its pass goes on; the fences refuse the pass's writes either way.
                 biased;
                 () = self.closed() => return Ok(()),
-                () = tokio::time::sleep_until(next_tick) => {
+                Some(()) = OptionFuture::from(next_tick.map(tokio::time::sleep_until)) => {
                     let sent = Instant::now();
-                    if let Err(e) = shards.tick(!running).await {
-                        tracing::warn!(error = %e, "coordinating the shards failed; acting for those still held");
+                    match owner.tick(!running).await {
+                        Standing::Acting if watching.is_none() => {
+                            let w = self.start_watching();
+                            live.set_watch(Some(w.watch()));
+                            watching = Some(w);
+                            next_pass = Instant::now();
+                        }
+                        Standing::Acting => {}
+                        Standing::Idle => {
+                            pass = None;
+                            live.set_watch(None);
+                            watching = None;
+                        }
                     }
-                    next_tick = sent + shards.tick_period();
+                    next_tick = owner.next_tick(sent);
                 }
                 done = OptionFuture::from(pass.as_mut()), if running => {
                     pass = None;
                     if !failures.log(done.expect("a running pass")) {
                         return Ok(());
                     }
-                    // A pass boundary: what a newcomer's share asks for is given up now.
-                    shards.give_up_extra().await;
+                    owner.pass_ended().await;
                     if full {
                         next_pass = Instant::now() + opts.polling_interval;
                     }
                 }
                 () = tokio::time::sleep_until(next_pass), if !running => {}
-                () = self.service_changed(), if !running => {
+                Some(()) = changed, if !running && owner.may_pass() => {
                     full = false;
-                    pass = Some(Box::pin(self.pass(false, opts.dry_run)));
+                    pass = Some(Box::pin(self.pass(ctx, false, opts.dry_run)));
                 }
             }
         }
     }
 
-    /// Follows until this process acquires the Lease, then leads until it loses it (or cannot
-    /// renew in time), and follows again; until closed.
-    async fn lead_or_follow(&self, elector: &LeaderElector, interval: Duration, dry_run: bool) -> Result<()> {
-        let retry = elector.retry_period();
-        let mut failures = PassFailures::default();
-        loop {
-            // Following: try to acquire every retry period.
-            let sent = Instant::now();
-            let leading = match elector.try_acquire_or_renew().await {
-                Ok(l) => l,
-                Err(err) => {
-                    tracing::warn!(error = %err, "leader election failed; not acting");
-                    false
-                }
-            };
-            if !leading {
-                tokio::select! {
-                    () = self.closed() => return Ok(()),
-                    () = tokio::time::sleep_until(sent + retry) => continue,
-                }
-            }
-            // Leading: passes, with renewals beside them, from watches kept while leading. The
-            // pass runs in the elector's fence: none of its writes leaves this process unless the
-            // Lease is held at that instant by this process's clock (`fence.rs`).
-            let fence = elector.fence().clone();
-            let _leading = LeaderGauge::set();
-            let _watching = self.start_watching();
-            let mut full = false;
-            let mut next_renew = sent + retry;
-            let mut next_pass = Instant::now();
-            let mut pass: Option<BoxFuture<'_, Result<Vec<Decision>>>> = None;
-            loop {
-                if pass.is_none() && Instant::now() >= next_pass {
-                    full = true;
-                    pass = Some(Box::pin(fence::scope(fence.clone(), self.pass(true, dry_run))));
-                }
-                let running = pass.is_some();
-                tokio::select! {
-                    // A process that wakes from a pause renews (or steps down) before its pass
-                    // goes on; the fence refuses the pass's writes either way.
-                    biased;
-                    () = self.closed() => return Ok(()),
-                    () = tokio::time::sleep_until(next_renew) => {
-                        let sent = Instant::now();
-                        match elector.try_acquire_or_renew().await {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                tracing::warn!(identity = %elector.identity(), "lost the lease; stopping the pass");
-                                break;
-                            }
-                            Err(err) => tracing::warn!(error = %err, "renewing the lease failed"),
-                        }
-                        // Stop acting before anyone else may see the Lease unchanged for a whole
-                        // duration (they count from after our last renewal).
-                        let Some(until) = fence.until().filter(|u| Instant::now() < *u) else {
-                            tracing::warn!(identity = %elector.identity(), "could not renew the lease in time; stopping the pass");
-                            break;
-                        };
-                        next_renew = (sent + retry).min(until);
-                    }
-                    done = OptionFuture::from(pass.as_mut()), if running => {
-                        pass = None;
-                        if !failures.log(done.expect("a running pass")) {
-                            return Ok(());
-                        }
-                        if full {
-                            next_pass = Instant::now() + interval;
-                        }
-                    }
-                    () = tokio::time::sleep_until(next_pass), if !running => {}
-                    () = self.service_changed(), if !running => {
-                        full = false;
-                        pass = Some(Box::pin(fence::scope(fence.clone(), self.pass(false, dry_run))));
-                    }
-                }
-            }
-            // Dropping the pass cancels it.
-            drop(pass);
+    /// A full pass, or (`full` false) a decision for each service changed since the last.
+    async fn pass(&self, ctx: PassContext, full: bool, dry_run: bool) -> Result<Vec<Decision>> {
+        if full { self.full_pass(&ctx, dry_run).await } else { self.changed_pass(&ctx, dry_run).await }
+    }
+}
+
+/// The run live on a controller, as calls made by hand see it (`Controller::live_context`):
+/// its scope, and its watches while it keeps them. Gone when the run ends.
+struct LiveRun<'a>(&'a Controller);
+
+impl<'a> LiveRun<'a> {
+    fn start(controller: &'a Controller, scope: Scope) -> Self {
+        *controller.live_run.lock().expect("live run poisoned") = Some(PassContext { scope, watch: None });
+        LiveRun(controller)
+    }
+
+    fn context(&self) -> PassContext {
+        self.0.live_context()
+    }
+
+    fn set_watch(&self, watch: Option<Arc<ServiceWatch>>) {
+        if let Some(ctx) = self.0.live_run.lock().expect("live run poisoned").as_mut() {
+            ctx.watch = watch;
         }
     }
 }
 
-impl Controller {
-    /// A full pass, or (`full` false) a decision for each service changed since the last.
-    async fn pass(&self, full: bool, dry_run: bool) -> Result<Vec<Decision>> {
-        if full { self.check_and_scale(dry_run).await } else { self.check_changed_services(dry_run).await }
+impl Drop for LiveRun<'_> {
+    fn drop(&mut self) {
+        *self.0.live_run.lock().expect("live run poisoned") = None;
     }
 }
 
@@ -360,87 +299,24 @@ impl Drop for Unlimit<'_> {
     }
 }
 
-/// `kubescale_leader` is 1 while this lives.
-struct LeaderGauge;
+/// Releases what the owner holds when `run` ends in any way: at once on a normal return, from
+/// a task of its own when the future is dropped (a cancelled task, Ctrl-C).
+struct ReleaseOnDrop<O: Ownership + 'static>(Option<Arc<O>>);
 
-impl LeaderGauge {
-    fn set() -> Self {
-        crate::core::metrics::metrics().leader.set(1);
-        LeaderGauge
-    }
-}
-
-impl Drop for LeaderGauge {
-    fn drop(&mut self) {
-        crate::core::metrics::metrics().leader.set(0);
-    }
-}
-
-/// The shards the passes act for, set while a sharded `run` runs (cleared however it ends).
-struct ActiveShards<'a>(&'a std::sync::Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>);
-
-impl<'a> ActiveShards<'a> {
-    fn set(
-        cell: &'a std::sync::Mutex<Option<Arc<crate::core::elasti::shards::ShardSet>>>,
-        set: Arc<crate::core::elasti::shards::ShardSet>,
-    ) -> Self {
-        *cell.lock().expect("shards poisoned") = Some(set);
-        ActiveShards(cell)
-    }
-}
-
-impl Drop for ActiveShards<'_> {
-    fn drop(&mut self) {
-        *self.0.lock().expect("shards poisoned") = None;
-    }
-}
-
-/// Releases the shards and the membership when a sharded `run` ends in any way (as
-/// [`ReleaseOnDrop`] does for the single Lease).
-struct ReleaseShardsOnDrop(Option<Arc<Shards>>);
-
-impl ReleaseShardsOnDrop {
+impl<O: Ownership + 'static> ReleaseOnDrop<O> {
     async fn release_now(mut self) {
-        if let Some(s) = self.0.take() {
-            s.release_all().await;
+        if let Some(o) = self.0.take() {
+            o.release().await;
         }
     }
 }
 
-impl Drop for ReleaseShardsOnDrop {
+impl<O: Ownership + 'static> Drop for ReleaseOnDrop<O> {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take()
+        if let Some(o) = self.0.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            rt.spawn(async move { s.release_all().await });
-        }
-    }
-}
-
-/// Releases the Lease when `run` ends in any way: at once on a normal return, from a task of
-/// its own when the future is dropped (a cancelled task, Ctrl-C).
-struct ReleaseOnDrop(Option<Arc<LeaderElector>>);
-
-impl ReleaseOnDrop {
-    async fn release_now(mut self) {
-        if let Some(e) = self.0.take()
-            && let Err(err) = e.release().await
-        {
-            tracing::debug!(error = %err, "releasing the lease failed");
-        }
-    }
-}
-
-impl Drop for ReleaseOnDrop {
-    fn drop(&mut self) {
-        if let Some(e) = self.0.take()
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            rt.spawn(async move {
-                if let Err(err) = e.release().await {
-                    tracing::debug!(error = %err, "releasing the lease failed");
-                }
-            });
+            rt.spawn(async move { o.release().await });
         }
     }
 }

@@ -5,19 +5,19 @@
 //! pass.
 //!
 //! The watches run while `run` acts (while it leads, with leader election) and stop when it
-//! returns. `check_and_scale` outside `run` reads from the API server.
+//! returns; a pass reads them through its [`PassContext`](crate::core::elasti::pass_context::PassContext).
+//! `check_and_scale` outside `run` reads from the API server.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use kube::Api;
 use kube::api::DynamicObject;
 use kube::runtime::watcher::Event;
 use tokio::sync::{Notify, mpsc};
 
 use crate::core::discovery::Resource;
 use crate::core::elasti::controller::Controller;
-use crate::core::elasti::pass::api_resource;
+use crate::core::elasti::service_api::api_resource;
 use crate::core::informer::Informer;
 use crate::core::target::TargetRef;
 
@@ -39,26 +39,49 @@ fn strip(o: &mut DynamicObject) {
     o.metadata.managed_fields = None;
 }
 
-/// Stops the loop's watches when dropped.
-pub(crate) struct WatchGuard<'a>(&'a Controller);
+/// The loop's watches, stopped when dropped.
+pub(crate) struct Watching<'a> {
+    controller: &'a Controller,
+    watch: Arc<ServiceWatch>,
+}
 
-impl Drop for WatchGuard<'_> {
+impl Watching<'_> {
+    /// The ElastiService watch, for the passes' context.
+    pub fn watch(&self) -> Arc<ServiceWatch> {
+        self.watch.clone()
+    }
+}
+
+impl Drop for Watching<'_> {
     fn drop(&mut self) {
-        *self.0.service_watch.lock().expect("watching poisoned") = None;
-        self.0.handler.stop_watching();
+        self.controller.handler.stop_watching();
+    }
+}
+
+impl ServiceWatch {
+    /// The services created or edited since last asked (namespace, name), each once.
+    pub fn take_changed(&self) -> Vec<(String, String)> {
+        let mut rx = self.changed.lock().expect("watching poisoned");
+        let mut keys = BTreeSet::new();
+        while let Ok(k) = rx.try_recv() {
+            keys.insert(k);
+        }
+        keys.into_iter().collect()
+    }
+
+    /// Resolves when a service was created or edited.
+    pub async fn changed(&self) {
+        if self.changed.lock().expect("watching poisoned").is_empty() {
+            self.notify.notified().await;
+        }
     }
 }
 
 impl Controller {
     /// Starts watching ElastiServices in the handler's scope; the target and ScaledObject
     /// watches start as passes meet their types. Everything stops when the guard drops.
-    pub(crate) fn start_watching(&self) -> WatchGuard<'_> {
-        let ar = api_resource();
-        let client = self.handler.client().clone();
-        let api: Api<DynamicObject> = match self.handler.watch_namespace() {
-            Some(ns) => Api::namespaced_with(client, ns, &ar),
-            None => Api::all_with(client, &ar),
-        };
+    pub(crate) fn start_watching(&self) -> Watching<'_> {
+        let api = self.services_watched();
         let (tx, rx) = mpsc::unbounded_channel();
         let notify = Arc::new(Notify::new());
         let wake = notify.clone();
@@ -87,59 +110,33 @@ impl Controller {
         };
         let services = Informer::start(
             api,
-            ar,
+            api_resource(),
             "elastiservices.elasti.truefoundry.com".into(),
             self.handler.watch_timeout(),
             strip,
             Some(Box::new(on_event)),
         );
-        *self.service_watch.lock().expect("watching poisoned") = Some(Arc::new(ServiceWatch {
+        let watch = Arc::new(ServiceWatch {
             services: Arc::new(services),
             changed: Mutex::new(rx),
             notify,
             warmed: std::sync::atomic::AtomicBool::new(false),
-        }));
-        WatchGuard(self)
-    }
-
-    /// The loop's watches, while they run.
-    pub(crate) fn service_watch(&self) -> Option<Arc<ServiceWatch>> {
-        self.service_watch.lock().expect("watching poisoned").clone()
-    }
-
-    /// The services created or edited since last asked (namespace, name), each once.
-    pub(crate) fn changed_services(&self) -> Vec<(String, String)> {
-        let Some(w) = self.service_watch() else { return Vec::new() };
-        let mut rx = w.changed.lock().expect("watching poisoned");
-        let mut keys = BTreeSet::new();
-        while let Ok(k) = rx.try_recv() {
-            keys.insert(k);
-        }
-        keys.into_iter().collect()
-    }
-
-    /// Resolves when a service was created or edited (never, without watches).
-    pub(crate) async fn service_changed(&self) {
-        let Some(w) = self.service_watch() else { return std::future::pending().await };
-        if w.changed.lock().expect("watching poisoned").is_empty() {
-            w.notify.notified().await;
-        }
+        });
+        Watching { controller: self, watch }
     }
 
     /// [`watch_types_of`](Self::watch_types_of) for a service's target and ScaledObject.
     pub(crate) async fn watch_types_of_service(&self, es: &crate::core::elasti::resource::ElastiService) {
         let t = &es.spec.scale_target_ref;
         if let Ok(target) = TargetRef::from_parts(&t.api_version, t.normalized_kind(), &t.name) {
-            self.watch_types_of(&target, crate::core::elasti::pass::keda_of(es).is_some()).await;
+            self.watch_types_of(&target, crate::core::elasti::service_api::keda_of(es).is_some()).await;
         }
     }
 
-    /// While watching: makes sure the target's type (and the ScaledObject type, for a service
-    /// with KEDA) is watched. A type that cannot be resolved is left to the scale call to report.
+    /// Makes sure the target's type (and the ScaledObject type, for a service with KEDA) is
+    /// watched; called while the loop watches. A type that cannot be resolved is left to the
+    /// scale call to report.
     pub(crate) async fn watch_types_of(&self, target: &TargetRef, keda: bool) {
-        if self.service_watch().is_none() {
-            return;
-        }
         if let Ok(r) = self.handler.resolve_scalable(&target.type_spec).await {
             self.handler.watch_kind(&r);
         }

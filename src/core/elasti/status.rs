@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Api;
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Direction;
 use crate::core::elasti::decision::elapsed;
-use crate::core::elasti::pass::api_resource;
 use crate::core::elasti::resource::{ElastiService, ElastiServiceStatus};
 use crate::core::error::Result;
 
@@ -92,7 +90,7 @@ impl Controller {
             return Ok(());
         }
         let ns = es.metadata.namespace.as_deref().unwrap_or_default();
-        let api: Api<DynamicObject> = Api::namespaced_with(self.handler.client().clone(), ns, &api_resource());
+        let api = self.services_in(ns);
         let body = serde_json::json!({ "status": patch });
         api.patch_status(
             es.metadata.name.as_deref().unwrap_or_default(),

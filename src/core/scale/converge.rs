@@ -31,7 +31,7 @@ const STALE_RETRIES: u32 = 10;
 
 /// What the steps learnt on the way, for the report (also when they fail).
 #[derive(Debug, Default)]
-struct Progress {
+struct Learnt {
     /// The count before the call, once known.
     previous: Option<i32>,
     /// The count the call wanted, once known.
@@ -74,12 +74,12 @@ impl ScaleHandler {
         dry_run: bool,
         regarding: Option<&ObjectReference>,
     ) -> Result<ScaleResult> {
-        let mut progress = Progress::default();
-        let outcome = self.converge_steps(t, intent, dry_run, &mut progress).await;
+        let mut learnt = Learnt::default();
+        let outcome = self.converge_steps(t, intent, dry_run, &mut learnt).await;
         if matches!(&outcome, Ok(o) if o.changed) {
             crate::core::metrics::metrics().scale_writes.inc();
         }
-        self.report(t, intent, dry_run, regarding, &progress, &outcome);
+        self.report(t, intent, dry_run, regarding, &learnt, &outcome);
         outcome
     }
 
@@ -88,25 +88,25 @@ impl ScaleHandler {
         t: &ResolvedTarget,
         intent: Intent,
         dry_run: bool,
-        progress: &mut Progress,
+        learnt: &mut Learnt,
     ) -> Result<ScaleResult> {
         let api = self.api_for(t);
-        let mut refused = match self.on_seen(&api, t, intent, dry_run, progress).await? {
+        let mut refused = match self.on_seen(&api, t, intent, dry_run, learnt).await? {
             OnSeen::Done(done) => return Ok(done),
             OnSeen::Read(refused) => refused,
         };
         let mut annotated = false;
         for attempt in 0..=STALE_RETRIES {
-            let mut base = self.read(&api, t, progress).await?;
+            let mut base = self.read(&api, t, learnt).await?;
             let current = base.count();
             if let Some((tested, e)) = refused.take()
                 && tested == current
             {
                 return Err(e);
             }
-            progress.previous.get_or_insert(current);
+            learnt.previous.get_or_insert(current);
             let desired = self.desired(&api, t, intent, current, &base.resource_version).await?;
-            progress.desired = Some(desired);
+            learnt.desired = Some(desired);
             if let Some(reason) = intent.satisfied(current, desired) {
                 return Ok(result(t, current, current, false, reason));
             }
@@ -127,7 +127,7 @@ impl ScaleHandler {
             }
             match self.write_replicas(&api, t, &base, desired, false).await {
                 Ok(written) => {
-                    self.remember_scale(t, &written, progress.uid.clone());
+                    self.remember_scale(t, &written, learnt.uid.clone());
                     return Ok(result(t, current, desired, true, format!("scaled from {current} to {desired}")));
                 }
                 Err(e) if e.is_invalid() && attempt < STALE_RETRIES => {
@@ -148,8 +148,8 @@ impl ScaleHandler {
     /// `Some((current, desired))` when it would write.
     pub(crate) async fn plan(&self, t: &ResolvedTarget, intent: Intent) -> Result<Option<(i32, i32)>> {
         let api = self.api_for(t);
-        let mut progress = Progress::default();
-        let base = self.read(&api, t, &mut progress).await?;
+        let mut learnt = Learnt::default();
+        let base = self.read(&api, t, &mut learnt).await?;
         let current = base.count();
         let desired = self.desired(&api, t, intent, current, &base.resource_version).await?;
         Ok(intent.satisfied(current, desired).is_none().then_some((current, desired)))
@@ -164,7 +164,7 @@ impl ScaleHandler {
     ) -> Result<i32> {
         self.with_resolved(target, namespace, |t| async move {
             let api = self.api_for(&t);
-            Ok(self.read(&api, &t, &mut Progress::default()).await?.count())
+            Ok(self.read(&api, &t, &mut Learnt::default()).await?.count())
         })
         .await
     }
@@ -178,7 +178,7 @@ impl ScaleHandler {
     ) -> Result<(String, i32, Option<i32>)> {
         self.with_resolved(target, namespace, |t| async move {
             let api = self.api_for(&t);
-            let count = self.read(&api, &t, &mut Progress::default()).await?.count();
+            let count = self.read(&api, &t, &mut Learnt::default()).await?.count();
             let meta = api.get_metadata(&t.name).await?.metadata;
             Ok((t.display(), count, remembered_in(meta.annotations.as_ref())))
         })
@@ -194,7 +194,7 @@ impl ScaleHandler {
         t: &ResolvedTarget,
         intent: Intent,
         dry_run: bool,
-        progress: &mut Progress,
+        learnt: &mut Learnt,
     ) -> Result<OnSeen> {
         let Some(Seen { base, uid }) = self.seen.get(&t.key) else { return Ok(OnSeen::Read(None)) };
         let seen = base.count();
@@ -202,12 +202,12 @@ impl ScaleHandler {
         if dry_run || intent.remembers() || intent.restores_at(seen) || intent.satisfied(seen, desired).is_some() {
             return Ok(OnSeen::Read(None));
         }
-        progress.uid = uid.clone();
+        learnt.uid = uid.clone();
         match self.write_replicas(api, t, &base, desired, false).await {
             Ok(written) => {
                 self.remember_scale(t, &written, uid);
-                progress.previous = Some(seen);
-                progress.desired = Some(desired);
+                learnt.previous = Some(seen);
+                learnt.desired = Some(desired);
                 Ok(OnSeen::Done(result(t, seen, desired, true, format!("scaled from {seen} to {desired}"))))
             }
             Err(e) if e.is_invalid() => {
@@ -230,17 +230,17 @@ impl ScaleHandler {
     /// Step 2: the current count. A scale seen at the resourceVersion the target's watch
     /// reports now is current and costs no request; otherwise the scale subresource is read
     /// (and remembered).
-    async fn read(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, progress: &mut Progress) -> Result<Base> {
+    async fn read(&self, api: &Api<DynamicObject>, t: &ResolvedTarget, learnt: &mut Learnt) -> Result<Base> {
         if let Some(Seen { base, uid }) = self.seen.get(&t.key)
             && let Some(Some(meta)) = self.watched_meta(&t.resource, &t.namespace, &t.name)
             && meta.metadata.resource_version.as_deref() == Some(base.resource_version.as_str())
         {
-            progress.uid = uid;
+            learnt.uid = uid;
             return Ok(base);
         }
         match api.get_scale(&t.name).await {
             Ok(scale) => {
-                progress.uid = scale.metadata.uid.clone();
+                learnt.uid = scale.metadata.uid.clone();
                 self.remember_scale(t, &scale, scale.metadata.uid.clone());
                 Ok(Base::of(&scale))
             }
@@ -299,11 +299,11 @@ impl ScaleHandler {
         intent: Intent,
         dry_run: bool,
         regarding: Option<&ObjectReference>,
-        progress: &Progress,
+        learnt: &Learnt,
         outcome: &Result<ScaleResult>,
     ) {
         let target = t.display();
-        let own = t.object_ref(progress.uid.clone());
+        let own = t.object_ref(learnt.uid.clone());
         let regarding = regarding.unwrap_or(&own);
         let ns = t.namespace.as_str();
         match outcome {
@@ -315,8 +315,8 @@ impl ScaleHandler {
             Ok(o) => tracing::debug!(namespace = ns, %target, reason = %o.reason, "no scale needed"),
             Err(e) if e.is_not_found() || dry_run => {}
             Err(e) => {
-                let from = progress.previous.map_or_else(|| "?".to_string(), |p| p.to_string());
-                let to = progress.desired.unwrap_or_else(|| intent.nominal());
+                let from = learnt.previous.map_or_else(|| "?".to_string(), |p| p.to_string());
+                let to = learnt.desired.unwrap_or_else(|| intent.nominal());
                 let note = format!("Failed to scale {target} from {from} to {to} replicas: {e}");
                 tracing::warn!(namespace = ns, %target, error = %e, "scale failed");
                 self.record_quietly(EventType::Warning, "FailedToScale", note, regarding);

@@ -8,10 +8,8 @@
 //! of its series at once too, and then the series only every 30 minutes; here repeats reach the
 //! server within 10 s, and at once when asked for (`events()`, a pass's end, `close()`).
 //!
-//! Why 2 and not 1: with 1, the second change of an object within 10 s is held and merged with
-//! what follows, and the commonest pair of all, a scale to zero and the scale back, became one
-//! Event "from 0 to 3" counted twice; the scale to zero was no longer listed. Fewer writes
-//! (benches/PROFILE.md has the figures) are not worth an Event a user looks for.
+//! Two, so that the commonest pair of all, a scale to zero and the scale back, stays two Events
+//! a user can find.
 //!
 //! Nothing is lost on the way out: [`EventQueue::flush`] writes everything queued so far (rate
 //! limits aside) and is called by `events()`, at the end of a loop pass, on `close()` and at
@@ -88,8 +86,7 @@ impl Pending {
 ///
 /// An object queued since the last look is checked against the rate limit once; one held back
 /// waits in a queue ordered by the time it may go, so a wake-up looks only at the objects whose
-/// time has come (a walk over every held object per wake-up was a tenth of the client's CPU
-/// at one change at a time, with 200 objects held).
+/// time has come.
 #[derive(Default)]
 struct Backlog {
     pending: HashMap<Key, Pending>,
@@ -97,34 +94,34 @@ struct Backlog {
     fresh: Vec<Key>,
     /// Held-back objects by the time they may go. An entry whose object was written meanwhile
     /// (a flush) is skipped: its `seq` is no longer the pending one's.
-    held: BinaryHeap<Reverse<Held>>,
+    held: BinaryHeap<Reverse<Deferred>>,
     next_seq: u64,
 }
 
 /// A held-back object: when it may go, and which of its pending Events was held.
-struct Held {
+struct Deferred {
     at: Instant,
     seq: u64,
     key: Key,
 }
 
 // Ordered by time, then by when first queued (`seq` is unique).
-impl Ord for Held {
+impl Ord for Deferred {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
 }
-impl PartialOrd for Held {
+impl PartialOrd for Deferred {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl PartialEq for Held {
+impl PartialEq for Deferred {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other).is_eq()
     }
 }
-impl Eq for Held {}
+impl Eq for Deferred {}
 
 impl Backlog {
     /// Adds one occurrence: to its object's pending Event, or as a new one (dropped, and
@@ -167,7 +164,7 @@ impl Backlog {
         for (k, seq) in due {
             match check(&k) {
                 Ok(()) => ready.extend(self.pending.remove(&k)),
-                Err(wait) => self.held.push(Reverse(Held { at: now + wait, seq, key: k })),
+                Err(wait) => self.held.push(Reverse(Deferred { at: now + wait, seq, key: k })),
             }
         }
         ready

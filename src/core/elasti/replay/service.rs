@@ -5,16 +5,14 @@
 
 use std::time::Duration;
 
-use kube::Api;
-use kube::api::DynamicObject;
-
 use crate::core::elasti::controller::Controller;
-use crate::core::elasti::pass::{api_resource, cooldown, decode, intent_of};
+use crate::core::elasti::decision::restore;
 use crate::core::elasti::replay::options::ReplayOptions;
 use crate::core::elasti::replay::result::{Replay, Summary};
 use crate::core::elasti::replay::simulate::{Start, simulate};
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::history::{Sample, StepRange};
+use crate::core::elasti::service_api::decode;
 use crate::core::error::{Error, Result};
 use crate::core::scale::wait::Progress;
 use crate::core::target::TargetRef;
@@ -49,8 +47,7 @@ impl Controller {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let ns = self.handler.namespace_for(namespace)?;
-        let api = Api::<DynamicObject>::namespaced_with(self.handler.client().clone(), &ns, &api_resource());
-        let es = decode(&api.get(name).await?).map_err(|e| Error::InvalidValue {
+        let es = decode(&self.services_in(&ns).get(name).await?).map_err(|e| Error::InvalidValue {
             field: "spec",
             problem: format!("the ElastiService {ns}/{name} cannot be read: {e}"),
         })?;
@@ -65,7 +62,7 @@ impl Controller {
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
         let (target, replicas, remembered) = self.handler.count_and_remembered(&target, Some(&ns)).await?;
-        let cooldown = cooldown(&spec);
+        let cooldown = spec.cooldown();
         let created = es.metadata.creation_timestamp.as_ref().map(|t| t.0).unwrap_or(range.start);
         let stored_up = es.status.as_ref().and_then(|s| s.last_scaled_up_time.as_ref()).map(|t| t.0);
         let start = Start {
@@ -76,7 +73,7 @@ impl Controller {
         };
         let samples = self.history(&format!("{ns}/{name}"), &spec, cooldown, range, progress).await?;
         let steps = simulate(&spec, range, start, &samples).await?;
-        let up = intent_of(crate::core::Direction::ScaleUp, &spec).expect("a scale-up has an intent");
+        let up = restore(spec.min_target_replicas);
         let baseline = up.desired(0, if replicas > 0 { Some(replicas) } else { remembered });
         Ok(Replay {
             namespace: ns,

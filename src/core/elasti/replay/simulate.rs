@@ -5,7 +5,6 @@
 use jiff::Timestamp;
 
 use crate::core::elasti::decision::{Answer, Direction, decide_service};
-use crate::core::elasti::pass::{cooldown, intent_of};
 use crate::core::elasti::replay::result::ReplayStep;
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::history::{Sample, StepRange};
@@ -38,7 +37,7 @@ pub(crate) async fn simulate(
     start: Start,
     samples: &[Vec<Sample>],
 ) -> Result<Vec<ReplayStep>> {
-    let cooldown = cooldown(spec);
+    let cooldown = spec.cooldown();
     let Start { mut replicas, mut remembered, mut last_up, created } = start;
     let mut steps = Vec::with_capacity(range.count);
     for i in 0..range.count {
@@ -51,7 +50,7 @@ pub(crate) async fn simulate(
         };
         let verdict = decide_service(spec, cooldown, created, last_up, now, ask).await?;
         let before = replicas;
-        if let Some(intent) = intent_of(verdict.direction, spec) {
+        if let Some(intent) = verdict.direction.intent(spec) {
             let desired = intent.desired(replicas, remembered);
             if intent.satisfied(replicas, desired).is_none() {
                 if intent.remembers() {

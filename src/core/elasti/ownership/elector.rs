@@ -1,9 +1,8 @@
 //! Leader election with a `coordination.k8s.io/v1` Lease, so that of several processes running
 //! the loop exactly one acts.
 //!
-//! - A foreign Lease is judged expired by when *this* process saw it last change (holder or
-//!   renew time), measured on this process's monotonic clock, as client-go does: the holder's
-//!   clock and ours may disagree, durations on one clock cannot.
+//! - A foreign Lease is judged expired by when *this* process saw it last change, on this
+//!   process's monotonic clock (`lease_seen.rs`).
 //! - The holder renews every third of the duration, independently of the pass it runs
 //!   (`run.rs`), and stops acting once [`LeaderElector::renew_deadline`] has passed since its last
 //!   successful renewal: strictly before another process could see the Lease unchanged for a
@@ -27,17 +26,9 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 use tokio::time::Instant;
 
+use crate::core::elasti::ownership::lease_seen::LeaseSeen;
 use crate::core::error::Result;
 use crate::core::fence::Fence;
-
-/// What this process last saw of a foreign Lease, and when (on its own clock).
-#[derive(Debug, Clone, PartialEq)]
-struct Observed {
-    holder: String,
-    renew_time: Option<Timestamp>,
-    duration: Duration,
-    at: Instant,
-}
 
 /// Competes for one Lease under one identity.
 pub struct LeaderElector {
@@ -47,7 +38,8 @@ pub struct LeaderElector {
     labels: std::collections::BTreeMap<String, String>,
     identity: String,
     duration: Duration,
-    observed: Mutex<Option<Observed>>,
+    /// The Lease as last seen while another held it (see `lease_seen.rs`).
+    seen: Mutex<Option<LeaseSeen>>,
     fence: Arc<Fence>,
 }
 
@@ -60,7 +52,7 @@ impl LeaderElector {
             labels: Default::default(),
             identity,
             duration,
-            observed: Mutex::new(None),
+            seen: Mutex::new(None),
             fence: Arc::new(Fence::new(format!("{namespace}/{name}"))),
         }
     }
@@ -105,22 +97,11 @@ impl LeaderElector {
     /// Whether a foreign holder's Lease, as just read (here or in a LIST of its group), has gone
     /// unchanged for its whole duration by this process's clock. A change restarts the count.
     pub(crate) fn foreign_expired(&self, spec: &LeaseSpec, now: Instant) -> bool {
-        let seen = Observed {
-            holder: spec.holder_identity.clone().unwrap_or_default(),
-            renew_time: spec.renew_time.as_ref().map(|t| t.0),
-            duration: Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0).max(0)).unwrap_or(0)),
-            at: now,
-        };
-        let mut observed = self.observed.lock().expect("lease memory poisoned");
-        match observed.as_ref() {
-            Some(o) if o.holder == seen.holder && o.renew_time == seen.renew_time && o.duration == seen.duration => {
-                now.duration_since(o.at) > o.duration
-            }
-            _ => {
-                *observed = Some(seen);
-                false
-            }
-        }
+        let mut memory = self.seen.lock().expect("lease memory poisoned");
+        let seen = LeaseSeen::after(memory.as_ref(), spec, now);
+        let expired = seen.expired(now);
+        *memory = Some(seen);
+        expired
     }
 
     /// Takes or renews the Lease; `Ok(true)` when this process leads afterwards. The fence
@@ -234,34 +215,6 @@ mod tests {
         let (service, _handle) =
             tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
         LeaderElector::new(Client::new(service, "ns"), "ns", "l", "me".into(), Duration::from_secs(15))
-    }
-
-    fn spec(holder: &str, renew: &str) -> LeaseSpec {
-        LeaseSpec {
-            holder_identity: Some(holder.into()),
-            renew_time: Some(MicroTime(renew.parse().unwrap())),
-            lease_duration_seconds: Some(15),
-            ..Default::default()
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_foreign_lease_expires_by_our_clock_not_its_timestamps() {
-        let e = elector();
-        // Its renew time is far in the past by our wall clock (a skewed holder): not expired,
-        // we only just saw it.
-        let t0 = Instant::now();
-        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:00Z"), t0));
-        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:00Z"), t0 + Duration::from_secs(14)));
-        // A renewal (any change) restarts the count.
-        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(14)));
-        assert!(!e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(28)));
-        // Unchanged for longer than its duration on our clock: expired.
-        assert!(e.foreign_expired(&spec("other", "2000-01-01T00:00:10Z"), t0 + Duration::from_secs(30)));
-        // A renew time in the future (a holder whose clock runs fast) does not hold it forever.
-        let t1 = t0 + Duration::from_secs(100);
-        assert!(!e.foreign_expired(&spec("other", "2100-01-01T00:00:00Z"), t1));
-        assert!(e.foreign_expired(&spec("other", "2100-01-01T00:00:00Z"), t1 + Duration::from_secs(16)));
     }
 
     #[tokio::test]

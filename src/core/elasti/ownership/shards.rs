@@ -22,7 +22,7 @@
 //! its following tick: within two ticks plus one pass. At start, the first replica may take
 //! every shard and give the extra back as the others appear.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +31,10 @@ use kube::Api;
 use kube::api::ListParams;
 use tokio::time::Instant;
 
-use crate::core::elasti::leader::LeaderElector;
+use crate::core::elasti::ownership::elector::LeaderElector;
+use crate::core::elasti::ownership::lease_seen::LeaseSeen;
+use crate::core::elasti::ownership::share::{ShardLease, free_shards, live_members, share, to_give_up, to_take};
+use crate::core::elasti::ownership::{Ownership, Scope, Standing};
 use crate::core::error::Result;
 use crate::core::fence::Fence;
 
@@ -86,12 +89,15 @@ impl ShardSet {
     }
 }
 
-/// What this replica last saw of another member's Lease, and when it last changed.
-#[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    holder: String,
-    renew_time: Option<jiff::Timestamp>,
-    changed: Instant,
+/// What a replica holds and knows of the group, changed only by its ticks and pass boundaries.
+#[derive(Debug, Default)]
+struct Holding {
+    /// The shards held.
+    held: BTreeSet<u32>,
+    /// The share computed at the last tick.
+    share: u32,
+    /// The other members' Leases as last seen (see `share::live_members`).
+    members: HashMap<String, LeaseSeen>,
 }
 
 /// One replica's part in a sharded run: its membership, the shards' electors, its share.
@@ -101,10 +107,7 @@ pub(crate) struct Shards {
     duration: Duration,
     member: LeaderElector,
     electors: Vec<LeaderElector>,
-    held: Mutex<HashSet<u32>>,
-    /// The share computed at the last tick.
-    share: std::sync::atomic::AtomicU32,
-    members: Mutex<HashMap<String, Seen>>,
+    holding: Mutex<Holding>,
     offset: u32,
     set: Arc<ShardSet>,
 }
@@ -138,72 +141,59 @@ impl Shards {
             duration,
             member,
             electors,
-            held: Mutex::new(HashSet::new()),
-            share: std::sync::atomic::AtomicU32::new(count),
-            members: Mutex::new(HashMap::new()),
+            holding: Mutex::new(Holding { share: count, ..Holding::default() }),
             offset: shard_of("", identity, count),
             set,
         }
     }
 
-    /// Which shards this replica may act for (the passes read it).
-    pub fn set(&self) -> Arc<ShardSet> {
-        self.set.clone()
-    }
-
-    /// How often the coordination ticks: a third of the Lease duration.
-    pub fn tick_period(&self) -> Duration {
-        self.duration / 3
+    fn holding(&self) -> std::sync::MutexGuard<'_, Holding> {
+        self.holding.lock().expect("shards poisoned")
     }
 
     /// The shards held now, sorted.
-    pub fn held(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.held.lock().expect("shards poisoned").iter().copied().collect();
-        v.sort_unstable();
-        v
+    pub fn held(&self) -> BTreeSet<u32> {
+        self.holding().held.clone()
+    }
+
+    fn count(&self) -> u32 {
+        self.electors.len() as u32
     }
 
     /// One coordination step (see the module doc); `between_passes` allows giving shards up.
-    pub async fn tick(&self, between_passes: bool) -> Result<()> {
+    async fn coordinate(&self, between_passes: bool) -> Result<()> {
         if let Err(e) = self.member.try_acquire_or_renew().await {
             tracing::warn!(error = %e, "renewing the membership Lease failed");
         }
-        let held: Vec<u32> = self.held();
-        for i in held {
+        for i in self.held() {
             match self.electors[i as usize].try_acquire_or_renew().await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(shard = i, "lost the shard's Lease");
-                    self.held.lock().expect("shards poisoned").remove(&i);
+                    self.holding().held.remove(&i);
                 }
                 Err(e) => tracing::warn!(shard = i, error = %e, "renewing the shard's Lease failed"),
             }
         }
         let params = ListParams::default().labels(&format!("{GROUP_LABEL}={}", self.group));
         let leases = self.api.list(&params).await?.items;
-        let now = Instant::now();
-        let (members, free) = self.observe(&leases, now);
-        let count = self.electors.len() as u32;
-        let share = count.div_ceil(members.max(1));
-        self.share.store(share, std::sync::atomic::Ordering::Relaxed);
+        let (members, free) = self.observe(&leases, Instant::now());
+        let share = share(self.count(), members);
+        self.holding().share = share;
         if between_passes {
             self.give_up_extra().await;
         }
-        let held = self.held();
-        let mut taking = (held.len() as u32).min(share);
-        for k in 0..count {
-            if taking >= share {
+        let (candidates, wanted) = to_take(self.count(), self.offset, share, &self.held(), &free);
+        let mut taken = 0;
+        for i in candidates {
+            if taken >= wanted {
                 break;
-            }
-            let i = (self.offset + k) % count;
-            if !free.contains(&i) || self.held.lock().expect("shards poisoned").contains(&i) {
-                continue;
             }
             match self.electors[i as usize].try_acquire_or_renew().await {
                 Ok(true) => {
                     tracing::info!(shard = i, share, members, "took a shard");
-                    self.held.lock().expect("shards poisoned").insert(i);
-                    taking += 1;
+                    self.holding().held.insert(i);
+                    taken += 1;
                 }
                 Ok(false) => {}
                 Err(e) => tracing::debug!(shard = i, error = %e, "taking a shard failed"),
@@ -214,17 +204,14 @@ impl Shards {
     }
 
     /// Gives up the shards beyond the share of the last tick (between passes: a pass never
-    /// loses a shard it was given). The ones taken last in this replica's order go first.
-    pub async fn give_up_extra(&self) {
-        let share = self.share.load(std::sync::atomic::Ordering::Relaxed) as usize;
-        let count = self.electors.len() as u32;
-        let mut order = self.held();
-        if order.len() <= share {
-            return;
-        }
-        order.sort_by_key(|i| (i + count - self.offset) % count);
-        for i in order.into_iter().skip(share) {
-            self.held.lock().expect("shards poisoned").remove(&i);
+    /// loses a shard it was given). The ones last in this replica's order go first.
+    async fn give_up_extra(&self) {
+        let (share, extra) = {
+            let h = self.holding();
+            (h.share, to_give_up(self.count(), self.offset, h.share, &h.held))
+        };
+        for i in extra {
+            self.holding().held.remove(&i);
             if let Err(e) = self.electors[i as usize].release().await {
                 tracing::debug!(shard = i, error = %e, "releasing a shard's Lease failed");
             }
@@ -234,55 +221,34 @@ impl Shards {
     }
 
     /// From a LIST of the group: how many members are live (this replica included), and which
-    /// shards may be taken (no Lease yet, no holder, or unchanged for a whole duration by this
-    /// process's clock). Feeds each shard elector's expiry judgement.
-    fn observe(&self, leases: &[Lease], now: Instant) -> (u32, HashSet<u32>) {
-        let me = self.member.identity();
-        let mut free: HashSet<u32> = (0..self.electors.len() as u32).collect();
-        let mut live = 1;
-        let mut members = self.members.lock().expect("members poisoned");
-        let mut listed = HashSet::new();
+    /// shards may be taken (`share.rs`). Feeds each shard elector's expiry judgement.
+    fn observe(&self, leases: &[Lease], now: Instant) -> (u32, BTreeSet<u32>) {
+        let mut others = Vec::new();
+        let mut shards = Vec::new();
         for l in leases {
             let labels = l.metadata.labels.as_ref();
-            let role = labels.and_then(|m| m.get(ROLE_LABEL)).map(String::as_str);
             let name = l.metadata.name.clone().unwrap_or_default();
             let spec = l.spec.clone().unwrap_or_default();
-            let holder = spec.holder_identity.clone().unwrap_or_default();
-            match role {
-                Some("member") if name != self.member.name() => {
-                    listed.insert(name.clone());
-                    let renew_time = spec.renew_time.as_ref().map(|t| t.0);
-                    let seen = members.entry(name).or_insert(Seen { holder: holder.clone(), renew_time, changed: now });
-                    if seen.holder != holder || seen.renew_time != renew_time {
-                        *seen = Seen { holder: holder.clone(), renew_time, changed: now };
-                    }
-                    if !holder.is_empty() && now.duration_since(seen.changed) <= self.duration {
-                        live += 1;
-                    }
-                }
+            match labels.and_then(|m| m.get(ROLE_LABEL)).map(String::as_str) {
+                Some("member") if name != self.member.name() => others.push((name, spec)),
                 Some("shard") => {
-                    let Some(i) = labels.and_then(|m| m.get(SHARD_LABEL)).and_then(|s| s.parse::<u32>().ok()) else {
-                        continue;
-                    };
-                    let Some(elector) = self.electors.get(i as usize) else { continue };
-                    if holder.is_empty() {
-                        continue;
-                    }
-                    if holder == me || !elector.foreign_expired(&spec, now) {
-                        free.remove(&i);
-                    }
+                    let index = labels.and_then(|m| m.get(SHARD_LABEL)).and_then(|s| s.parse::<u32>().ok());
+                    let Some(elector) = index.and_then(|i| self.electors.get(i as usize)) else { continue };
+                    let holder = spec.holder_identity.clone().unwrap_or_default();
+                    let foreign = !holder.is_empty() && holder != self.member.identity();
+                    let expired = foreign && elector.foreign_expired(&spec, now);
+                    shards.push(ShardLease { index: index.unwrap_or_default(), holder, expired });
                 }
                 _ => {}
             }
         }
-        members.retain(|name, _| listed.contains(name));
-        (live, free)
+        let live = live_members(&mut self.holding().members, &others, self.duration, now);
+        (live, free_shards(self.count(), self.member.identity(), &shards))
     }
 
     /// Gives every held shard up and deletes the membership Lease (on the way out).
-    pub async fn release_all(&self) {
-        let held = self.held();
-        self.held.lock().expect("shards poisoned").clear();
+    async fn release_all(&self) {
+        let held = std::mem::take(&mut self.holding().held);
         crate::core::metrics::metrics().shards_owned.set(0);
         for i in held {
             if let Err(e) = self.electors[i as usize].release().await {
@@ -292,6 +258,39 @@ impl Shards {
         if let Err(e) = self.member.delete().await {
             tracing::debug!(error = %e, "deleting the membership Lease failed");
         }
+    }
+}
+
+impl Ownership for Shards {
+    fn scope(&self) -> Scope {
+        Scope::Shards(self.set.clone())
+    }
+
+    fn may_pass(&self) -> bool {
+        !self.holding().held.is_empty()
+    }
+
+    /// Coordinates; a replica that cannot reach the group goes on acting for the shards it still
+    /// holds (each shard's fence stops it in time).
+    async fn tick(&self, between_passes: bool) -> Standing {
+        if let Err(e) = self.coordinate(between_passes).await {
+            tracing::warn!(error = %e, "coordinating the shards failed; acting for those still held");
+        }
+        Standing::Acting
+    }
+
+    /// A third of the Lease duration later.
+    fn next_tick(&self, sent: Instant) -> Option<Instant> {
+        Some(sent + self.duration / 3)
+    }
+
+    /// A pass boundary: what a newcomer's share asks for is given up now.
+    async fn pass_ended(&self) {
+        self.give_up_extra().await;
+    }
+
+    async fn release(&self) {
+        self.release_all().await;
     }
 }
 
