@@ -13,6 +13,7 @@ The same methods as coroutines live in :mod:`kubescale.asyncio`.
 
 from kubescale._native import (
     Answer,
+    BatchEntry,
     Decision,
     Event,
     Resource,
@@ -25,7 +26,7 @@ from kubescale._native import (
 )
 from kubescale._replay import Replay, ReplayComparison, ReplayStep, ReplaySummary, TriggerSample
 from kubescale._scalers import HistorySample, Scaler, ScalerHistory
-from kubescale._types import Decisions
+from kubescale._types import Decisions, ScaleBatch
 from kubescale.errors import (
     ApiError,
     ApiUnavailableError,
@@ -42,6 +43,8 @@ from kubescale.errors import (
     NoMatchError,
     NotFoundError,
     NotScalableError,
+    PreconditionError,
+    ScaleBatchError,
     ScalerError,
     UnauthorizedError,
     WaitTimeoutError,
@@ -51,6 +54,7 @@ __all__ = [
     "Answer",
     "ApiError",
     "ApiUnavailableError",
+    "BatchEntry",
     "ConfigError",
     "ConflictError",
     "Decision",
@@ -68,12 +72,15 @@ __all__ = [
     "NoMatchError",
     "NotFoundError",
     "NotScalableError",
+    "PreconditionError",
     "Replay",
     "ReplayComparison",
     "ReplayStep",
     "ReplaySummary",
     "Resource",
     "Scale",
+    "ScaleBatch",
+    "ScaleBatchError",
     "ScaleHandler",
     "ScaleResult",
     "Scaler",

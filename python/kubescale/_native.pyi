@@ -11,11 +11,12 @@ from typing_extensions import disjoint_base
 
 from kubescale._replay import Replay
 from kubescale._scalers import Scaler
-from kubescale._types import Decisions
+from kubescale._types import Decisions, ScaleBatch
 
 __all__ = [
     "Answer",
     "AsyncScaleHandler",
+    "BatchEntry",
     "Decision",
     "Event",
     "Resource",
@@ -190,6 +191,48 @@ class ScaleResult:
 
     def _repr_html_(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class BatchEntry:
+    """One target of a fleet call (``scale_all``, ``sleep``, ``wake``) and how it ended.
+
+    Attributes:
+        target: The target, as ``kind.group/name`` (for a namespace that could not be
+            listed, the type).
+        namespace: Its namespace.
+        result: What was done (``ScaleResult``), or None when it failed.
+        error: The exception it failed with (a ``KubeScaleError``), or None.
+        skipped: Why it was left alone on purpose (held by an ElastiService, nothing
+            remembered to wake it to, scaled by someone while asleep), or None."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def result(self) -> Optional[ScaleResult]: ...
+    @property
+    def error(self) -> Optional[Any]: ...
+    @property
+    def skipped(self) -> Optional[str]: ...
+    @property
+    def changed(self) -> bool:
+        """Whether a new count was written (or, in a dry run, would be)."""
+        ...
+
+    @property
+    def ok(self) -> bool:
+        """Whether the target did not fail."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (for JSON, YAML or a DataFrame): ``target``,
+        ``namespace``, ``changed``, ``previous``, ``replicas``, ``reason``, ``skipped``,
+        ``error`` (its message) and ``error_type`` (its class name).
+
+        Returns:
+            dict[str, Any]"""
+        ...
 
 @final
 class Decision:
@@ -443,6 +486,7 @@ class ScaleHandler:
         namespace: Optional[str] = None,
         at_least: bool = False,
         dry_run: bool = False,
+        current_replicas: Optional[int] = None,
     ) -> ScaleResult:
         """Sets the desired replicas of a target.
 
@@ -456,6 +500,8 @@ class ScaleHandler:
             namespace: Default: the watch namespace, else the context's, else "default".
             at_least: Keep a current count that is larger than ``replicas``.
             dry_run: Let the server validate the write without applying it.
+            current_replicas: Refuse (``PreconditionError``, nothing written) unless the
+                target's desired count is this one now, as kubectl's ``--current-replicas``.
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
@@ -463,6 +509,7 @@ class ScaleHandler:
 
         Raises:
             TypeError, InvalidValueError: ``replicas`` is not a non-negative int32.
+            PreconditionError: The count was not ``current_replicas``.
             InvalidTargetError, NoMatchError, NotScalableError, NamespaceNotAllowedError,
             NotFoundError, ForbiddenError, InvalidError, ApiUnavailableError."""
         ...
@@ -478,7 +525,120 @@ class ScaleHandler:
         namespace: Optional[str] = None,
         at_least: bool = False,
         dry_run: bool = False,
+        current_replicas: Optional[int] = None,
     ) -> ScaleResult: ...
+    def scale_all(
+        self,
+        targets: Union[str, list[str]],
+        replicas: int,
+        *,
+        selector: Optional[str] = None,
+        namespace: Optional[str] = None,
+        all_namespaces: bool = False,
+        current_replicas: Optional[int] = None,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> ScaleBatch:
+        """Sets the desired replicas of many targets in one call, as ``kubectl scale`` takes
+        them: ``TYPE/NAME`` references, or one type with a label ``selector`` (every object
+        of the type without one), in one namespace or in every namespace the handler may see.
+
+        Each type is listed once per namespace (500 objects a page); a target already at
+        ``replicas`` costs nothing more, the others one write each, at most ``concurrency`` at
+        once. Each target has its own entry: one that fails (RBAC, deleted since the list, a
+        ``current_replicas`` that does not hold) does not stop the others.
+
+        Args:
+            targets: A list of ``TYPE/NAME`` references, or a type (``"deployments"``,
+                ``"statefulsets.apps"``, a custom resource's plural) as a string.
+            replicas: The desired count, an int from 0 to 2**31-1.
+            selector: A label selector (``"team=search,tier!=web"``), with a type.
+            namespace: Default: the watch namespace, else the context's, else "default".
+            all_namespaces: Every namespace the handler may see (with a type).
+            current_replicas: Refuse each target whose desired count is not this one (its
+                entry fails with ``PreconditionError``), as kubectl's ``--current-replicas``.
+            dry_run: Let the server validate the writes without applying them.
+            raise_on_error: Raise ``ScaleBatchError`` (carrying the whole batch) when any
+                target failed; by default failures are only in the result.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target; a selector that matches nothing gives
+            an empty batch.
+
+        Raises:
+            Before anything is written: InvalidValueError (a negative count, a selector the
+            API server cannot parse, a selector beside references, a namespace with
+            ``all_namespaces``), InvalidTargetError, NoMatchError, NotScalableError,
+            NamespaceNotAllowedError. ScaleBatchError with ``raise_on_error``."""
+        ...
+
+    def sleep(
+        self,
+        namespace: Optional[str] = None,
+        *,
+        selector: Optional[str] = None,
+        types: Union[str, list[str], None] = None,
+        all_namespaces: bool = False,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> ScaleBatch:
+        """Puts workloads to sleep: remembers each target's count in the
+        ``kubescale.io/previous-replicas`` annotation and scales it to 0.
+
+        A target already at 0 is left as it is (sleeping twice never overwrites a
+        remembered count). A target an ElastiService holds is left to the loop (skipped). A
+        target a KEDA ScaledObject scales has the ScaledObject paused first. A target a
+        HorizontalPodAutoscaler scales stays at 0: the HPA does not scale a target at 0 until
+        it is woken (its entry names the HPA).
+
+        Args:
+            namespace: Default: the watch namespace, else the context's, else "default".
+            selector: A label selector choosing the targets (all of the types without one).
+            types: The types to put to sleep. Default: Deployments and StatefulSets.
+            all_namespaces: Every namespace the handler may see.
+            dry_run: Say what would be done; write nothing.
+            raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target.
+
+        Raises:
+            The errors of ``scale_all`` raised before anything is written."""
+        ...
+
+    def wake(
+        self,
+        namespace: Optional[str] = None,
+        *,
+        selector: Optional[str] = None,
+        types: Union[str, list[str], None] = None,
+        all_namespaces: bool = False,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> ScaleBatch:
+        """Wakes workloads put to sleep: each target at 0 goes back to exactly the count
+        remembered in its ``kubescale.io/previous-replicas`` annotation (its KEDA
+        ScaledObject resumed first).
+
+        A target at 0 with nothing remembered stays at 0, and a target someone scaled while
+        it slept stays as they set it; both are reported as skipped. A target an
+        ElastiService holds is left to the loop (skipped).
+
+        Args:
+            namespace: Default: the watch namespace, else the context's, else "default".
+            selector: A label selector choosing the targets (all of the types without one).
+            types: The types to wake. Default: Deployments and StatefulSets.
+            all_namespaces: Every namespace the handler may see.
+            dry_run: Say what would be done; write nothing.
+            raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target.
+
+        Raises:
+            The errors of ``scale_all`` raised before anything is written."""
+        ...
+
     @overload
     def scale_to_zero(self, target: str, *, namespace: Optional[str] = None) -> ScaleResult:
         """Remembers the desired count in the ``kubescale.io/previous-replicas`` annotation of
@@ -846,7 +1006,7 @@ class ScaleHandler:
             shards: Split the services into this many shards, each owned through its
                 own Lease (``<lease_name>-<i>``), so that every replica works: each holds
                 at most its fair share (shards / live replicas) and decides only their
-                services. Default: 1 (one Lease when ``leader_election``, as before).
+                services. Default: 1 (one Lease when ``leader_election``).
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -1013,6 +1173,7 @@ class AsyncScaleHandler:
         namespace: Optional[str] = None,
         at_least: bool = False,
         dry_run: bool = False,
+        current_replicas: Optional[int] = None,
     ) -> Awaitable[ScaleResult]:
         """Sets the desired replicas of a target.
 
@@ -1026,6 +1187,8 @@ class AsyncScaleHandler:
             namespace: Default: the watch namespace, else the context's, else "default".
             at_least: Keep a current count that is larger than ``replicas``.
             dry_run: Let the server validate the write without applying it.
+            current_replicas: Refuse (``PreconditionError``, nothing written) unless the
+                target's desired count is this one now, as kubectl's ``--current-replicas``.
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
@@ -1033,6 +1196,7 @@ class AsyncScaleHandler:
 
         Raises:
             TypeError, InvalidValueError: ``replicas`` is not a non-negative int32.
+            PreconditionError: The count was not ``current_replicas``.
             InvalidTargetError, NoMatchError, NotScalableError, NamespaceNotAllowedError,
             NotFoundError, ForbiddenError, InvalidError, ApiUnavailableError."""
         ...
@@ -1048,7 +1212,120 @@ class AsyncScaleHandler:
         namespace: Optional[str] = None,
         at_least: bool = False,
         dry_run: bool = False,
+        current_replicas: Optional[int] = None,
     ) -> Awaitable[ScaleResult]: ...
+    def scale_all(
+        self,
+        targets: Union[str, list[str]],
+        replicas: int,
+        *,
+        selector: Optional[str] = None,
+        namespace: Optional[str] = None,
+        all_namespaces: bool = False,
+        current_replicas: Optional[int] = None,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> Awaitable[ScaleBatch]:
+        """Sets the desired replicas of many targets in one call, as ``kubectl scale`` takes
+        them: ``TYPE/NAME`` references, or one type with a label ``selector`` (every object
+        of the type without one), in one namespace or in every namespace the handler may see.
+
+        Each type is listed once per namespace (500 objects a page); a target already at
+        ``replicas`` costs nothing more, the others one write each, at most ``concurrency`` at
+        once. Each target has its own entry: one that fails (RBAC, deleted since the list, a
+        ``current_replicas`` that does not hold) does not stop the others.
+
+        Args:
+            targets: A list of ``TYPE/NAME`` references, or a type (``"deployments"``,
+                ``"statefulsets.apps"``, a custom resource's plural) as a string.
+            replicas: The desired count, an int from 0 to 2**31-1.
+            selector: A label selector (``"team=search,tier!=web"``), with a type.
+            namespace: Default: the watch namespace, else the context's, else "default".
+            all_namespaces: Every namespace the handler may see (with a type).
+            current_replicas: Refuse each target whose desired count is not this one (its
+                entry fails with ``PreconditionError``), as kubectl's ``--current-replicas``.
+            dry_run: Let the server validate the writes without applying them.
+            raise_on_error: Raise ``ScaleBatchError`` (carrying the whole batch) when any
+                target failed; by default failures are only in the result.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target; a selector that matches nothing gives
+            an empty batch.
+
+        Raises:
+            Before anything is written: InvalidValueError (a negative count, a selector the
+            API server cannot parse, a selector beside references, a namespace with
+            ``all_namespaces``), InvalidTargetError, NoMatchError, NotScalableError,
+            NamespaceNotAllowedError. ScaleBatchError with ``raise_on_error``."""
+        ...
+
+    def sleep(
+        self,
+        namespace: Optional[str] = None,
+        *,
+        selector: Optional[str] = None,
+        types: Union[str, list[str], None] = None,
+        all_namespaces: bool = False,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> Awaitable[ScaleBatch]:
+        """Puts workloads to sleep: remembers each target's count in the
+        ``kubescale.io/previous-replicas`` annotation and scales it to 0.
+
+        A target already at 0 is left as it is (sleeping twice never overwrites a
+        remembered count). A target an ElastiService holds is left to the loop (skipped). A
+        target a KEDA ScaledObject scales has the ScaledObject paused first. A target a
+        HorizontalPodAutoscaler scales stays at 0: the HPA does not scale a target at 0 until
+        it is woken (its entry names the HPA).
+
+        Args:
+            namespace: Default: the watch namespace, else the context's, else "default".
+            selector: A label selector choosing the targets (all of the types without one).
+            types: The types to put to sleep. Default: Deployments and StatefulSets.
+            all_namespaces: Every namespace the handler may see.
+            dry_run: Say what would be done; write nothing.
+            raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target.
+
+        Raises:
+            The errors of ``scale_all`` raised before anything is written."""
+        ...
+
+    def wake(
+        self,
+        namespace: Optional[str] = None,
+        *,
+        selector: Optional[str] = None,
+        types: Union[str, list[str], None] = None,
+        all_namespaces: bool = False,
+        dry_run: bool = False,
+        raise_on_error: bool = False,
+    ) -> Awaitable[ScaleBatch]:
+        """Wakes workloads put to sleep: each target at 0 goes back to exactly the count
+        remembered in its ``kubescale.io/previous-replicas`` annotation (its KEDA
+        ScaledObject resumed first).
+
+        A target at 0 with nothing remembered stays at 0, and a target someone scaled while
+        it slept stays as they set it; both are reported as skipped. A target an
+        ElastiService holds is left to the loop (skipped).
+
+        Args:
+            namespace: Default: the watch namespace, else the context's, else "default".
+            selector: A label selector choosing the targets (all of the types without one).
+            types: The types to wake. Default: Deployments and StatefulSets.
+            all_namespaces: Every namespace the handler may see.
+            dry_run: Say what would be done; write nothing.
+            raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+
+        Returns:
+            ScaleBatch: one ``BatchEntry`` per target.
+
+        Raises:
+            The errors of ``scale_all`` raised before anything is written."""
+        ...
+
     @overload
     def scale_to_zero(self, target: str, *, namespace: Optional[str] = None) -> Awaitable[ScaleResult]:
         """Remembers the desired count in the ``kubescale.io/previous-replicas`` annotation of
@@ -1416,7 +1693,7 @@ class AsyncScaleHandler:
             shards: Split the services into this many shards, each owned through its
                 own Lease (``<lease_name>-<i>``), so that every replica works: each holds
                 at most its fair share (shards / live replicas) and decides only their
-                services. Default: 1 (one Lease when ``leader_election``, as before).
+                services. Default: 1 (one Lease when ``leader_election``).
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;

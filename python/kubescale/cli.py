@@ -134,13 +134,37 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("get", parents=[common], help="show a target's scale")
     g.add_argument("target", help="TYPE[.VERSION][.GROUP]/NAME, e.g. deployment/web")
 
-    s = sub.add_parser("scale", parents=[common], help="set a target's replicas")
-    s.add_argument("target")
-    s.add_argument("replicas", type=int)
-    s.add_argument("--at-least", action="store_true", help="keep a larger current count")
+    s = sub.add_parser(
+        "scale",
+        parents=[common],
+        help="set the replicas of targets: TYPE/NAME..., or TYPE with -l or --all",
+        description="kubescale scale deploy/web 3; kubescale scale deploy/a deploy/b --replicas 2; "
+        "kubescale scale deploy -l team=search --replicas 0 [-A]; kubescale scale deploy --all --replicas 0",
+    )
+    s.add_argument("targets", nargs="+", metavar="TARGET", help="TYPE/NAME references, or one TYPE")
+    s.add_argument("--replicas", type=int, help="the desired count (or give it after a single TYPE/NAME)")
+    s.add_argument("-l", "--selector", help="label selector choosing objects of TYPE (as kubectl's -l)")
+    s.add_argument("--all", action="store_true", help="every object of TYPE in the namespace")
+    s.add_argument("-A", "--all-namespaces", action="store_true", help="in every namespace (with TYPE)")
+    s.add_argument(
+        "--current-replicas", type=int, help="refuse each target whose count is not this one (precondition)"
+    )
+    s.add_argument("--at-least", action="store_true", help="keep a larger current count (one target)")
     _dry_run(
         s, "client: show the change without sending it; server: let the server validate it, write nothing"
     )
+
+    for verb, what in (
+        ("sleep", "remember each count and scale to 0"),
+        ("wake", "restore the remembered counts"),
+    ):
+        sl = sub.add_parser(verb, parents=[common], help=f"{what} (Deployments and StatefulSets)")
+        sl.add_argument("-l", "--selector", help="label selector choosing the targets")
+        sl.add_argument("-A", "--all-namespaces", action="store_true", help="in every namespace")
+        sl.add_argument(
+            "--types", default="deployments.apps,statefulsets.apps", help="comma-separated types to act on"
+        )
+        _dry_run(sl, "show what would be done; write nothing (client and server alike)")
 
     z = sub.add_parser("scale-to-zero", parents=[common], help="remember the count and scale to 0")
     z.add_argument("target")
@@ -373,6 +397,48 @@ def _configure_logging(verbose: int, log_format: str) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
+def _scale_args(args: argparse.Namespace) -> tuple[list[str], int]:
+    """The targets and the count of ``scale``: ``--replicas N``, or a count after one TYPE/NAME
+    (``kubescale scale deploy/web 3``)."""
+    targets = list(args.targets)
+    if args.replicas is not None:
+        return targets, args.replicas
+    if len(targets) == 2 and "/" in targets[0] and targets[1].isdigit():
+        return [targets[0]], int(targets[1])
+    raise UsageError("give the count with --replicas N (or as `kubescale scale TYPE/NAME N`)")
+
+
+def _is_fleet(args: argparse.Namespace, targets: list[str]) -> bool:
+    """Whether ``scale`` names more than one target (several references, or a type)."""
+    one_type = len(targets) == 1 and "/" not in targets[0]
+    if one_type and not (args.selector or args.all):
+        raise UsageError(f"{targets[0]!r} is a type: add -l SELECTOR or --all, or name TYPE/NAME targets")
+    if args.all and args.selector:
+        raise UsageError("use either -l/--selector or --all")
+    if (args.selector or args.all or args.all_namespaces) and not one_type:
+        raise UsageError("-l, --all and -A choose objects of one TYPE; give the type, not TYPE/NAME")
+    if args.at_least and (one_type or len(targets) > 1):
+        raise UsageError("--at-least applies to one TYPE/NAME target")
+    if args.all_namespaces and args.namespace:
+        raise UsageError("use either -n/--namespace or -A/--all-namespaces")
+    return one_type or len(targets) > 1
+
+
+def _emit_batch(batch: kubescale.ScaleBatch, output: str, dry_run: bool) -> int:
+    """Prints a fleet call's entries; 1 when any target failed."""
+    if output in ("json", "yaml"):
+        data = batch.to_dict()
+        print(json.dumps(data, indent=2) if output == "json" else _yaml(data))
+    elif not batch:
+        print("No resources found.")
+    else:
+        rows = batch.rows()
+        print(_table(rows))
+        note = " (dry run: nothing written)" if dry_run else ""
+        print(f"\n{batch!r}{note}", file=sys.stderr)
+    return 1 if batch.failed else 0
+
+
 def _client_dry_run(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> dict[str, Any]:
     """``scale --dry-run=client``: what the change would be, from one read; nothing is sent."""
     scale = handler.get_scale(args.target, namespace=args.namespace)
@@ -404,6 +470,12 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     if args.command == "completion":
         print(completion_script(args.shell))
         return 0
+    if args.command == "scale":
+        try:
+            args.targets, args.replicas = _scale_args(args)
+            args.fleet = _is_fleet(args, args.targets)
+        except UsageError as e:
+            parser.error(str(e))
     if args.command in ("run", "release") and args.dry_run == "server":
         parser.error(f"--dry-run=server is not supported by {args.command} (use --dry-run=client)")
     _configure_logging(args.verbose, getattr(args, "log_format", "text"))
@@ -416,7 +488,19 @@ def _run(argv: Optional[Sequence[str]]) -> int:
         if args.command == "get":
             _emit(handler.get_scale(args.target, namespace=ns), args.output)
         elif args.command == "scale":
-            if args.dry_run == "client":
+            if args.fleet:
+                batch = handler.scale_all(
+                    args.targets,
+                    args.replicas,
+                    selector=args.selector,
+                    namespace=ns,
+                    all_namespaces=args.all_namespaces,
+                    current_replicas=args.current_replicas,
+                    dry_run=args.dry_run != "none",
+                )
+                return _emit_batch(batch, args.output, args.dry_run != "none")
+            args.target = args.targets[0]
+            if args.dry_run == "client" and args.current_replicas is None:
                 _emit(_client_dry_run(handler, args), args.output)
             else:
                 result = handler.scale(
@@ -424,9 +508,23 @@ def _run(argv: Optional[Sequence[str]]) -> int:
                     args.replicas,
                     namespace=ns,
                     at_least=args.at_least,
-                    dry_run=args.dry_run == "server",
+                    dry_run=args.dry_run != "none",
+                    current_replicas=args.current_replicas,
                 )
                 _emit(result, args.output)
+        elif args.command in ("sleep", "wake"):
+            if args.all_namespaces and ns:
+                raise UsageError("use either -n/--namespace or -A/--all-namespaces")
+            act = handler.sleep if args.command == "sleep" else handler.wake
+            types = [t.strip() for t in args.types.split(",") if t.strip()]
+            batch = act(
+                ns,
+                selector=args.selector,
+                types=types,
+                all_namespaces=args.all_namespaces,
+                dry_run=args.dry_run != "none",
+            )
+            return _emit_batch(batch, args.output, args.dry_run != "none")
         elif args.command == "scale-to-zero":
             _emit(handler.scale_to_zero(args.target, namespace=ns), args.output)
         elif args.command == "scale-from-zero":

@@ -8,6 +8,8 @@ catch for that kind of failure (``ValueError``, ``PermissionError``, ``Connectio
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 __all__ = [
     "ApiError",
     "ApiUnavailableError",
@@ -24,6 +26,8 @@ __all__ = [
     "NoMatchError",
     "NotFoundError",
     "NotScalableError",
+    "PreconditionError",
+    "ScaleBatchError",
     "ScalerError",
     "UnauthorizedError",
     "WaitTimeoutError",
@@ -100,6 +104,37 @@ class ApiUnavailableError(ApiError, ConnectionError):
     Connection refused, TLS failure, timeout, or an HTTP 503/504 answer (``status`` is 0 when
     no answer came).
     """
+
+
+class PreconditionError(KubeScaleError):
+    """The target's replica count was not the one the call required (``current_replicas``, as
+    kubectl's ``--current-replicas``); nothing was written.
+
+    Attributes:
+        target: The target, as kubectl names it (``deployment.apps/web``).
+        expected: The count the call required.
+        actual: The count the target had.
+    """
+
+    def __init__(self, message: str, target: str = "", expected: int = 0, actual: int = 0) -> None:
+        super().__init__(message)
+        self.target = target
+        self.expected = expected
+        self.actual = actual
+
+
+class ScaleBatchError(KubeScaleError):
+    """Some targets of a fleet call failed (raised only with ``raise_on_error=True``).
+
+    Attributes:
+        batch: The whole result, every target's entry (a :class:`kubescale.ScaleBatch`).
+        errors: The failed entries' exceptions, in order.
+    """
+
+    def __init__(self, message: str, batch: Any = None, errors: Optional[list[Any]] = None) -> None:
+        super().__init__(message)
+        self.batch = batch
+        self.errors = list(errors or [])
 
 
 class WaitTimeoutError(KubeScaleError, TimeoutError):

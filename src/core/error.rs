@@ -82,6 +82,18 @@ pub enum Error {
         source: Option<Cause>,
     },
 
+    /// A call's precondition did not hold: the target's count was not the one the caller said
+    /// it must be (kubectl's `--current-replicas`). Nothing was written.
+    #[error("expected the replicas of {target} to be {expected}, was {actual}")]
+    Precondition {
+        /// The target, as kubectl names it.
+        target: String,
+        /// The count the caller required.
+        expected: i32,
+        /// The count the target had.
+        actual: i32,
+    },
+
     /// A wait did not reach its goal in time.
     #[error("timed out after {}s waiting for {what}: wanted {wanted}, seen {seen}", waited.as_secs_f64())]
     WaitTimeout {
@@ -177,7 +189,7 @@ impl Error {
 
     /// A short name of the error's kind, for metrics: `config`, `invalid_target`,
     /// `invalid_value`, `no_match`, `not_scalable`, `namespace_not_allowed`, `api`, `unavailable`,
-    /// `wait_timeout`, `trigger`, `closed`, `forked`, `lease_lost`, `decode`.
+    /// `precondition`, `wait_timeout`, `trigger`, `closed`, `forked`, `lease_lost`, `decode`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Config { .. } => "config",
@@ -188,6 +200,7 @@ impl Error {
             Error::NamespaceNotAllowed { .. } => "namespace_not_allowed",
             Error::Api { .. } => "api",
             Error::Unavailable { .. } => "unavailable",
+            Error::Precondition { .. } => "precondition",
             Error::WaitTimeout { .. } => "wait_timeout",
             Error::Trigger { .. } => "trigger",
             Error::Closed => "closed",

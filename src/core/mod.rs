@@ -37,8 +37,9 @@ pub use fence::{Fence, LeaseLost, scope as with_fence};
 pub use metrics::{Metrics, metrics};
 pub use per_process::PerProcess;
 pub use scale::{
-    DEFAULT_CONCURRENCY, EVENT_FLUSH_TIMEOUT, Event, EventSpec, EventType, HandlerOptions, Progress, Scale,
-    ScaleHandler, ScaleOptions, ScaleResult, check_replicas, events_pending, flush_all_events,
+    DEFAULT_CONCURRENCY, EVENT_FLUSH_TIMEOUT, Event, EventSpec, EventType, Fleet, FleetEntry, HandlerOptions,
+    Namespaces, Progress, Scale, ScaleHandler, ScaleOptions, ScaleResult, check_replicas, events_pending,
+    flush_all_events,
 };
 pub use serve::serve;
 pub use target::{TargetRef, TypeSpec};

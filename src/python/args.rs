@@ -48,6 +48,22 @@ pub fn replicas(field: &'static str, value: Option<&Bound<'_, PyAny>>) -> PyResu
     })
 }
 
+/// A list of strings, or one string (a list of one): targets, types.
+pub fn strings(field: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(s) = value.extract::<String>() {
+        return Ok(vec![s]);
+    }
+    let items: Vec<Bound<'_, PyAny>> = value
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{field} must be a string or a list of strings")))?
+        .collect::<PyResult<_>>()?;
+    items
+        .iter()
+        .map(|i| i.extract::<String>())
+        .collect::<PyResult<_>>()
+        .map_err(|_| PyTypeError::new_err(format!("{field} must be a string or a list of strings")))
+}
+
 /// A timeout in seconds: a finite, non-negative number.
 pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)

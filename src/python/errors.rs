@@ -37,6 +37,9 @@ impl From<Error> for PyErr {
                     exception(py, class, (message.clone(), *status, reason.clone()))
                 }
                 Error::Unavailable { .. } => exception(py, "ApiUnavailableError", (msg, 0u16, "Unavailable")),
+                Error::Precondition { target, expected, actual } => {
+                    exception(py, "PreconditionError", (msg, target.clone(), *expected, *actual))
+                }
                 Error::WaitTimeout { wanted, seen, .. } => exception(py, "WaitTimeoutError", (msg, *wanted, *seen)),
                 Error::Closed | Error::Forked { .. } => exception(py, "HandlerClosedError", (msg,)),
                 Error::Trigger { .. } => exception(py, "ScalerError", (msg,)),

@@ -22,6 +22,7 @@ use crate::core::{self, EventSpec, EventType, HandlerOptions, RunOptions, ScaleO
 use crate::python::args;
 use crate::python::asyncio_bridge;
 use crate::python::blocking;
+use crate::python::fleet::Batch;
 use crate::python::replay::{self, ReplayResult};
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
@@ -38,6 +39,14 @@ enum Mode {
     Blocking,
     /// Return an awaitable of the running asyncio loop.
     Async,
+}
+
+/// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
+fn fleet_types(types: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    match types {
+        Some(t) => args::strings("types", t),
+        None => Ok(vec!["deployments.apps".into(), "statefulsets.apps".into()]),
+    }
 }
 
 /// What both handlers hold: the core's scale path and the scale-to-zero loop around it.
@@ -278,6 +287,8 @@ impl Handler {
     ///     namespace: Default: the watch namespace, else the context's, else "default".
     ///     at_least: Keep a current count that is larger than ``replicas``.
     ///     dry_run: Let the server validate the write without applying it.
+    ///     current_replicas: Refuse (``PreconditionError``, nothing written) unless the
+    ///         target's desired count is this one now, as kubectl's ``--current-replicas``.
     ///     api_version, kind, name: The target, when not given as a string.
     ///
     /// Returns:
@@ -285,9 +296,10 @@ impl Handler {
     ///
     /// Raises:
     ///     TypeError, InvalidValueError: ``replicas`` is not a non-negative int32.
+    ///     PreconditionError: The count was not ``current_replicas``.
     ///     InvalidTargetError, NoMatchError, NotScalableError, NamespaceNotAllowedError,
     ///     NotFoundError, ForbiddenError, InvalidError, ApiUnavailableError.
-    #[pyo3(signature = (target=None, replicas=None, *, namespace=None, at_least=false, dry_run=false, api_version=None, kind=None, name=None))]
+    #[pyo3(signature = (target=None, replicas=None, *, namespace=None, at_least=false, dry_run=false, current_replicas=None, api_version=None, kind=None, name=None))]
     fn scale(
         &self,
         py: Python<'_>,
@@ -296,15 +308,155 @@ impl Handler {
         namespace: Option<String>,
         at_least: bool,
         dry_run: bool,
+        current_replicas: Option<&Bound<'_, PyAny>>,
         api_version: Option<&str>,
         kind: Option<&str>,
         name: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
         let t = args::target(target, api_version, kind, name)?;
         let r = args::replicas("replicas", replicas)?;
+        let current_replicas = current_replicas.map(|c| args::replicas("current_replicas", Some(c))).transpose()?;
         let h = self.scale.clone();
-        let opts = ScaleOptions { at_least, dry_run };
+        let opts = ScaleOptions { at_least, dry_run, current_replicas };
         self.call(py, async move { h.scale(&t, r, namespace.as_deref(), opts).await.map(ScaleResult::from) })
+    }
+
+    /// Sets the desired replicas of many targets in one call, as ``kubectl scale`` takes
+    /// them: ``TYPE/NAME`` references, or one type with a label ``selector`` (every object
+    /// of the type without one), in one namespace or in every namespace the handler may see.
+    ///
+    /// Each type is listed once per namespace (500 objects a page); a target already at
+    /// ``replicas`` costs nothing more, the others one write each, at most ``concurrency`` at
+    /// once. Each target has its own entry: one that fails (RBAC, deleted since the list, a
+    /// ``current_replicas`` that does not hold) does not stop the others.
+    ///
+    /// Args:
+    ///     targets: A list of ``TYPE/NAME`` references, or a type (``"deployments"``,
+    ///         ``"statefulsets.apps"``, a custom resource's plural) as a string.
+    ///     replicas: The desired count, an int from 0 to 2**31-1.
+    ///     selector: A label selector (``"team=search,tier!=web"``), with a type.
+    ///     namespace: Default: the watch namespace, else the context's, else "default".
+    ///     all_namespaces: Every namespace the handler may see (with a type).
+    ///     current_replicas: Refuse each target whose desired count is not this one (its
+    ///         entry fails with ``PreconditionError``), as kubectl's ``--current-replicas``.
+    ///     dry_run: Let the server validate the writes without applying them.
+    ///     raise_on_error: Raise ``ScaleBatchError`` (carrying the whole batch) when any
+    ///         target failed; by default failures are only in the result.
+    ///
+    /// Returns:
+    ///     ScaleBatch: one ``BatchEntry`` per target; a selector that matches nothing gives
+    ///     an empty batch.
+    ///
+    /// Raises:
+    ///     Before anything is written: InvalidValueError (a negative count, a selector the
+    ///     API server cannot parse, a selector beside references, a namespace with
+    ///     ``all_namespaces``), InvalidTargetError, NoMatchError, NotScalableError,
+    ///     NamespaceNotAllowedError. ScaleBatchError with ``raise_on_error``.
+    #[pyo3(signature = (targets, replicas, *, selector=None, namespace=None, all_namespaces=false, current_replicas=None, dry_run=false, raise_on_error=false))]
+    fn scale_all(
+        &self,
+        py: Python<'_>,
+        targets: &Bound<'_, PyAny>,
+        replicas: &Bound<'_, PyAny>,
+        selector: Option<String>,
+        namespace: Option<String>,
+        all_namespaces: bool,
+        current_replicas: Option<&Bound<'_, PyAny>>,
+        dry_run: bool,
+        raise_on_error: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let fleet = core::Fleet::parse(&args::strings("targets", targets)?, selector.as_deref())?;
+        let r = args::replicas("replicas", Some(replicas))?;
+        let current_replicas = current_replicas.map(|c| args::replicas("current_replicas", Some(c))).transpose()?;
+        let namespaces = core::Namespaces { namespace, all: all_namespaces };
+        let h = self.scale.clone();
+        self.call(py, async move {
+            let entries = h.scale_all(&fleet, r, &namespaces, current_replicas, dry_run).await?;
+            Ok(Batch { entries, raise_on_error })
+        })
+    }
+
+    /// Puts workloads to sleep: remembers each target's count in the
+    /// ``kubescale.io/previous-replicas`` annotation and scales it to 0.
+    ///
+    /// A target already at 0 is left as it is (sleeping twice never overwrites a
+    /// remembered count). A target an ElastiService holds is left to the loop (skipped). A
+    /// target a KEDA ScaledObject scales has the ScaledObject paused first. A target a
+    /// HorizontalPodAutoscaler scales stays at 0: the HPA does not scale a target at 0 until
+    /// it is woken (its entry names the HPA).
+    ///
+    /// Args:
+    ///     namespace: Default: the watch namespace, else the context's, else "default".
+    ///     selector: A label selector choosing the targets (all of the types without one).
+    ///     types: The types to put to sleep. Default: Deployments and StatefulSets.
+    ///     all_namespaces: Every namespace the handler may see.
+    ///     dry_run: Say what would be done; write nothing.
+    ///     raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+    ///
+    /// Returns:
+    ///     ScaleBatch: one ``BatchEntry`` per target.
+    ///
+    /// Raises:
+    ///     The errors of ``scale_all`` raised before anything is written.
+    #[pyo3(signature = (namespace=None, *, selector=None, types=None, all_namespaces=false, dry_run=false, raise_on_error=false))]
+    fn sleep(
+        &self,
+        py: Python<'_>,
+        namespace: Option<String>,
+        selector: Option<String>,
+        types: Option<&Bound<'_, PyAny>>,
+        all_namespaces: bool,
+        dry_run: bool,
+        raise_on_error: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let types = fleet_types(types)?;
+        let namespaces = core::Namespaces { namespace, all: all_namespaces };
+        let c = self.controller.clone();
+        self.call(py, async move {
+            let entries = c.sleep(&types, selector.as_deref(), &namespaces, dry_run).await?;
+            Ok(Batch { entries, raise_on_error })
+        })
+    }
+
+    /// Wakes workloads put to sleep: each target at 0 goes back to exactly the count
+    /// remembered in its ``kubescale.io/previous-replicas`` annotation (its KEDA
+    /// ScaledObject resumed first).
+    ///
+    /// A target at 0 with nothing remembered stays at 0, and a target someone scaled while
+    /// it slept stays as they set it; both are reported as skipped. A target an
+    /// ElastiService holds is left to the loop (skipped).
+    ///
+    /// Args:
+    ///     namespace: Default: the watch namespace, else the context's, else "default".
+    ///     selector: A label selector choosing the targets (all of the types without one).
+    ///     types: The types to wake. Default: Deployments and StatefulSets.
+    ///     all_namespaces: Every namespace the handler may see.
+    ///     dry_run: Say what would be done; write nothing.
+    ///     raise_on_error: Raise ``ScaleBatchError`` when any target failed.
+    ///
+    /// Returns:
+    ///     ScaleBatch: one ``BatchEntry`` per target.
+    ///
+    /// Raises:
+    ///     The errors of ``scale_all`` raised before anything is written.
+    #[pyo3(signature = (namespace=None, *, selector=None, types=None, all_namespaces=false, dry_run=false, raise_on_error=false))]
+    fn wake(
+        &self,
+        py: Python<'_>,
+        namespace: Option<String>,
+        selector: Option<String>,
+        types: Option<&Bound<'_, PyAny>>,
+        all_namespaces: bool,
+        dry_run: bool,
+        raise_on_error: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let types = fleet_types(types)?;
+        let namespaces = core::Namespaces { namespace, all: all_namespaces };
+        let c = self.controller.clone();
+        self.call(py, async move {
+            let entries = c.wake(&types, selector.as_deref(), &namespaces, dry_run).await?;
+            Ok(Batch { entries, raise_on_error })
+        })
     }
 
     /// Remembers the desired count in the ``kubescale.io/previous-replicas`` annotation of

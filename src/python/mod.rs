@@ -4,6 +4,7 @@ mod args;
 mod asyncio_bridge;
 mod blocking;
 mod errors;
+mod fleet;
 mod handler;
 mod html;
 mod replay;
@@ -143,6 +144,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     handler::register(m)?;
     types::register(m)?;
+    fleet::register(m)?;
     m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;

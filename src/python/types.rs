@@ -301,6 +301,24 @@ impl ScaleResult {
     }
 }
 
+impl ScaleResult {
+    pub(crate) fn changed(&self) -> bool {
+        self.changed
+    }
+
+    pub(crate) fn previous(&self) -> i32 {
+        self.previous
+    }
+
+    pub(crate) fn replicas(&self) -> i32 {
+        self.replicas
+    }
+
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 impl From<core::ScaleResult> for ScaleResult {
     fn from(o: core::ScaleResult) -> Self {
         ScaleResult {

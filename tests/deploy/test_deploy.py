@@ -47,10 +47,13 @@ def render(variant: Path) -> list[dict[str, Any]]:
 
 
 def for_local_server(docs: list[dict[str, Any]]) -> str:
-    """The local API server is 1.20, which predates policy/v1 (1.21): PDBs go as v1beta1 there."""
+    """The local API server is 1.20, which predates policy/v1 and batch/v1 CronJobs (1.21): PDBs
+    and CronJobs go as v1beta1 there."""
     for d in docs:
         if d["kind"] == "PodDisruptionBudget":
             d["apiVersion"] = "policy/v1beta1"
+        if d["kind"] == "CronJob":
+            d["apiVersion"] = "batch/v1beta1"
     return yaml.safe_dump_all(docs)
 
 
@@ -400,3 +403,46 @@ def test_every_variant_runs_the_published_image_and_one_entry_overrides_it(
 def test_the_release_job_runs_the_same_image_as_the_loop() -> None:
     job = yaml.safe_load((DEPLOY / "release" / "job.yaml").read_text())
     assert images([job]) == images(render(DEPLOY))
+
+
+def test_the_sleep_cronjobs_sleep_and_wake_a_namespace_with_their_own_least_rbac(
+    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+) -> None:
+    """deploy/sleep/, applied in a namespace as its comment says: each CronJob's command, run as
+    its ServiceAccount with only its Role, puts the namespace to sleep and wakes it."""
+    from helpers import service_account_kubeconfig
+
+    docs = render(DEPLOY / "sleep")
+    kubectl(kube_cluster, "apply", "-n", namespace, "-f", "-", stdin=for_local_server(docs))
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+    assert sorted(jobs) == ["kubescale-sleep", "kubescale-wake"]
+    kube_cluster.create_deployment(namespace, "web", 3)
+    kube_cluster.create_deployment(namespace, "api", 2)
+    config = service_account_kubeconfig(kube_cluster, namespace, "kubescale-sleeper", tmp_path)
+
+    def run(job: str) -> str:
+        pod = jobs[job]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "kubescale-sleeper"
+        (container,) = pod["containers"]
+        assert container["command"] == ["kubescale"]
+        args = [a.replace("$(POD_NAMESPACE)", namespace) for a in container["args"]]
+        env = {**os.environ, "KUBECONFIG": str(config), "POD_NAMESPACE": namespace}
+        done = subprocess.run(
+            [sys.executable, "-m", "kubescale.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def counts() -> dict[str, int]:
+        items = kube_cluster.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments")["items"]
+        return {d["metadata"]["name"]: int(d["spec"].get("replicas", 0)) for d in items}
+
+    out = run("kubescale-sleep")
+    assert "scaled from 3 to 0" in out and "scaled from 2 to 0" in out, out
+    assert counts() == {"web": 0, "api": 0}
+    run("kubescale-wake")
+    assert counts() == {"web": 3, "api": 2}

@@ -13,6 +13,8 @@ def install_keda_crd(cluster: ClusterAPI) -> None:
     manifest["metadata"]["name"] = "scaledobjects.keda.sh"
     manifest["spec"]["group"] = "keda.sh"
     manifest["spec"]["names"]["shortNames"] = ["so"]
+    spec = manifest["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["scaleTargetRef"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     install_crd(cluster, manifest)
 
 

@@ -138,3 +138,5 @@ def test_quickstart_notebook(
     assert "SuccessToScale Scaled deployment.apps/web from 1 to 3 replicas" in text(code[4])
     assert "to zero: 3 -> 0; back: 0 -> 3" in text(code[5])
     assert "spec replicas" in text(code[6])
+    assert "<table>" in text(code[7]) and "scaled from 3 to 0" in text(code[7])  # the namespace slept
+    assert "ScaleBatch(1 targets: 1 changed, 0 unchanged, 0 failed)" in text(code[8])

@@ -6,20 +6,13 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
-from helpers import (
-    crd_manifest,
-    install_crd,
-)
+from helpers import install_keda_crd
 
 
 def test_keda_pause_and_resume(
     handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    manifest = crd_manifest("scaledobjects", "ScaledObject", [("v1alpha1", True, True)])
-    manifest["metadata"]["name"] = "scaledobjects.keda.sh"
-    manifest["spec"]["group"] = "keda.sh"
-    manifest["spec"]["names"]["shortNames"] = ["so"]
-    install_crd(kube_cluster, manifest)
+    install_keda_crd(kube_cluster)
     path = f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects"
     kube_cluster.request(
         "POST",

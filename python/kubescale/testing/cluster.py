@@ -170,7 +170,8 @@ class LocalCluster(ClusterAPI):
         start_timeout: Seconds each component may take to become ready.
         keep_dir: Leave the temporary directory (logs, kubeconfig) in place after ``stop()``.
         controller_manager: Start kube-controller-manager (Deployments get ReplicaSets and pods,
-            namespaces get service accounts). Off, objects stay inert: for benchmarks.
+            namespaces get service accounts, HPAs are synced every second). Off, objects stay inert: for
+            benchmarks.
         audit_rules: Audit policy rules (``audit.k8s.io/v1`` Policy ``rules``, e.g.
             ``{"level": "Metadata", "nonResourceURLs": ["/apis/*"]}``); requests they match are
             written to the audit log, read back with ``audit_entries()``. Nothing else is
@@ -374,7 +375,10 @@ class LocalCluster(ClusterAPI):
         argv = [
             binary,
             f"--kubeconfig={self.kubeconfig_path}",
-            "--controllers=deployment,replicaset,statefulset,garbagecollector,namespace,serviceaccount,serviceaccount-token",
+            "--controllers=deployment,replicaset,statefulset,garbagecollector,namespace,serviceaccount,"
+            "serviceaccount-token,horizontalpodautoscaling",
+            # HPAs are synced every second (15 s in a real cluster), so tests wait little.
+            "--horizontal-pod-autoscaler-sync-period=1s",
             f"--service-account-private-key-file={self.dir / 'sa.key'}",
             f"--root-ca-file={self._ca_path}",
             "--use-service-account-credentials=false",

@@ -33,6 +33,7 @@ pub(crate) mod run;
 pub(crate) mod scalers;
 pub(crate) mod service_api;
 pub(crate) mod service_watch;
+pub(crate) mod sleep;
 pub(crate) mod status;
 
 pub use controller::{Controller, DEFAULT_SCALER_CONCURRENCY};

@@ -105,6 +105,9 @@ impl ScaleHandler {
                 return Err(e);
             }
             learnt.previous.get_or_insert(current);
+            if let Some(expected) = intent.required().filter(|n| *n != current) {
+                return Err(Error::Precondition { target: t.display(), expected, actual: current });
+            }
             let desired = self.desired(&api, t, intent, current, &base.resource_version).await?;
             learnt.desired = Some(desired);
             if let Some(reason) = intent.satisfied(current, desired) {
@@ -199,7 +202,8 @@ impl ScaleHandler {
         let Some(Seen { base, uid }) = self.seen.get(&t.key) else { return Ok(OnSeen::Read(None)) };
         let seen = base.count();
         let desired = intent.desired(seen, None);
-        if dry_run || intent.remembers() || intent.restores_at(seen) || intent.satisfied(seen, desired).is_some() {
+        let must_read = intent.remembers() || intent.restores_at(seen) || intent.required().is_some();
+        if dry_run || must_read || intent.satisfied(seen, desired).is_some() {
             return Ok(OnSeen::Read(None));
         }
         learnt.uid = uid.clone();
@@ -414,7 +418,7 @@ mod tests {
     }
 
     fn set(replicas: i32) -> Intent {
-        Intent::Set { replicas, at_least: false }
+        Intent::Set { replicas, at_least: false, if_current: None }
     }
 
     async fn call(

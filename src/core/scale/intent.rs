@@ -9,6 +9,8 @@ pub enum Intent {
         replicas: i32,
         /// Keep a larger current count (scale up only).
         at_least: bool,
+        /// Refuse unless the current count is this one (kubectl's `--current-replicas`).
+        if_current: Option<i32>,
     },
     /// Remember the current count (the `kubescale.io/previous-replicas` annotation), then go to 0.
     ToZero,
@@ -47,6 +49,14 @@ impl Intent {
         }
     }
 
+    /// The count the target must have for the call to go on, if the caller gave one.
+    pub fn required(self) -> Option<i32> {
+        match self {
+            Intent::Set { if_current, .. } => if_current,
+            _ => None,
+        }
+    }
+
     /// Whether a larger current count is kept.
     pub fn keeps_larger(self) -> bool {
         matches!(self, Intent::Set { at_least: true, .. } | Intent::FromZero { .. })
@@ -75,11 +85,11 @@ mod tests {
 
     #[test]
     fn set_writes_any_other_count() {
-        let i = Intent::Set { replicas: 3, at_least: false };
+        let i = Intent::Set { replicas: 3, at_least: false, if_current: None };
         assert_eq!(i.desired(5, Some(9)), 3);
         assert_eq!(i.satisfied(5, 3), None);
         assert!(i.satisfied(3, 3).is_some());
-        let up = Intent::Set { replicas: 3, at_least: true };
+        let up = Intent::Set { replicas: 3, at_least: true, if_current: None };
         assert!(up.satisfied(5, 3).is_some(), "at_least keeps a larger count");
         assert_eq!(up.satisfied(1, 3), None);
     }
@@ -109,6 +119,6 @@ mod tests {
         assert!(Intent::ToZero.remembers());
         assert_eq!(Intent::ToZero.desired(4, None), 0);
         assert!(Intent::ToZero.satisfied(0, 0).is_some());
-        assert!(!Intent::Set { replicas: 0, at_least: false }.remembers());
+        assert!(!Intent::Set { replicas: 0, at_least: false, if_current: None }.remembers());
     }
 }

@@ -45,7 +45,7 @@ impl ScaleHandler {
     /// Where objects of `resource` keep their desired count: `.spec.replicas` for the built-in
     /// kinds, the CRD's `specReplicasPath` for a custom one; `None` when it cannot be known
     /// (the CRD cannot be read), and then counts are read one by one as before.
-    async fn spec_replicas_path(&self, resource: &Resource) -> Option<String> {
+    pub(crate) async fn spec_replicas_path(&self, resource: &Resource) -> Option<String> {
         if let Some(p) = builtin_path(resource) {
             return Some(p.to_string());
         }

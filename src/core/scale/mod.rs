@@ -11,12 +11,14 @@
 //! - `events`, `event_queue`: Events, written off the caller's path;
 //! - `wait`, `keda`: waiting for replicas, KEDA's pause annotations;
 //! - `target_watches`: metadata-only watches that let the loop skip reads in a steady state;
-//! - `listed_counts`: the counts of many targets learned from LISTs (a new owner's first pass).
+//! - `listed_counts`: the counts of many targets learned from LISTs (a new owner's first pass);
+//! - `fleet`: many targets in one call, by reference or by type and label selector.
 
 pub(crate) mod cache;
 pub(crate) mod converge;
 pub(crate) mod event_queue;
 pub(crate) mod events;
+pub(crate) mod fleet;
 pub(crate) mod handler;
 pub(crate) mod intent;
 pub(crate) mod keda;
@@ -30,6 +32,7 @@ pub(crate) mod write;
 
 pub use event_queue::{EVENT_FLUSH_TIMEOUT, events_pending, flush_all_events};
 pub use events::{Event, EventSpec, EventType};
+pub use fleet::{Fleet, FleetEntry, Namespaces};
 pub use handler::{DEFAULT_CONCURRENCY, HandlerOptions, ScaleHandler};
 pub use operations::{Scale, ScaleOptions, ScaleResult, check_replicas};
 pub use wait::Progress;

@@ -70,6 +70,8 @@ pub struct ScaleOptions {
     pub at_least: bool,
     /// Validate on the server, write nothing.
     pub dry_run: bool,
+    /// Refuse unless the current count is this one (kubectl's `--current-replicas`).
+    pub current_replicas: Option<i32>,
 }
 
 /// Checks a replica count before any request.
@@ -100,7 +102,11 @@ impl ScaleHandler {
         opts: ScaleOptions,
     ) -> Result<ScaleResult> {
         check_replicas(replicas.into())?;
-        let intent = Intent::Set { replicas, at_least: opts.at_least };
+        if let Some(n) = opts.current_replicas {
+            check_replicas(n.into())
+                .map_err(|_| Error::InvalidValue { field: "current_replicas", problem: format!("{n} is negative") })?;
+        }
+        let intent = Intent::Set { replicas, at_least: opts.at_least, if_current: opts.current_replicas };
         self.with_locked(target, namespace, |t| async move { self.converge(&t, intent, opts.dry_run, None).await })
             .await
     }

@@ -92,17 +92,31 @@ impl ScaleHandler {
         F: Fn(ResolvedTarget) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        self.with_resolved(target, namespace, |t| {
-            let op = &op;
-            async move {
-                let _guard = self.locks.lock(&t.key).await;
-                // Admission after the target's lock, so that calls queued on one busy target
-                // hold no place in the line. Never closed, so never an error.
-                let _admitted = self.admission.acquire().await;
-                op(t).await
-            }
-        })
-        .await
+        self.with_resolved(target, namespace, |t| self.locked(t, &op)).await
+    }
+
+    /// Runs `op` on `t` holding the target's lock and a place among the handler's
+    /// `concurrency` operations.
+    async fn locked<T, F, Fut>(&self, t: ResolvedTarget, op: &F) -> Result<T>
+    where
+        F: Fn(ResolvedTarget) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let _guard = self.locks.lock(&t.key).await;
+        // Admission after the target's lock, so that calls queued on one busy target hold no
+        // place in the line. Never closed, so never an error.
+        let _admitted = self.admission.acquire().await;
+        op(t).await
+    }
+
+    /// Brings a resolved target to `intent` (see `converge.rs`) under its lock.
+    pub(crate) async fn converge_locked(
+        &self,
+        t: &ResolvedTarget,
+        intent: crate::core::scale::intent::Intent,
+        dry_run: bool,
+    ) -> Result<crate::core::scale::operations::ScaleResult> {
+        self.locked(t.clone(), &|t: ResolvedTarget| async move { self.converge(&t, intent, dry_run, None).await }).await
     }
 }
 
