@@ -703,21 +703,28 @@ class ScaleHandler:
         namespace: Optional[str] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Scale:
-        """Waits, with a watch, until the target's replicas reach a count.
+        """Waits, with a watch, until the target's replicas reach a count; or, given a
+        ``ScaleBatch``, until every target of the batch that did not fail reaches the count the
+        call gave it.
 
         Args:
-            target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
-            replicas: The count to wait for. Default: the target's desired count.
+            target: ``TYPE[.VERSION][.GROUP]/NAME``, a ``ScaleBatch`` (from ``scale_all``,
+                ``sleep`` or ``wake``), or the keywords below.
+            replicas: The count to wait for. Default: the target's desired count (not with a
+                batch).
             ready: Count ready replicas, where the kind reports them.
-            timeout: Seconds to wait.
+            timeout: Seconds to wait (for the whole batch).
             namespace: Default: the watch namespace, else the context's, else "default".
             on_progress: Called as ``on_progress(seen, wanted)`` whenever the count seen
-                changes, first with the count at the start (from a kubescale thread: keep it
-                short; what it raises is logged and ignored).
+                changes, first with the count at the start; with a batch, as
+                ``on_progress(done, total)`` as each target gets there, first ``(0, total)``
+                (from a kubescale thread: keep it short; what it raises is logged and
+                ignored).
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
-            Scale: the scale subresource once the count is reached.
+            Scale: the scale subresource once the count is reached; with a batch, a list of
+            them in the batch's order.
 
         Raises:
             WaitTimeoutError: The count was not reached in time (states wanted and seen).
@@ -737,6 +744,15 @@ class ScaleHandler:
         namespace: Optional[str] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Scale: ...
+    @overload
+    def wait_for_replicas(
+        self,
+        target: ScaleBatch,
+        *,
+        ready: bool = True,
+        timeout: float = 60.0,
+        on_progress: Optional[Callable[[int, int], object]] = None,
+    ) -> list[Scale]: ...
     def pause_keda(self, scaled_object: str, *, namespace: Optional[str] = None) -> bool:
         """Pauses a KEDA ScaledObject (``autoscaling.keda.sh/paused: "true"``,
         ``paused-replicas: "0"``).
@@ -1390,21 +1406,28 @@ class AsyncScaleHandler:
         namespace: Optional[str] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Awaitable[Scale]:
-        """Waits, with a watch, until the target's replicas reach a count.
+        """Waits, with a watch, until the target's replicas reach a count; or, given a
+        ``ScaleBatch``, until every target of the batch that did not fail reaches the count the
+        call gave it.
 
         Args:
-            target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
-            replicas: The count to wait for. Default: the target's desired count.
+            target: ``TYPE[.VERSION][.GROUP]/NAME``, a ``ScaleBatch`` (from ``scale_all``,
+                ``sleep`` or ``wake``), or the keywords below.
+            replicas: The count to wait for. Default: the target's desired count (not with a
+                batch).
             ready: Count ready replicas, where the kind reports them.
-            timeout: Seconds to wait.
+            timeout: Seconds to wait (for the whole batch).
             namespace: Default: the watch namespace, else the context's, else "default".
             on_progress: Called as ``on_progress(seen, wanted)`` whenever the count seen
-                changes, first with the count at the start (from a kubescale thread: keep it
-                short; what it raises is logged and ignored).
+                changes, first with the count at the start; with a batch, as
+                ``on_progress(done, total)`` as each target gets there, first ``(0, total)``
+                (from a kubescale thread: keep it short; what it raises is logged and
+                ignored).
             api_version, kind, name: The target, when not given as a string.
 
         Returns:
-            Scale: the scale subresource once the count is reached.
+            Scale: the scale subresource once the count is reached; with a batch, a list of
+            them in the batch's order.
 
         Raises:
             WaitTimeoutError: The count was not reached in time (states wanted and seen).
@@ -1424,6 +1447,15 @@ class AsyncScaleHandler:
         namespace: Optional[str] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Awaitable[Scale]: ...
+    @overload
+    def wait_for_replicas(
+        self,
+        target: ScaleBatch,
+        *,
+        ready: bool = True,
+        timeout: float = 60.0,
+        on_progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Awaitable[list[Scale]]: ...
     def pause_keda(self, scaled_object: str, *, namespace: Optional[str] = None) -> Awaitable[bool]:
         """Pauses a KEDA ScaledObject (``autoscaling.keda.sh/paused: "true"``,
         ``paused-replicas: "0"``).

@@ -84,6 +84,13 @@ fn py_bool(b: bool) -> &'static str {
 }
 
 impl BatchEntry {
+    /// What a wait over the batch waits for: the target, its namespace and the count it was
+    /// given (`None` for an entry that failed).
+    pub(crate) fn wanted(&self) -> Option<(String, String, i32)> {
+        let r = self.result.as_ref().filter(|_| self.error.is_none())?;
+        Some((self.target.clone(), self.namespace.clone(), r.replicas()))
+    }
+
     fn of(py: Python<'_>, e: core::FleetEntry) -> Self {
         let (result, error) = match e.outcome {
             Ok(r) => (Some(ScaleResult::from(r)), None),

@@ -15,14 +15,15 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::core::{self, EventSpec, EventType, HandlerOptions, RunOptions, ScaleOptions};
 use crate::python::args;
 use crate::python::asyncio_bridge;
 use crate::python::blocking;
-use crate::python::fleet::Batch;
+use crate::python::fleet::{Batch, BatchEntry};
 use crate::python::replay::{self, ReplayResult};
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
@@ -39,6 +40,19 @@ enum Mode {
     Blocking,
     /// Return an awaitable of the running asyncio loop.
     Async,
+}
+
+/// What a wait over a `ScaleBatch` waits for: each entry that did not fail, at its count.
+fn batch_targets(batch: &Bound<'_, PyAny>) -> PyResult<Vec<(core::TargetRef, String, i32)>> {
+    let not_a_batch = || PyTypeError::new_err("target must be \"TYPE/NAME\" or a ScaleBatch");
+    let mut out = Vec::new();
+    for item in batch.try_iter().map_err(|_| not_a_batch())? {
+        let entry = item?.cast_into::<BatchEntry>().map_err(|_| not_a_batch())?;
+        if let Some((target, namespace, wanted)) = entry.get().wanted() {
+            out.push((core::TargetRef::parse(&target)?, namespace, wanted));
+        }
+    }
+    Ok(out)
 }
 
 /// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
@@ -526,21 +540,28 @@ impl Handler {
         )
     }
 
-    /// Waits, with a watch, until the target's replicas reach a count.
+    /// Waits, with a watch, until the target's replicas reach a count; or, given a
+    /// ``ScaleBatch``, until every target of the batch that did not fail reaches the count the
+    /// call gave it.
     ///
     /// Args:
-    ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, or the keywords below.
-    ///     replicas: The count to wait for. Default: the target's desired count.
+    ///     target: ``TYPE[.VERSION][.GROUP]/NAME``, a ``ScaleBatch`` (from ``scale_all``,
+    ///         ``sleep`` or ``wake``), or the keywords below.
+    ///     replicas: The count to wait for. Default: the target's desired count (not with a
+    ///         batch).
     ///     ready: Count ready replicas, where the kind reports them.
-    ///     timeout: Seconds to wait.
+    ///     timeout: Seconds to wait (for the whole batch).
     ///     namespace: Default: the watch namespace, else the context's, else "default".
     ///     on_progress: Called as ``on_progress(seen, wanted)`` whenever the count seen
-    ///         changes, first with the count at the start (from a kubescale thread: keep it
-    ///         short; what it raises is logged and ignored).
+    ///         changes, first with the count at the start; with a batch, as
+    ///         ``on_progress(done, total)`` as each target gets there, first ``(0, total)``
+    ///         (from a kubescale thread: keep it short; what it raises is logged and
+    ///         ignored).
     ///     api_version, kind, name: The target, when not given as a string.
     ///
     /// Returns:
-    ///     Scale: the scale subresource once the count is reached.
+    ///     Scale: the scale subresource once the count is reached; with a batch, a list of
+    ///     them in the batch's order.
     ///
     /// Raises:
     ///     WaitTimeoutError: The count was not reached in time (states wanted and seen).
@@ -549,7 +570,7 @@ impl Handler {
     fn wait_for_replicas(
         &self,
         py: Python<'_>,
-        target: Option<&str>,
+        target: Option<&Bound<'_, PyAny>>,
         replicas: Option<&Bound<'_, PyAny>>,
         ready: bool,
         timeout: f64,
@@ -559,11 +580,22 @@ impl Handler {
         kind: Option<&str>,
         name: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
-        let t = args::target(target, api_version, kind, name)?;
-        let wanted = replicas.map(|r| args::replicas("replicas", Some(r))).transpose()?;
         let timeout = args::seconds("timeout", timeout)?;
         let progress = on_progress.as_ref().map(args::progress).transpose()?;
         let h = self.scale.clone();
+        if let Some(batch) = target.filter(|t| !t.is_instance_of::<PyString>()) {
+            if replicas.is_some() {
+                return Err(PyTypeError::new_err("replicas: a batch waits for the counts its call gave"));
+            }
+            let targets = batch_targets(batch)?;
+            return self.call(py, async move {
+                let scales = h.wait_for_all(&targets, ready, timeout, progress).await?;
+                Ok(scales.into_iter().map(Scale::from).collect::<Vec<_>>())
+            });
+        }
+        let target = target.map(|t| t.extract::<String>()).transpose()?;
+        let t = args::target(target.as_deref(), api_version, kind, name)?;
+        let wanted = replicas.map(|r| args::replicas("replicas", Some(r))).transpose()?;
         self.call(py, async move {
             h.wait_for_replicas(&t, wanted, ready, timeout, namespace.as_deref(), progress).await.map(Scale::from)
         })

@@ -140,3 +140,4 @@ def test_quickstart_notebook(
     assert "spec replicas" in text(code[6])
     assert "<table>" in text(code[7]) and "scaled from 3 to 0" in text(code[7])  # the namespace slept
     assert "ScaleBatch(1 targets: 1 changed, 0 unchanged, 0 failed)" in text(code[8])
+    assert "['web: 3']" in text(code[9])  # the woken batch, waited for with one progress bar

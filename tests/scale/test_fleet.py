@@ -396,3 +396,22 @@ async def test_the_asyncio_handler_scales_a_fleet_too(kube_cluster: ClusterAPI, 
         assert slept.changed == [] and len(slept.unchanged) == 2
         woken = await h.wake(namespace)
         assert len(woken.skipped) == 2  # nothing remembered: they were at 0 before the sleep
+
+
+def test_waiting_for_a_batch_reports_done_and_total(
+    handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    deployments(kube_cluster, namespace, "w", {"a": 0, "b": 0})
+    batch = handler.scale_all("deployments", 2, selector="team=w", namespace=namespace)
+    seen: list[tuple[int, int]] = []
+    scales = handler.wait_for_replicas(
+        batch, ready=False, timeout=60, on_progress=lambda done, total: seen.append((done, total))
+    )
+    assert [(s.name, s.status_replicas) for s in scales] == [("a", 2), ("b", 2)]
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2) and len(seen) == 3
+    with pytest.raises(TypeError, match="a batch waits for the counts"):
+        handler.wait_for_replicas(batch, 3)
+    # A target that does not get there in time fails the wait, naming it.
+    stuck = handler.scale_all(["deploy/a"], 1, namespace=namespace)
+    with pytest.raises(kubescale.WaitTimeoutError, match=r"deployment\.apps/a"):
+        handler.wait_for_replicas(stuck, ready=True, timeout=1)  # no kubelet: never ready

@@ -127,6 +127,47 @@ impl ScaleHandler {
         self.with_resolved(target, namespace, |t| async move { self.wait_resolved(target, &t, wait).await }).await
     }
 
+    /// Waits for many targets at once (a fleet call's), each until its count is the one given
+    /// (`(target, namespace, wanted)`), all within one `timeout`; `progress` is told `(done,
+    /// total)` as each one gets there (first `(0, total)`). The scales, in the order given.
+    ///
+    /// Raises:
+    ///     The first target's error in the order given ([`Error::WaitTimeout`] for one that
+    ///     did not get there in time), once every wait has ended.
+    pub async fn wait_for_all(
+        &self,
+        targets: &[(TargetRef, String, i32)],
+        ready: bool,
+        timeout: Duration,
+        progress: Option<Progress>,
+    ) -> Result<Vec<Scale>> {
+        let total = i32::try_from(targets.len()).unwrap_or(i32::MAX);
+        let done = std::sync::atomic::AtomicI32::new(0);
+        if let Some(tell) = &progress {
+            tell(0, total);
+        }
+        let deadline = Instant::now() + timeout;
+        let waits =
+            targets.iter().map(|(target, namespace, wanted)| -> futures::future::BoxFuture<'_, Result<Scale>> {
+                let (done, progress) = (&done, &progress);
+                Box::pin(async move {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let scale = self.wait_for_replicas(target, Some(*wanted), ready, left, Some(namespace), None).await;
+                    if scale.is_ok() {
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if let Some(tell) = progress {
+                            tell(n, total);
+                        }
+                    }
+                    scale
+                })
+            });
+        let waits: Vec<_> = waits.collect();
+        // A watch per target, at most the handler's `concurrency` at once, the order kept.
+        let at_once = self.admission.available_permits().max(1);
+        futures::stream::iter(waits).buffered(at_once).collect::<Vec<_>>().await.into_iter().collect()
+    }
+
     /// [`wait_for_replicas`](Self::wait_for_replicas) on the resolved target `t`.
     async fn wait_resolved(&self, target: &TargetRef, t: &ResolvedTarget, w: &Wait) -> Result<Scale> {
         let Wait { replicas, ready, timeout, started, .. } = *w;
