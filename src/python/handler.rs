@@ -55,6 +55,16 @@ fn batch_targets(batch: &Bound<'_, PyAny>) -> PyResult<Vec<(core::TargetRef, Str
     Ok(out)
 }
 
+/// The arguments of `sleep` and `wake`.
+struct FleetArgs<'a, 'py> {
+    namespace: Option<String>,
+    selector: Option<String>,
+    types: Option<&'a Bound<'py, PyAny>>,
+    all_namespaces: bool,
+    dry_run: bool,
+    raise_on_error: bool,
+}
+
 /// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
 fn fleet_types(types: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     match types {
@@ -106,6 +116,22 @@ impl Handler {
         let controller = py.detach(|| runtime().block_on(core::Controller::connect(opts, scaler_concurrency)))?;
         let controller = Arc::new(controller);
         Ok(Handler { scale: controller.handler().clone(), controller, loop_cell: LoopCell::default(), mode })
+    }
+
+    /// `sleep` (or, with `wake`, `wake`) as both handlers run it.
+    fn sleep_or_wake(&self, py: Python<'_>, wake: bool, a: FleetArgs<'_, '_>) -> PyResult<Py<PyAny>> {
+        let types = fleet_types(a.types)?;
+        let namespaces = core::Namespaces { namespace: a.namespace, all: a.all_namespaces };
+        let (c, selector, dry_run, raise_on_error) = (self.controller.clone(), a.selector, a.dry_run, a.raise_on_error);
+        self.call(py, async move {
+            let selector = selector.as_deref();
+            let entries = if wake {
+                c.wake(&types, selector, &namespaces, dry_run).await?
+            } else {
+                c.sleep(&types, selector, &namespaces, dry_run).await?
+            };
+            Ok(Batch { entries, raise_on_error })
+        })
     }
 
     /// Runs `fut` the way this handler's methods run: to completion with the GIL released, or
@@ -423,13 +449,8 @@ impl Handler {
         dry_run: bool,
         raise_on_error: bool,
     ) -> PyResult<Py<PyAny>> {
-        let types = fleet_types(types)?;
-        let namespaces = core::Namespaces { namespace, all: all_namespaces };
-        let c = self.controller.clone();
-        self.call(py, async move {
-            let entries = c.sleep(&types, selector.as_deref(), &namespaces, dry_run).await?;
-            Ok(Batch { entries, raise_on_error })
-        })
+        let fleet = FleetArgs { namespace, selector, types, all_namespaces, dry_run, raise_on_error };
+        self.sleep_or_wake(py, false, fleet)
     }
 
     /// Wakes workloads put to sleep: each target at 0 goes back to exactly the count
@@ -464,13 +485,8 @@ impl Handler {
         dry_run: bool,
         raise_on_error: bool,
     ) -> PyResult<Py<PyAny>> {
-        let types = fleet_types(types)?;
-        let namespaces = core::Namespaces { namespace, all: all_namespaces };
-        let c = self.controller.clone();
-        self.call(py, async move {
-            let entries = c.wake(&types, selector.as_deref(), &namespaces, dry_run).await?;
-            Ok(Batch { entries, raise_on_error })
-        })
+        let fleet = FleetArgs { namespace, selector, types, all_namespaces, dry_run, raise_on_error };
+        self.sleep_or_wake(py, true, fleet)
     }
 
     /// Remembers the desired count in the ``kubescale.io/previous-replicas`` annotation of

@@ -43,30 +43,6 @@ def test_scale_takes_kubectls_forms(argv: list[str], targets: list[str], replica
     assert (args.targets, args.replicas, args.fleet) == (targets, replicas, fleet)
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["scale", "deploy", "--replicas", "0"], "'deploy' is a type: add -l SELECTOR or --all"),
-        (
-            ["scale", "deploy/a", "-l", "x=y", "--replicas", "1"],
-            "-l, --all and -A choose objects of one TYPE",
-        ),
-        (["scale", "deploy", "-l", "x=y", "--all", "--replicas", "1"], "either -l/--selector or --all"),
-        (["scale", "deploy", "--all", "-A", "-n", "x", "--replicas", "1"], "either -n/--namespace or -A"),
-        (["scale", "deploy/a", "deploy/b", "--at-least", "--replicas", "1"], "--at-least applies to one"),
-        (["scale", "deploy/a", "deploy/b"], "give the count with --replicas N"),
-    ],
-)
-def test_fleet_usage_errors_exit_2_naming_the_problem(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert "usage: kubescale" in err and message in err, err
-
-
 @pytest.mark.parametrize("verb", ["sleep", "wake"])
 def test_sleep_and_wake_take_a_selector_all_namespaces_types_and_a_dry_run(verb: str) -> None:
     args = cli._parser().parse_args([verb, "-n", "dev", "-l", "team=a", "--types", "deploy,sts", "--dry-run"])

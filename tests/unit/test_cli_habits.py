@@ -61,9 +61,19 @@ def test_dry_run_takes_kubectls_values(argv: list[str], mode: str) -> None:
         (["scale", "deploy/web", "3", "--dry-run=maybe"], "invalid choice: 'maybe'"),
         (["run", "--dry-run=server"], "--dry-run=server is not supported by run"),
         (["release", "--dry-run=server"], "--dry-run=server is not supported by release"),
+        # The fleet forms of scale (tests/unit/test_cli_fleet.py has the valid ones).
+        (["scale", "deploy", "--replicas", "0"], "'deploy' is a type: add -l SELECTOR or --all"),
+        (
+            ["scale", "deploy/a", "-l", "x=y", "--replicas", "1"],
+            "-l, --all and -A choose objects of one TYPE",
+        ),
+        (["scale", "deploy", "-l", "x=y", "--all", "--replicas", "1"], "either -l/--selector or --all"),
+        (["scale", "deploy", "--all", "-A", "-n", "x", "--replicas", "1"], "either -n/--namespace or -A"),
+        (["scale", "deploy/a", "deploy/b", "--at-least", "--replicas", "1"], "--at-least applies to one"),
+        (["scale", "deploy/a", "deploy/b"], "give the count with --replicas N"),
     ],
 )
-def test_a_dry_run_a_verb_cannot_do_is_a_usage_error(
+def test_a_usage_error_exits_2_naming_the_problem(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as e:

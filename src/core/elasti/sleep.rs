@@ -43,6 +43,13 @@ fn key_of_ref(namespace: &str, api_version: &str, kind: &str, name: &str) -> Key
     (namespace.to_string(), group.to_string(), kind.to_string(), name.to_string())
 }
 
+/// Which way a namespace turns.
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    Sleep,
+    Wake,
+}
+
 /// Who else acts on the targets: the ElastiService holding each, the KEDA ScaledObject and the
 /// HorizontalPodAutoscaler scaling each (by name).
 #[derive(Debug, Default)]
@@ -80,11 +87,7 @@ impl Controller {
         namespaces: &Namespaces,
         dry_run: bool,
     ) -> Result<Vec<FleetEntry>> {
-        let (listed, mut entries, others) = self.fleet_of(types, selector, namespaces).await?;
-        let slept = listed.iter().map(|l| self.sleep_one(l, &others, dry_run));
-        entries.extend(futures::future::join_all(slept).await);
-        self.handler.flush_events().await;
-        Ok(entries)
+        self.sleep_or_wake(Turn::Sleep, types, selector, namespaces, dry_run).await
     }
 
     /// Brings every target of `types` (matching `selector`) in `namespaces` that sleeps at 0
@@ -99,9 +102,23 @@ impl Controller {
         namespaces: &Namespaces,
         dry_run: bool,
     ) -> Result<Vec<FleetEntry>> {
+        self.sleep_or_wake(Turn::Wake, types, selector, namespaces, dry_run).await
+    }
+
+    async fn sleep_or_wake(
+        &self,
+        turn: Turn,
+        types: &[String],
+        selector: Option<&str>,
+        namespaces: &Namespaces,
+        dry_run: bool,
+    ) -> Result<Vec<FleetEntry>> {
         let (listed, mut entries, others) = self.fleet_of(types, selector, namespaces).await?;
-        let woken = listed.iter().map(|l| self.wake_one(l, &others, dry_run));
-        entries.extend(futures::future::join_all(woken).await);
+        let done = listed.iter().map(|l| match turn {
+            Turn::Sleep => futures::future::Either::Left(self.sleep_one(l, &others, dry_run)),
+            Turn::Wake => futures::future::Either::Right(self.wake_one(l, &others, dry_run)),
+        });
+        entries.extend(futures::future::join_all(done).await);
         self.handler.flush_events().await;
         Ok(entries)
     }
