@@ -24,7 +24,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from kubescale.testing import ClusterAPI
 
-from helpers import ROOT, create_es, elasti_service, service_account_token
+from helpers import ROOT, create_es, elasti_service, flagged_service, service_account_token
 
 DEPLOY = ROOT / "deploy"
 SYSTEM_NS = "kubescale-system"
@@ -335,16 +335,14 @@ def test_the_release_job_lets_go_of_every_held_target_as_the_loops_account(
     import kubescale
 
     from helpers import DEPLOY as WEB
-    from helpers import STATE, FlagScaler, service_account_kubeconfig, spec_replicas
+    from helpers import FlagScaler, service_account_kubeconfig, spec_replicas
 
     kubectl(kube_cluster, "apply", "-f", "-", stdin=for_local_server(render(DEPLOY)))
     (job,) = [d for d in yaml.safe_load_all((DEPLOY / "release" / "job.yaml").read_text()) if d]
     kubectl(kube_cluster, "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(job))
     pod = job["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "kubescale" and pod["restartPolicy"] == "Never"
-    kube_cluster.create_deployment(namespace, "web", 3)
-    STATE["job"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "job"))
+    flagged_service(kube_cluster, namespace, "web", "job", zero=True, replicas=3)
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.register_scaler("flag", FlagScaler)
         assert h.check_and_scale_service("web").direction == "scale_down"

@@ -4,7 +4,6 @@ ForbiddenError, a missing Events permission never fails a scale."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from kubescale.testing import ClusterAPI
 
 from helpers import (
     DEPLOY,
+    Idle,
     create_es,
     elasti_service,
     scaler_role_kubeconfig,
@@ -23,20 +23,6 @@ from helpers import (
     spec_replicas,
 )
 from helpers.accounts import RBAC, apply
-
-
-class Idle:
-    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
-        pass
-
-    def is_healthy(self) -> bool:
-        return True
-
-    def should_scale_to_zero(self) -> bool:
-        return True
-
-    def should_scale_from_zero(self) -> bool:
-        return False
 
 
 def test_rbac_example_is_sufficient_and_namespaced(

@@ -89,6 +89,41 @@ def leader_election_setup(
 STATE: dict[str, dict[str, Any]] = {}
 
 
+def flagged_service(
+    cluster: ClusterAPI,
+    ns: str,
+    name: str,
+    key: str,
+    *,
+    zero: bool,
+    replicas: int,
+    age: bool = True,
+    **spec: Any,
+) -> None:
+    """The usual set-up of a loop test: the target Deployment (``spec["target"]``, default
+    ``web``) at `replicas`, the flag `key` a ``flag`` trigger reads set to `zero`, and the
+    ElastiService `name` of that trigger (:func:`elasti_service` with `spec`)."""
+    cluster.create_deployment(ns, spec.get("target", "web"), replicas)
+    STATE[key] = {"zero": zero}
+    create_es(cluster, ns, elasti_service(name, key, **spec), age=age)
+
+
+class Idle:
+    """A test scaler whose trigger always allows zero (and never asks for a scale-up)."""
+
+    def __init__(self, metadata: dict[str, Any], cooldown: Any) -> None:
+        pass
+
+    def is_healthy(self) -> bool:
+        return True
+
+    def should_scale_to_zero(self) -> bool:
+        return True
+
+    def should_scale_from_zero(self) -> bool:
+        return False
+
+
 class FlagScaler:
     """A test scaler answering from STATE[metadata["key"]]: `zero` (may the target be at zero),
     `healthy`, `sleep` (seconds in the health check), `raise`. Records the cooldown it was

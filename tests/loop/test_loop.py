@@ -26,6 +26,7 @@ from helpers import (
     create_scaled_object,
     elasti_service,
     events_for,
+    flagged_service,
     leader_election_setup,
     spec_replicas,
     status,
@@ -122,9 +123,7 @@ def test_decision_rules(
 def test_cooldown_after_the_last_scale_up(
     loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 1)
-    STATE["cool"] = {"zero": False}
-    create_es(kube_cluster, namespace, elasti_service("cool", "cool", cooldown=2))
+    flagged_service(kube_cluster, namespace, "cool", "cool", zero=False, replicas=1, cooldown=2)
     time.sleep(2.1)  # older than one cooldown
     assert loop_handler.check_and_scale()[0].direction == "scale_up"
     STATE["cool"]["zero"] = True
@@ -169,9 +168,7 @@ def test_a_slow_scaler_times_out(kube_cluster: ClusterAPI, namespace: str, crds_
 def test_coroutine_scalers_with_both_handlers(
     loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["coro"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("coro", "coro", trigger_type="async-flag"))
+    flagged_service(kube_cluster, namespace, "coro", "coro", zero=True, replicas=2, trigger_type="async-flag")
     assert loop_handler.check_and_scale()[0].direction == "scale_down"
     STATE["coro"]["zero"] = False
 
@@ -209,9 +206,7 @@ def test_keda_is_paused_at_zero_and_resumed(
 def test_malformed_service_is_an_error_while_others_proceed(
     loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 1)
-    STATE["ok"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("ok", "ok"))
+    flagged_service(kube_cluster, namespace, "ok", "ok", zero=True, replicas=1)
     bad_cron = elasti_service("cron", "ok", enabled_period={"schedule": "0 25 * * *", "duration": "1h"})
     create_es(kube_cluster, namespace, bad_cron)
     bad_target = elasti_service("target", "ok")
@@ -228,9 +223,7 @@ def test_malformed_service_is_an_error_while_others_proceed(
 def test_run_until_close(
     loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["run"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("run", "run"))
+    flagged_service(kube_cluster, namespace, "run", "run", zero=True, replicas=2)
     t = threading.Thread(target=loop_handler.run, kwargs={"polling_interval": 0.2})
     t.start()
     try:
@@ -271,9 +264,7 @@ def test_invalid_polling_interval_env_warns_and_uses_30s(
 async def test_async_run_is_cancellable(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["arun"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("arun", "arun", trigger_type="async-flag"))
+    flagged_service(kube_cluster, namespace, "arun", "arun", zero=True, replicas=2, trigger_type="async-flag")
     async with kubescale.asyncio.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.register_scaler("async-flag", AsyncFlagScaler)
         task = asyncio.ensure_future(h.run(0.2))

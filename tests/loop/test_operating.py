@@ -30,6 +30,7 @@ from helpers import (
     create_scaled_object,
     elasti_service,
     events_for,
+    flagged_service,
     install_crd,
     namespace_admin_kubeconfig,
     service_account_kubeconfig,
@@ -196,9 +197,7 @@ def test_a_held_service_whose_target_kind_was_uninstalled_is_deleted(
 def test_a_held_service_whose_triggers_were_emptied_is_deleted_and_its_target_restored(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 3)
-    STATE["emptied"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "emptied"))
+    flagged_service(kube_cluster, namespace, "web", "emptied", zero=True, replicas=3)
     path = f"{ES_PATH.format(ns=namespace)}/web"
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.register_scaler("flag", FlagScaler)
@@ -218,9 +217,7 @@ def test_a_held_service_whose_triggers_were_emptied_is_deleted_and_its_target_re
 def test_a_held_service_edited_into_nonsense_is_deleted(
     kube_cluster: ClusterAPI, namespace: str, crds_installed: None
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["nonsense"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "nonsense"))
+    flagged_service(kube_cluster, namespace, "web", "nonsense", zero=True, replicas=2)
     path = f"{ES_PATH.format(ns=namespace)}/web"
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.register_scaler("flag", FlagScaler)
@@ -282,9 +279,7 @@ def test_release_restores_every_held_target_and_leaves_no_finalizer(
         content_type="application/merge-patch+json",
     )
     # A service the loop does not hold (its target serves) is left alone.
-    kube_cluster.create_deployment(namespace, "busy", 4)
-    STATE["release-busy"] = {"zero": False}
-    create_es(kube_cluster, namespace, elasti_service("busy", "release-busy", target="busy"))
+    flagged_service(kube_cluster, namespace, "busy", "release-busy", zero=False, replicas=4, target="busy")
     so = f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/b-so"
     deploy = "/apis/apps/v1/namespaces/{ns}/deployments/"
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
@@ -350,9 +345,7 @@ def test_a_release_refused_for_a_reason_that_may_pass_keeps_the_service_held(
     """RBAC that lets a user read and edit ElastiServices but not scale: the release of the
     target is refused (403, which an admin may fix), so the finalizer stays and the command
     says so (exit 1); the finalizer is never dropped with the target left at zero."""
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["keep"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "keep"))
+    flagged_service(kube_cluster, namespace, "web", "keep", zero=True, replicas=2)
     path = f"{ES_PATH.format(ns=namespace)}/web"
     with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
         h.register_scaler("flag", FlagScaler)

@@ -25,7 +25,7 @@ import kubescale
 import kubescale.asyncio
 from kubescale.testing import LocalCluster
 
-from helpers import DEPLOY, create_es, elasti_service, spec_replicas
+from helpers import DEPLOY, Idle, create_es, elasti_service, spec_replicas
 from helpers.prometheus import LocalPrometheus, openmetrics
 
 NOW = time.time()
@@ -222,15 +222,8 @@ def test_bad_input_is_named_and_the_handler_stays_usable(
     assert h.replay("web", start="10m").summary.steps in (10, 11, 12)
 
 
-class NoHistory:
-    def __init__(self, metadata: dict[str, Any], cooldown: timedelta) -> None:
-        pass
-
-    def is_healthy(self) -> bool:
-        return True
-
-    def should_scale_to_zero(self) -> bool:
-        return True
+class NoHistory(Idle):
+    """A scaler without history (its name is in the error a replay raises)."""
 
 
 class IdleAfter(NoHistory):

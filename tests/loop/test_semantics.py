@@ -26,6 +26,7 @@ from helpers import (
     create_es,
     elasti_service,
     events_for,
+    flagged_service,
     leader_election_setup,
     spec_replicas,
 )
@@ -55,9 +56,7 @@ def scale_by_hand(cluster: ClusterAPI, ns: str, replicas: int) -> None:
 def test_a_restored_target_belongs_to_its_owners_again(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 10)
-    STATE["owned"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "owned", min_replicas=2))
+    flagged_service(kube_cluster, namespace, "web", "owned", zero=True, replicas=10, min_replicas=2)
     assert h.check_and_scale_service("web").direction == "scale_down"
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
     STATE["owned"]["zero"] = False
@@ -77,9 +76,7 @@ def test_a_restored_target_belongs_to_its_owners_again(
 def test_a_newer_scale_up_written_elsewhere_holds_the_cooldown(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 1)
-    STATE["woken"] = {"zero": False}
-    create_es(kube_cluster, namespace, elasti_service("web", "woken", cooldown=3))
+    flagged_service(kube_cluster, namespace, "web", "woken", zero=False, replicas=1, cooldown=3)
     assert h.check_and_scale_service("web").direction == "scale_up"  # remembered: now
     time.sleep(3.2)  # the remembered scale-up is a cooldown old
     # Another process (KubeElasti's resolver, a previous leader) woke the target just now.
@@ -99,9 +96,7 @@ def test_a_newer_scale_up_written_elsewhere_holds_the_cooldown(
 def test_a_cooldown_of_zero_means_the_900s_default(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["zero-cool"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "zero-cool", cooldown=0))
+    flagged_service(kube_cluster, namespace, "web", "zero-cool", zero=True, replicas=2, cooldown=0)
     time.sleep(1.1)
     d = h.check_and_scale_service("web")
     assert d.direction == "no_scale" and "created less than one cooldown" in d.reason, d
@@ -334,9 +329,7 @@ def test_short_waits_of_a_scaler_run_side_by_side_too(
 def test_deleting_a_service_restores_the_target_it_held_at_zero(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 4)
-    STATE["held"] = {"zero": True}
-    create_es(kube_cluster, namespace, elasti_service("web", "held"))
+    flagged_service(kube_cluster, namespace, "web", "held", zero=True, replicas=4)
     path = ES.format(ns=namespace, name="web")
     assert h.check_and_scale_service("web").direction == "scale_down"
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
@@ -352,9 +345,7 @@ def test_deleting_a_service_restores_the_target_it_held_at_zero(
 def test_the_finalizer_is_there_only_while_the_target_is_held_at_zero(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
-    kube_cluster.create_deployment(namespace, "web", 2)
-    STATE["fin"] = {"zero": False}
-    create_es(kube_cluster, namespace, elasti_service("web", "fin"))
+    flagged_service(kube_cluster, namespace, "web", "fin", zero=False, replicas=2)
     path = ES.format(ns=namespace, name="web")
     h.check_and_scale_service("web")
     assert not kube_cluster.request("GET", path)["metadata"].get("finalizers")

@@ -23,6 +23,7 @@ from helpers import (
     create_es,
     create_scaled_object,
     elasti_service,
+    flagged_service,
     install_keda_crd,
     spec_replicas,
     status,
@@ -173,9 +174,7 @@ def test_a_steady_state_sends_no_request(cluster: LocalCluster, loop: Any) -> No
 def test_a_new_or_edited_service_is_decided_at_once(cluster: LocalCluster, loop: Any) -> None:
     ns, h = loop(600, cluster.create_namespace())
     wait_for("the first pass", lambda: passes(h) >= 1)
-    cluster.create_deployment(ns, "web", 0)
-    STATE["new"] = {"zero": False}
-    create_es(cluster, ns, elasti_service("web", "new"), age=False)
+    flagged_service(cluster, ns, "web", "new", zero=False, replicas=0, age=False)
     # Long before the next pass (10 minutes away): decided (too young to scale) ...
     wait_for("the new service to be decided", lambda: "lastReconciledTime" in status(cluster, ns, "web"), 10)
     assert replicas(cluster, ns, "web") == 0
@@ -189,9 +188,7 @@ def test_a_new_or_edited_service_is_decided_at_once(cluster: LocalCluster, loop:
 
 def test_a_target_restored_by_hand_is_not_fought(cluster: LocalCluster, loop: Any) -> None:
     ns = cluster.create_namespace()
-    cluster.create_deployment(ns, "web", 2)
-    STATE["by-hand"] = {"zero": True}
-    create_es(cluster, ns, elasti_service("web", "by-hand", cooldown=4))
+    flagged_service(cluster, ns, "web", "by-hand", zero=True, replicas=2, cooldown=4)
     loop(0.3, ns)
     wait_for("the loop to hold the target at zero", lambda: replicas(cluster, ns, "web") == 0)
     scale_by_hand(cluster, ns, "web", 3)

@@ -20,7 +20,7 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPIError, LocalCluster
 
-from helpers import create_es, elasti_service
+from helpers import Idle, create_es, elasti_service
 from helpers.accounts import namespace_admin_kubeconfig
 
 SHARDS = 12
@@ -242,17 +242,6 @@ def test_one_shard_is_the_single_lease_of_today(cluster: LocalCluster) -> None:
         with pytest.raises(kubescale.InvalidValueError, match="shards"):
             h.run(shards=5000)
         assert h.check_and_scale() == []  # usable afterwards
-
-
-class Idle:
-    def __init__(self, metadata: dict[str, object], cooldown: object) -> None:
-        pass
-
-    def is_healthy(self) -> bool:
-        return True
-
-    def should_scale_to_zero(self) -> bool:
-        return True
 
 
 def passes_done(h: kubescale.ScaleHandler) -> float:

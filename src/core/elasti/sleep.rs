@@ -249,6 +249,7 @@ impl Controller {
                 let why = format!("left at {c} replicas as someone set them while it slept (remembered {n})");
                 return FleetEntry::skipped(t, c, why);
             }
+            (Some(c), _) if c > 0 => return FleetEntry::unchanged(t, c, format!("awake at {c} replicas")),
             _ => {}
         }
         if l.count == Some(0)

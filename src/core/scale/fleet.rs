@@ -114,11 +114,15 @@ pub struct FleetEntry {
 }
 
 impl FleetEntry {
+    /// A target that already has what was asked: unchanged at `count`, for `why`.
+    pub(crate) fn unchanged(t: &ResolvedTarget, count: i32, why: String) -> FleetEntry {
+        let result = ScaleResult { target: t.display(), previous: count, replicas: count, changed: false, reason: why };
+        FleetEntry { target: t.display(), namespace: t.namespace.clone(), outcome: Ok(result), skipped: None }
+    }
+
     /// A target left alone on purpose: unchanged at `count`, for `why`.
     pub(crate) fn skipped(t: &ResolvedTarget, count: i32, why: String) -> FleetEntry {
-        let result =
-            ScaleResult { target: t.display(), previous: count, replicas: count, changed: false, reason: why.clone() };
-        FleetEntry { target: t.display(), namespace: t.namespace.clone(), outcome: Ok(result), skipped: Some(why) }
+        FleetEntry { skipped: Some(why.clone()), ..FleetEntry::unchanged(t, count, why) }
     }
 }
 
@@ -321,9 +325,7 @@ impl ScaleHandler {
             if !intent.restores_at(count)
                 && let Some(reason) = intent.satisfied(count, desired)
             {
-                let result =
-                    ScaleResult { target: t.display(), previous: count, replicas: count, changed: false, reason };
-                return entry(Ok(result));
+                return FleetEntry::unchanged(t, count, reason);
             }
             let base = Base { replicas: (count != 0).then_some(count), resource_version: l.resource_version.clone() };
             self.seen.put(&t.key, Seen { base, uid: l.uid.clone() });
