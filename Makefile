@@ -140,7 +140,8 @@ docs: venv
 # what each kind of request costs the server (its section of RESULTS.md); then the loop at 100,
 # 1,000 and 10,000 ElastiServices: its section of RESULTS.md, loop.png; then a new owner's first
 # pass at 1,000 and 10,000 (benches/takeover.py; --owners compares another build in the same run);
-# then 1,000 Deployments slept and woken beside kubectl and the official client (benches/fleet.py).
+# then 1,000 Deployments slept and woken beside kubectl and the official client (benches/fleet.py);
+# then a cooldown recommended from a week of history (benches/recommend.py).
 bench: venv control-plane kubectl install-wheel
 	$(PY) -m pip install -q -r benches/requirements.txt
 	$(PY) benches/run.py
@@ -148,6 +149,7 @@ bench: venv control-plane kubectl install-wheel
 	$(PY) benches/loop.py
 	$(PY) benches/takeover.py
 	$(PY) benches/fleet.py
+	$(PY) benches/recommend.py
 
 # Long property-test runs of every parser (a short run is part of `make test`).
 fuzz:

@@ -11,7 +11,7 @@ from typing import Any
 
 PATH = Path(__file__).resolve().parent / "RESULTS.md"
 # The sections, in the order they follow run.py's head.
-SECTIONS = ("server", "loop", "shards", "takeover", "fleet")
+SECTIONS = ("server", "loop", "shards", "takeover", "fleet", "recommend")
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -14,6 +14,8 @@ The same methods as coroutines live in :mod:`kubescale.asyncio`.
 from kubescale._native import (
     Answer,
     BatchEntry,
+    CooldownPoint,
+    CooldownRecommendation,
     Decision,
     Event,
     Resource,
@@ -57,6 +59,8 @@ __all__ = [
     "BatchEntry",
     "ConfigError",
     "ConflictError",
+    "CooldownPoint",
+    "CooldownRecommendation",
     "Decision",
     "Decisions",
     "Event",

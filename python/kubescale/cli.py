@@ -237,6 +237,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="'CRON;DURATION'",
         help="try this enabledPeriod, e.g. '0 9 * * 1-5;10h', or 'always' for none",
     )
+    rp.add_argument(
+        "--recommend", action="store_true", help="recommend a cooldown: the history replayed per candidate"
+    )
+    rp.add_argument(
+        "--max-cold-starts-per-day", type=float, help="with --recommend: the budget of cold starts"
+    )
+    rp.add_argument(
+        "--max-wait", help="with --recommend: the longest a request may wait at a cold start (e.g. 1m)"
+    )
+    rp.add_argument(
+        "--candidates", help="with --recommend: comma-separated cooldowns to try (e.g. 5m,10m,30m)"
+    )
+    rp.add_argument(
+        "--wake-up", help="with --recommend: how long the target takes to serve from zero (e.g. 20s)"
+    )
 
     rel = sub.add_parser(
         "release",
@@ -331,6 +346,50 @@ def _replay(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubesc
     finally:
         if tty:
             print(file=sys.stderr)
+
+
+def _recommend(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescale.CooldownRecommendation:
+    """``replay NAME --recommend``: the cooldown for the budget given, from the history."""
+    if args.cooldown is not None:
+        raise UsageError("--recommend tries its own cooldowns: use --candidates, not --cooldown")
+    candidates = None
+    if args.candidates:
+        candidates = [_seconds("--candidates", c.strip()) for c in args.candidates.split(",") if c.strip()]
+    return handler.recommend_cooldown(
+        args.name,
+        namespace=args.namespace,
+        start=args.since,
+        end=args.until,
+        step=args.step,
+        max_cold_starts_per_day=args.max_cold_starts_per_day,
+        max_wait=_seconds("--max-wait", args.max_wait) if args.max_wait else None,
+        candidates=candidates,
+        wake_up=_seconds("--wake-up", args.wake_up) if args.wake_up else None,
+    )
+
+
+def _print_recommendation(r: kubescale.CooldownRecommendation) -> None:
+    rows = [
+        {
+            "cooldown": _short(p.cooldown.total_seconds()),
+            "at zero": f"{100 * p.fraction_at_zero:.0f}%",
+            "replica-hours saved": f"{p.replica_hours_saved:.1f}",
+            "cold starts a day": f"{p.cold_starts_per_day:.1f}",
+            "worst wait": _short(p.worst_wait.total_seconds()),
+        }
+        for p in r.points
+    ]
+    print(_table(rows))
+    chosen = _short(r.cooldown.total_seconds()) if r.cooldown is not None else "none"
+    print(f"\nrecommended cooldown: {chosen} ({r.reason})")
+
+
+def _short(seconds: float) -> str:
+    s = int(seconds)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if s >= size and s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
 
 
 def _print_replay(r: kubescale.Replay) -> None:
@@ -536,6 +595,12 @@ def _run(argv: Optional[Sequence[str]]) -> int:
             _emit(_wait(handler, args), args.output)
         elif args.command == "events":
             _emit(handler.events(args.target, namespace=ns), args.output)
+        elif args.command == "replay" and args.recommend:
+            recommendation = _recommend(handler, args)
+            if args.output == "table":
+                _print_recommendation(recommendation)
+            else:
+                _emit(recommendation, args.output)
         elif args.command == "replay":
             replay = _replay(handler, args)
             if args.output == "table":

@@ -24,6 +24,7 @@ use crate::python::args;
 use crate::python::asyncio_bridge;
 use crate::python::blocking;
 use crate::python::fleet::{Batch, BatchEntry};
+use crate::python::recommend::CooldownRecommendation;
 use crate::python::replay::{self, ReplayResult};
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
@@ -63,6 +64,28 @@ struct FleetArgs<'a, 'py> {
     all_namespaces: bool,
     dry_run: bool,
     raise_on_error: bool,
+}
+
+/// A replay's range from the caller's `start`, `end` (default now) and `step` (default 1m).
+fn replay_range(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    overrides: core::Overrides,
+) -> PyResult<core::ReplayOptions> {
+    let now = jiff::Timestamp::now();
+    Ok(core::ReplayOptions {
+        start: replay::instant("start", start, now)?,
+        end: match end {
+            Some(e) => replay::instant("end", e, now)?,
+            None => now,
+        },
+        step: match step {
+            Some(s) => replay::duration("step", s)?,
+            None => std::time::Duration::from_secs(60),
+        },
+        overrides,
+    })
 }
 
 /// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
@@ -905,7 +928,6 @@ impl Handler {
         trigger_metadata: Option<&Bound<'_, PyDict>>,
         on_progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let now = jiff::Timestamp::now();
         let given = PyDict::new(py);
         let mut overrides = core::Overrides::default();
         if let Some(c) = cooldown {
@@ -934,24 +956,91 @@ impl Handler {
         if !keys.is_empty() {
             overrides.trigger_metadata.push((trigger, keys));
         }
-        let opts = core::ReplayOptions {
-            start: replay::instant("start", start, now)?,
-            end: match end {
-                Some(e) => replay::instant("end", e, now)?,
-                None => now,
-            },
-            step: match step {
-                Some(s) => replay::duration("step", s)?,
-                None => std::time::Duration::from_secs(60),
-            },
-            overrides,
-        };
+        let opts = replay_range(start, end, step, overrides)?;
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let given = given.unbind();
         let fut = async move {
             let replay = c.replay(&service, namespace.as_deref(), opts, progress).await?;
             Ok(ReplayResult { replay, overrides: given })
+        };
+        self.call_loop(py, fut, None)
+    }
+
+    /// Recommends a cooldown for an ElastiService from its own history: replays the
+    /// history once per candidate cooldown (the loop's own decisions, as ``replay`` does; the
+    /// triggers' history is read once) and returns the whole curve with the choice. Writes
+    /// nothing.
+    ///
+    /// Within a budget (``max_cold_starts_per_day``, ``max_wait``) it recommends the
+    /// candidate that saves the most replica-hours; with no budget, the knee of the curve
+    /// (the reason says why).
+    ///
+    /// Args:
+    ///     service: The ElastiService's name.
+    ///     start: The first step, as ``replay`` takes it (``"7d"``, a ``datetime``...).
+    ///     end: The last step. Default: now.
+    ///     step: Time between steps. Default: one minute.
+    ///     namespace: Default: the watch namespace, else the context's, else "default".
+    ///     max_cold_starts_per_day: The most cold starts a day to accept.
+    ///     max_wait: The longest a request may wait at a cold start (``timedelta``, seconds
+    ///         or ``"1m"``): a polling interval for a pass to see it, plus ``wake_up``.
+    ///     candidates: The cooldowns to try. Default: 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h.
+    ///     polling_interval: The loop's polling interval. Default: ``$POLLING_INTERVAL``,
+    ///         else 30 s.
+    ///     wake_up: How long the target takes to serve from zero. Default: 0.
+    ///     on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
+    ///
+    /// Returns:
+    ///     CooldownRecommendation: ``cooldown``, ``reason``, ``knee`` and ``points`` (time
+    ///     at zero, replica-hours saved, cold starts a day, worst wait per candidate); a
+    ///     table in a notebook.
+    ///
+    /// Raises:
+    ///     The errors of ``replay``; InvalidValueError for a bad candidate or budget.
+    #[pyo3(signature = (service, *, start, end=None, step=None, namespace=None, max_cold_starts_per_day=None, max_wait=None, candidates=None, polling_interval=None, wake_up=None, on_progress=None))]
+    fn recommend_cooldown(
+        &self,
+        py: Python<'_>,
+        service: String,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        step: Option<&Bound<'_, PyAny>>,
+        namespace: Option<String>,
+        max_cold_starts_per_day: Option<f64>,
+        max_wait: Option<&Bound<'_, PyAny>>,
+        candidates: Option<Vec<Bound<'_, PyAny>>>,
+        polling_interval: Option<&Bound<'_, PyAny>>,
+        wake_up: Option<&Bound<'_, PyAny>>,
+        on_progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let opts = replay_range(start, end, step, core::Overrides::default())?;
+        if let Some(m) = max_cold_starts_per_day.filter(|m| !m.is_finite() || *m < 0.0) {
+            return Err(core::Error::InvalidValue {
+                field: "max_cold_starts_per_day",
+                problem: format!("{m} is not a number of cold starts >= 0"),
+            }
+            .into());
+        }
+        let sweep = core::Sweep {
+            candidates: candidates
+                .map(|c| c.iter().map(|d| replay::duration("candidates", d)).collect::<PyResult<Vec<_>>>())
+                .transpose()?,
+            budget: core::Budget {
+                max_cold_starts_per_day,
+                max_wait: max_wait.map(|w| replay::duration("max_wait", w)).transpose()?,
+            },
+            polling_interval: match polling_interval {
+                Some(p) => replay::duration("polling_interval", p)?,
+                None => core::RunOptions::from_env().polling_interval,
+            },
+            wake_up: wake_up.map(|w| replay::duration("wake_up", w)).transpose()?.unwrap_or_default(),
+        };
+        let progress = on_progress.map(args::progress).transpose()?;
+        let c = self.controller.clone();
+        let fut = async move {
+            let r = c.recommend_cooldown(&service, namespace.as_deref(), opts, sweep, progress).await?;
+            Ok(CooldownRecommendation::from(r))
         };
         self.call_loop(py, fut, None)
     }

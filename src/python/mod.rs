@@ -7,6 +7,7 @@ mod errors;
 mod fleet;
 mod handler;
 mod html;
+mod recommend;
 mod replay;
 mod runtime;
 mod scaler_bridge;
@@ -145,6 +146,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handler::register(m)?;
     types::register(m)?;
     fleet::register(m)?;
+    recommend::register(m)?;
     m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;

@@ -13,6 +13,7 @@ the loop's rules.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -430,3 +431,74 @@ def test_a_history_that_takes_too_long_is_a_scaler_error_and_the_handler_goes_on
     h.register_scaler("slow-history", IdleAfter)
     time.sleep(3)  # the stuck call returns; the trigger may be asked again
     assert h.replay("web", start=at(0), end=at(60)).summary.steps == 61
+
+
+def test_the_recommended_cooldown_is_the_one_computed_by_hand_and_nothing_is_written(
+    h: kubescale.ScaleHandler, cluster: LocalCluster, ns: str, prom: LocalPrometheus
+) -> None:
+    """busy_idle: busy until minute 59, idle until 239, busy again from 240. With a cooldown of
+    C minutes (under an hour) the target is at zero from minute 59 + C to 239, and the traffic at
+    240 is one cold start; with 4 hours the service is "created less than a cooldown ago" until
+    minute 240, when the traffic is back: never at zero. Replica-hours saved: 2 times the minutes
+    at zero, over 60."""
+    service(cluster, ns, prom, "busy_idle")
+    minutes = [5, 15, 30, 45, 240]
+
+    def recommend(**budget: Any) -> kubescale.CooldownRecommendation:
+        budget.setdefault("candidates", [m * 60 for m in minutes])
+        return h.recommend_cooldown("web", start=at(0), end=at(300), step="1m", **budget)
+
+    r, writes = writes_during(cluster, lambda: recommend(max_cold_starts_per_day=5))
+    assert writes == []
+    by_hand = {5: 176, 15: 166, 30: 151, 45: 136, 240: 0}  # minutes at zero
+    days = 301 / 1440
+    for p, m in zip(r.points, minutes):
+        assert p.cooldown == timedelta(minutes=m)
+        assert p.time_at_zero == timedelta(minutes=by_hand[m]), m
+        assert p.replica_hours_saved == pytest.approx(2 * by_hand[m] / 60), m
+        assert p.cold_starts == (1 if by_hand[m] else 0)
+        assert p.cold_starts_per_day == pytest.approx(p.cold_starts / days)
+    # One cold start in 301 minutes is 4.8 a day: within 5, the shortest cooldown saves the most.
+    assert r.cooldown == timedelta(minutes=5), r.reason
+    # Within 4 a day, only the cooldown that never reaches zero fits; within a wait shorter than
+    # a polling interval plus the wake-up, too.
+    assert recommend(max_cold_starts_per_day=4).cooldown == timedelta(minutes=240)
+    assert recommend(max_wait="20s", polling_interval="30s").cooldown == timedelta(minutes=240)
+    # No budget: the knee, with its reason.
+    free = recommend()
+    assert free.knee == free.cooldown and "knee" in free.reason
+    d = free.to_dict()
+    assert [p["cooldown"] for p in d["points"]] == [m * 60.0 for m in minutes]
+    assert "<table>" in free._repr_html_()
+    with pytest.raises(kubescale.InvalidValueError, match="candidates"):
+        recommend(candidates=[])
+    with pytest.raises(kubescale.InvalidValueError, match="max_cold_starts_per_day"):
+        recommend(max_cold_starts_per_day=-1)
+
+
+def test_the_command_line_recommends_a_cooldown(
+    cluster: LocalCluster, ns: str, prom: LocalPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kubescale import cli
+
+    service(cluster, ns, prom, "busy_idle")
+    since = f"{int(time.time() - T0)}s"
+    argv = [
+        "replay",
+        "web",
+        "-n",
+        ns,
+        "--kubeconfig",
+        cluster.kubeconfig_path,
+        "--since",
+        since,
+    ]
+    code = cli.main([*argv, "--recommend", "--max-cold-starts-per-day", "5", "--candidates", "5m,15m,4h"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "recommended cooldown: 5m (5m saves the most replica-hours within the budget" in out, out
+    assert "COOLDOWN" in out and "4h" in out
+    code = cli.main([*argv, "--recommend", "--candidates", "5m,4h", "-o", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and [p["cooldown"] for p in data["points"]] == [300.0, 14400.0]
+    assert cli.main([*argv, "--recommend", "--cooldown", "5m"]) == 2

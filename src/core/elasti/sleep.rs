@@ -59,6 +59,15 @@ struct Others {
     hpa: HashMap<Key, String>,
 }
 
+impl Others {
+    /// The entry of a target an ElastiService holds: left to the loop.
+    fn left_to_the_loop(&self, l: &Listed, key: &Key) -> Option<FleetEntry> {
+        let es = self.held.get(key)?;
+        let why = format!("held by ElastiService {es}: left to the loop");
+        Some(FleetEntry::skipped(&l.target, l.count.unwrap_or(0), why))
+    }
+}
+
 /// Whether an error only says the type is not served here (its CRD is not installed).
 fn not_installed(e: &Error) -> bool {
     matches!(e, Error::NoMatch(_)) || e.is_missing_resource_type()
@@ -209,12 +218,8 @@ impl Controller {
     async fn sleep_one(&self, l: &Listed, others: &Others, dry_run: bool) -> FleetEntry {
         let t = &l.target;
         let key = key_of(t);
-        if let Some(es) = others.held.get(&key) {
-            return FleetEntry::skipped(
-                t,
-                l.count.unwrap_or(0),
-                format!("held by ElastiService {es}: left to the loop"),
-            );
+        if let Some(entry) = others.left_to_the_loop(l, &key) {
+            return entry;
         }
         if l.count != Some(0)
             && let Some(so) = others.keda.get(&key)
@@ -232,12 +237,8 @@ impl Controller {
     async fn wake_one(&self, l: &Listed, others: &Others, dry_run: bool) -> FleetEntry {
         let t = &l.target;
         let key = key_of(t);
-        if let Some(es) = others.held.get(&key) {
-            return FleetEntry::skipped(
-                t,
-                l.count.unwrap_or(0),
-                format!("held by ElastiService {es}: left to the loop"),
-            );
+        if let Some(entry) = others.left_to_the_loop(l, &key) {
+            return entry;
         }
         let remembered = l.annotations.get(PREVIOUS_REPLICAS_ANNOTATION).and_then(|v| v.parse::<i32>().ok());
         match (l.count, remembered) {

@@ -4,15 +4,19 @@
 //! - `options`: the range and the spec values to try instead of the stored ones;
 //! - `service`: reading the service and its target, gathering the triggers' history;
 //! - `simulate`: the steps, decided by the pass's own [`decide_service`] and [`intent_of`];
-//! - `result`: the typed outcome and its summary.
+//! - `result`: the typed outcome and its summary;
+//! - `recommend`: a cooldown chosen from the history, replayed once per candidate.
 //!
 //! [`decide_service`]: crate::core::elasti::decision
 //! [`intent_of`]: crate::core::elasti::pass
 
 pub(crate) mod options;
+pub(crate) mod recommend;
 pub(crate) mod result;
 pub(crate) mod service;
 pub(crate) mod simulate;
 
 pub use options::{Overrides, ReplayOptions};
+pub use recommend::{Budget, CooldownPoint, Recommendation};
 pub use result::{Replay, ReplayStep, Summary};
+pub use service::Sweep;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::restore;
-use crate::core::elasti::replay::options::ReplayOptions;
+use crate::core::elasti::replay::options::{Overrides, ReplayOptions};
+use crate::core::elasti::replay::recommend::{Budget, CooldownPoint, DEFAULT_CANDIDATES, Recommendation, recommend};
 use crate::core::elasti::replay::result::{Replay, Summary};
 use crate::core::elasti::replay::simulate::{Start, simulate};
 use crate::core::elasti::resource::ElastiServiceSpec;
@@ -29,6 +30,33 @@ fn threshold(metadata: Option<&serde_json::Value>) -> Option<f64> {
     }
 }
 
+/// How a cooldown sweep runs: the candidates, the user's budget, and what a cold start costs.
+#[derive(Debug, Clone, Default)]
+pub struct Sweep {
+    /// The cooldowns to try (default [`DEFAULT_CANDIDATES`]).
+    pub candidates: Option<Vec<Duration>>,
+    /// What the user will accept.
+    pub budget: Budget,
+    /// The loop's polling interval: the longest a pass takes to see new traffic.
+    pub polling_interval: Duration,
+    /// How long the target takes to serve from zero.
+    pub wake_up: Duration,
+}
+
+/// A replay's inputs, read once (see `Controller::prepare`).
+struct Prepared {
+    namespace: String,
+    target: String,
+    /// The spec as stored.
+    stored: ElastiServiceSpec,
+    /// The spec with the overrides.
+    spec: ElastiServiceSpec,
+    range: StepRange,
+    start: Start,
+    samples: Vec<Vec<Sample>>,
+    baseline: i32,
+}
+
 impl Controller {
     /// What the loop would have done for the ElastiService `name` over `opts`' range, from
     /// its triggers' history, starting from its target's current count; writes nothing.
@@ -44,6 +72,65 @@ impl Controller {
         opts: ReplayOptions,
         progress: Option<Progress>,
     ) -> Result<Replay> {
+        let h = self.prepare(name, namespace, &opts, progress).await?;
+        let steps = simulate(&h.spec, h.range, h.start, &h.samples).await?;
+        Ok(Replay {
+            namespace: h.namespace,
+            name: name.to_string(),
+            target: h.target,
+            step: h.range.step,
+            cooldown: h.spec.cooldown(),
+            trigger_types: h.spec.triggers.iter().map(|t| t.type_.clone()).collect(),
+            thresholds: h.spec.triggers.iter().map(|t| threshold(t.metadata.as_ref())).collect(),
+            summary: Summary::of(&steps, h.range.step, h.baseline),
+            steps,
+        })
+    }
+
+    /// The cooldown to give the ElastiService `name`, from its triggers' history over `opts`'
+    /// range (read once), replayed once per candidate (default [`DEFAULT_CANDIDATES`]): within
+    /// `budget`, the one that saves the most replica-hours; with no budget, the knee of the
+    /// curve (see `recommend.rs`). A cold start's wait counts `polling_interval` for a pass to
+    /// see the traffic plus `wake_up`. Writes nothing.
+    ///
+    /// Raises:
+    ///     As [`replay`](Self::replay); [`Error::InvalidValue`] for a candidate that is not a
+    ///     whole number of seconds up to a week, or no candidate.
+    pub async fn recommend_cooldown(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        opts: ReplayOptions,
+        sweep: Sweep,
+        progress: Option<Progress>,
+    ) -> Result<Recommendation> {
+        let candidates = sweep.candidates.unwrap_or_else(|| DEFAULT_CANDIDATES.to_vec());
+        if candidates.is_empty() {
+            return Err(Error::InvalidValue { field: "candidates", problem: "no cooldown to try".into() });
+        }
+        let specs =
+            candidates.iter().map(|c| Overrides { cooldown: Some(*c), ..opts.overrides.clone() }).collect::<Vec<_>>();
+        let h = self.prepare(name, namespace, &opts, progress).await?;
+        let span = h.range.step * u32::try_from(h.range.count).unwrap_or(u32::MAX);
+        let mut points = Vec::with_capacity(candidates.len());
+        for (cooldown, overrides) in candidates.iter().zip(&specs) {
+            let spec = overrides.apply(&h.stored)?;
+            let steps = simulate(&spec, h.range, h.start, &h.samples).await?;
+            let summary = Summary::of(&steps, h.range.step, h.baseline);
+            points.push(CooldownPoint::of(*cooldown, &summary, span, sweep.polling_interval, sweep.wake_up));
+        }
+        Ok(recommend(points, &sweep.budget))
+    }
+
+    /// What a replay needs before it simulates: the service's spec (with the overrides), its
+    /// target's count, the range, and the triggers' history.
+    async fn prepare(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        opts: &ReplayOptions,
+        progress: Option<Progress>,
+    ) -> Result<Prepared> {
         self.check_open()?;
         crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
         let ns = self.handler.namespace_for(namespace)?;
@@ -62,7 +149,6 @@ impl Controller {
         let target_ref = &spec.scale_target_ref;
         let target = TargetRef::from_parts(&target_ref.api_version, target_ref.normalized_kind(), &target_ref.name)?;
         let (target, replicas, remembered) = self.handler.count_and_remembered(&target, Some(&ns)).await?;
-        let cooldown = spec.cooldown();
         let created = es.metadata.creation_timestamp.as_ref().map(|t| t.0).unwrap_or(range.start);
         let stored_up = es.status.as_ref().and_then(|s| s.last_scaled_up_time.as_ref()).map(|t| t.0);
         let start = Start {
@@ -71,21 +157,10 @@ impl Controller {
             last_up: stored_up.filter(|t| *t <= range.start),
             created: created.min(range.start),
         };
-        let samples = self.history(&format!("{ns}/{name}"), &spec, cooldown, range, progress).await?;
-        let steps = simulate(&spec, range, start, &samples).await?;
-        let up = restore(spec.min_target_replicas);
-        let baseline = up.desired(0, if replicas > 0 { Some(replicas) } else { remembered });
-        Ok(Replay {
-            namespace: ns,
-            name: name.to_string(),
-            target,
-            step: range.step,
-            cooldown,
-            trigger_types: spec.triggers.iter().map(|t| t.type_.clone()).collect(),
-            thresholds: spec.triggers.iter().map(|t| threshold(t.metadata.as_ref())).collect(),
-            summary: Summary::of(&steps, range.step, baseline),
-            steps,
-        })
+        let samples = self.history(&format!("{ns}/{name}"), &spec, spec.cooldown(), range, progress).await?;
+        let baseline =
+            restore(spec.min_target_replicas).desired(0, if replicas > 0 { Some(replicas) } else { remembered });
+        Ok(Prepared { namespace: ns, target, stored: es.spec, spec, range, start, samples, baseline })
     }
 
     /// Every trigger's samples over `range` (`[trigger][step]`), asked window by window, the
