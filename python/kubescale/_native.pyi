@@ -1015,6 +1015,8 @@ class ScaleHandler:
         query: Optional[str] = None,
         trigger: int = 0,
         trigger_metadata: Optional[dict[str, Union[float, str]]] = None,
+        polling_interval: Union[timedelta, float, str, None] = None,
+        wake_up: Union[timedelta, float, str, None] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Replay:
         """What the scale-to-zero loop would have done for one ElastiService over a range of
@@ -1047,6 +1049,11 @@ class ScaleHandler:
             trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
                 (its index in ``spec.triggers``). Default: 0.
             trigger_metadata: Other metadata keys to try in that trigger.
+            polling_interval: The loop's polling interval, for what a cold start costs (at
+                most one interval until a pass sees the traffic). Default:
+                ``$POLLING_INTERVAL``, else 30 s.
+            wake_up: How long the target takes to serve from zero, for what a cold start
+                costs. Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:
@@ -1766,6 +1773,8 @@ class AsyncScaleHandler:
         query: Optional[str] = None,
         trigger: int = 0,
         trigger_metadata: Optional[dict[str, Union[float, str]]] = None,
+        polling_interval: Union[timedelta, float, str, None] = None,
+        wake_up: Union[timedelta, float, str, None] = None,
         on_progress: Optional[Callable[[int, int], object]] = None,
     ) -> Awaitable[Replay]:
         """What the scale-to-zero loop would have done for one ElastiService over a range of
@@ -1798,6 +1807,11 @@ class AsyncScaleHandler:
             trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
                 (its index in ``spec.triggers``). Default: 0.
             trigger_metadata: Other metadata keys to try in that trigger.
+            polling_interval: The loop's polling interval, for what a cold start costs (at
+                most one interval until a pass sees the traffic). Default:
+                ``$POLLING_INTERVAL``, else 30 s.
+            wake_up: How long the target takes to serve from zero, for what a cold start
+                costs. Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:

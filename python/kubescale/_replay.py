@@ -50,6 +50,9 @@ class ReplayStep:
         replicas_before: The target's count before the step.
         replicas: Its count after the step.
         cold_start: A trigger wanted the target up while it was at zero (a request waited).
+        wait: How long that request would have waited: at most a polling interval until a
+            pass saw the traffic, plus the target's wake-up (``replay``'s
+            ``polling_interval`` and ``wake_up``); zero without a cold start.
     """
 
     time: datetime
@@ -60,6 +63,7 @@ class ReplayStep:
     replicas_before: int
     replicas: int
     cold_start: bool
+    wait: timedelta = timedelta(0)
 
     @property
     def value(self) -> Optional[float]:
@@ -82,6 +86,7 @@ class ReplayStep:
             "replicas_before": self.replicas_before,
             "replicas": self.replicas,
             "cold_start": self.cold_start,
+            "wait": self.wait.total_seconds(),
             "triggers": [
                 {"answer": _name(t.answer), "value": t.value, "note": t.note} for t in self.triggers
             ],
@@ -102,6 +107,8 @@ class ReplaySummary:
         scale_ups: Times it came back from zero.
         cold_starts: Steps where traffic found the target at zero.
         longest_at_zero: The longest stretch at zero.
+        cold_start_wait: What the cold starts cost the requests that waited, in all.
+        worst_wait: The longest one of them waited.
     """
 
     steps: int
@@ -113,6 +120,8 @@ class ReplaySummary:
     scale_ups: int
     cold_starts: int
     longest_at_zero: timedelta
+    cold_start_wait: timedelta = timedelta(0)
+    worst_wait: timedelta = timedelta(0)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field (durations in seconds).
@@ -123,6 +132,8 @@ class ReplaySummary:
         d = asdict(self)
         d["time_at_zero"] = self.time_at_zero.total_seconds()
         d["longest_at_zero"] = self.longest_at_zero.total_seconds()
+        d["cold_start_wait"] = self.cold_start_wait.total_seconds()
+        d["worst_wait"] = self.worst_wait.total_seconds()
         return d
 
     def _rows(self) -> list[tuple[str, str]]:
@@ -132,6 +143,7 @@ class ReplaySummary:
             ("scale-downs", str(self.scale_downs)),
             ("scale-ups", str(self.scale_ups)),
             ("cold starts", str(self.cold_starts)),
+            ("cold-start wait", f"{_span(self.cold_start_wait)} in all, {_span(self.worst_wait)} at worst"),
             ("longest at zero", _span(self.longest_at_zero)),
             ("steps", str(self.steps)),
         ]
@@ -195,6 +207,7 @@ class Replay:
                 replicas_before=s["replicas_before"],
                 replicas=s["replicas"],
                 cold_start=s["cold_start"],
+                wait=timedelta(seconds=s.get("wait", 0.0)),
             )
             for s in d["steps"]
         )
@@ -204,6 +217,8 @@ class Replay:
                 **m,
                 "time_at_zero": timedelta(seconds=m["time_at_zero"]),
                 "longest_at_zero": timedelta(seconds=m["longest_at_zero"]),
+                "cold_start_wait": timedelta(seconds=m.get("cold_start_wait", 0.0)),
+                "worst_wait": timedelta(seconds=m.get("worst_wait", 0.0)),
             }
         )
         return cls(

@@ -250,7 +250,7 @@ def _parser() -> argparse.ArgumentParser:
         "--candidates", help="with --recommend: comma-separated cooldowns to try (e.g. 5m,10m,30m)"
     )
     rp.add_argument(
-        "--wake-up", help="with --recommend: how long the target takes to serve from zero (e.g. 20s)"
+        "--wake-up", help="how long the target takes to serve from zero (e.g. 20s): what a cold start costs"
     )
 
     rel = sub.add_parser(
@@ -340,6 +340,7 @@ def _replay(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubesc
             end=args.until,
             step=args.step,
             trigger=args.trigger,
+            wake_up=_seconds("--wake-up", args.wake_up) if args.wake_up else None,
             on_progress=progress,
             **overrides,
         )

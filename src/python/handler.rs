@@ -85,6 +85,22 @@ fn replay_range(
             None => std::time::Duration::from_secs(60),
         },
         overrides,
+        cost: core::ColdStartCost::default(),
+    })
+}
+
+/// What a cold start costs: the caller's `polling_interval` (default `$POLLING_INTERVAL`, else
+/// 30 s) and `wake_up` (default 0).
+fn cold_start_cost(
+    polling_interval: Option<&Bound<'_, PyAny>>,
+    wake_up: Option<&Bound<'_, PyAny>>,
+) -> PyResult<core::ColdStartCost> {
+    Ok(core::ColdStartCost {
+        polling_interval: match polling_interval {
+            Some(p) => replay::duration("polling_interval", p)?,
+            None => core::RunOptions::from_env().polling_interval,
+        },
+        wake_up: wake_up.map(|w| replay::duration("wake_up", w)).transpose()?.unwrap_or_default(),
     })
 }
 
@@ -900,6 +916,11 @@ impl Handler {
     ///     trigger: The trigger ``threshold``, ``query`` and ``trigger_metadata`` change
     ///         (its index in ``spec.triggers``). Default: 0.
     ///     trigger_metadata: Other metadata keys to try in that trigger.
+    ///     polling_interval: The loop's polling interval, for what a cold start costs (at
+    ///         most one interval until a pass sees the traffic). Default:
+    ///         ``$POLLING_INTERVAL``, else 30 s.
+    ///     wake_up: How long the target takes to serve from zero, for what a cold start
+    ///         costs. Default: 0.
     ///     on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
     ///
     /// Returns:
@@ -910,7 +931,7 @@ impl Handler {
     ///     NotFoundError: No such ElastiService. NoMatchError: the CRD is not installed.
     ///     InvalidValueError: A bad range, step or override (named). ScalerError: A
     ///     trigger without history (named), or its data source failing.
-    #[pyo3(signature = (service, *, start, end=None, step=None, namespace=None, cooldown=None, enabled_period=None, min_target_replicas=None, threshold=None, query=None, trigger=0, trigger_metadata=None, on_progress=None))]
+    #[pyo3(signature = (service, *, start, end=None, step=None, namespace=None, cooldown=None, enabled_period=None, min_target_replicas=None, threshold=None, query=None, trigger=0, trigger_metadata=None, polling_interval=None, wake_up=None, on_progress=None))]
     fn replay(
         &self,
         py: Python<'_>,
@@ -926,6 +947,8 @@ impl Handler {
         query: Option<&Bound<'_, PyAny>>,
         trigger: usize,
         trigger_metadata: Option<&Bound<'_, PyDict>>,
+        polling_interval: Option<&Bound<'_, PyAny>>,
+        wake_up: Option<&Bound<'_, PyAny>>,
         on_progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let given = PyDict::new(py);
@@ -956,7 +979,8 @@ impl Handler {
         if !keys.is_empty() {
             overrides.trigger_metadata.push((trigger, keys));
         }
-        let opts = replay_range(start, end, step, overrides)?;
+        let mut opts = replay_range(start, end, step, overrides)?;
+        opts.cost = cold_start_cost(polling_interval, wake_up)?;
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let given = given.unbind();
@@ -1022,6 +1046,8 @@ impl Handler {
             }
             .into());
         }
+        let mut opts = opts;
+        opts.cost = cold_start_cost(polling_interval, wake_up)?;
         let sweep = core::Sweep {
             candidates: candidates
                 .map(|c| c.iter().map(|d| replay::duration("candidates", d)).collect::<PyResult<Vec<_>>>())
@@ -1030,11 +1056,6 @@ impl Handler {
                 max_cold_starts_per_day,
                 max_wait: max_wait.map(|w| replay::duration("max_wait", w)).transpose()?,
             },
-            polling_interval: match polling_interval {
-                Some(p) => replay::duration("polling_interval", p)?,
-                None => core::RunOptions::from_env().polling_interval,
-            },
-            wake_up: wake_up.map(|w| replay::duration("wake_up", w)).transpose()?.unwrap_or_default(),
         };
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();

@@ -132,6 +132,7 @@ impl<'py> IntoPyObject<'py> for ReplayResult {
             step.set_item("replicas_before", s.replicas_before)?;
             step.set_item("replicas", s.replicas)?;
             step.set_item("cold_start", s.cold_start)?;
+            step.set_item("wait", s.wait.as_secs_f64())?;
             steps.append(step)?;
         }
         let m = &r.summary;
@@ -145,6 +146,8 @@ impl<'py> IntoPyObject<'py> for ReplayResult {
         summary.set_item("scale_ups", m.scale_ups)?;
         summary.set_item("cold_starts", m.cold_starts)?;
         summary.set_item("longest_at_zero", m.longest_at_zero.as_secs_f64())?;
+        summary.set_item("cold_start_wait", m.cold_start_wait.as_secs_f64())?;
+        summary.set_item("worst_wait", m.worst_wait.as_secs_f64())?;
         let data = PyDict::new(py);
         data.set_item("namespace", &r.namespace)?;
         data.set_item("name", &r.name)?;

@@ -502,3 +502,17 @@ def test_the_command_line_recommends_a_cooldown(
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and [p["cooldown"] for p in data["points"]] == [300.0, 14400.0]
     assert cli.main([*argv, "--recommend", "--cooldown", "5m"]) == 2
+
+
+def test_each_cold_start_costs_its_request_a_polling_interval_and_the_wake_up(
+    h: kubescale.ScaleHandler, cluster: LocalCluster, ns: str, prom: LocalPrometheus
+) -> None:
+    service(cluster, ns, prom, "busy_idle")
+    r = h.replay("web", start=at(0), end=at(300), step="1m", polling_interval="30s", wake_up=20)
+    (cold,) = [s for s in r.steps if s.cold_start]
+    assert round((cold.time.timestamp() - T0) / MINUTE) == 240  # the traffic back after the idle hours
+    assert cold.wait == timedelta(seconds=50)
+    assert {s.wait for s in r.steps if not s.cold_start} == {timedelta(0)}
+    assert (r.summary.cold_start_wait, r.summary.worst_wait) == (timedelta(seconds=50), timedelta(seconds=50))
+    assert r.summary.to_dict()["worst_wait"] == 50.0
+    assert ("cold-start wait", "50s in all, 50s at worst") in r.summary._rows()

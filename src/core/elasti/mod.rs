@@ -40,7 +40,9 @@ pub use controller::{Controller, DEFAULT_SCALER_CONCURRENCY};
 pub use decision::{Answer, Decision, Direction};
 pub use enabled_period::EnabledPeriod;
 pub use ownership::shards::{MAX_SHARDS, shard_of};
-pub use replay::{Budget, CooldownPoint, Overrides, Recommendation, Replay, ReplayOptions, ReplayStep, Summary, Sweep};
+pub use replay::{
+    Budget, ColdStartCost, CooldownPoint, Overrides, Recommendation, Replay, ReplayOptions, ReplayStep, Summary, Sweep,
+};
 pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;
 pub use scalers::history::{MAX_STEPS, Sample, StepRange};

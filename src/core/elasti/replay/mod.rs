@@ -18,5 +18,5 @@ pub(crate) mod simulate;
 
 pub use options::{Overrides, ReplayOptions};
 pub use recommend::{Budget, CooldownPoint, Recommendation};
-pub use result::{Replay, ReplayStep, Summary};
+pub use result::{ColdStartCost, Replay, ReplayStep, Summary};
 pub use service::Sweep;

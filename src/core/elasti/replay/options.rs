@@ -18,6 +18,8 @@ pub struct ReplayOptions {
     pub step: Duration,
     /// Spec values to try instead of the stored ones.
     pub overrides: Overrides,
+    /// What each cold start costs the request that finds the target at zero.
+    pub cost: crate::core::elasti::replay::result::ColdStartCost,
 }
 
 /// Spec values a replay uses instead of the stored ones; the object is not changed.

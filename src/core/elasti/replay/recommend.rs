@@ -41,15 +41,8 @@ pub struct CooldownPoint {
 }
 
 impl CooldownPoint {
-    /// The point of `cooldown` from its replay's `summary` over `span`, for a loop polling
-    /// every `polling_interval` and a target that takes `wake_up` to serve from zero.
-    pub fn of(
-        cooldown: Duration,
-        summary: &Summary,
-        span: Duration,
-        polling_interval: Duration,
-        wake_up: Duration,
-    ) -> Self {
+    /// The point of `cooldown` from its replay's `summary` over `span`.
+    pub fn of(cooldown: Duration, summary: &Summary, span: Duration) -> Self {
         let days = (span.as_secs_f64() / 86_400.0).max(1.0 / 1440.0);
         CooldownPoint {
             cooldown,
@@ -58,7 +51,7 @@ impl CooldownPoint {
             replica_hours_saved: summary.replica_hours_saved,
             cold_starts: summary.cold_starts,
             cold_starts_per_day: summary.cold_starts as f64 / days,
-            worst_wait: if summary.cold_starts > 0 { polling_interval + wake_up } else { Duration::ZERO },
+            worst_wait: summary.worst_wait,
         }
     }
 }

@@ -29,6 +29,26 @@ pub struct ReplayStep {
     /// A trigger wanted the target up while it was at zero: a request arrived at zero and
     /// waited for a cold start.
     pub cold_start: bool,
+    /// How long that request would have waited (see [`ColdStartCost`]); zero without a cold
+    /// start.
+    pub wait: Duration,
+}
+
+/// What a cold start costs a request: at most a polling interval until a pass sees the
+/// traffic, then the target's wake-up (the time from the scale-up to its first ready replica).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColdStartCost {
+    /// The loop's polling interval.
+    pub polling_interval: Duration,
+    /// The target's wake-up time.
+    pub wake_up: Duration,
+}
+
+impl ColdStartCost {
+    /// The longest a request that finds the target at zero waits.
+    pub fn wait(&self) -> Duration {
+        self.polling_interval + self.wake_up
+    }
 }
 
 /// The numbers of a replay.
@@ -54,6 +74,10 @@ pub struct Summary {
     pub cold_starts: usize,
     /// The longest stretch at zero.
     pub longest_at_zero: Duration,
+    /// What the cold starts cost the requests that waited, in all.
+    pub cold_start_wait: Duration,
+    /// The longest one of them waited.
+    pub worst_wait: Duration,
 }
 
 impl Summary {
@@ -78,6 +102,8 @@ impl Summary {
             scale_ups: steps.iter().filter(|s| s.replicas_before == 0 && s.replicas > 0).count(),
             cold_starts: steps.iter().filter(|s| s.cold_start).count(),
             longest_at_zero: step * longest as u32,
+            cold_start_wait: steps.iter().map(|s| s.wait).sum(),
+            worst_wait: steps.iter().map(|s| s.wait).max().unwrap_or_default(),
         }
     }
 }
@@ -119,6 +145,7 @@ mod tests {
             replicas_before: before,
             replicas: after,
             cold_start: cold,
+            wait: if cold { Duration::from_secs(40) } else { Duration::ZERO },
         }
     }
 
@@ -133,5 +160,6 @@ mod tests {
         assert!((s.replica_hours_saved - 3.0).abs() < 1e-9);
         assert_eq!((s.scale_downs, s.scale_ups, s.cold_starts), (2, 1, 1));
         assert_eq!(s.longest_at_zero, Duration::from_secs(3600));
+        assert_eq!((s.cold_start_wait, s.worst_wait), (Duration::from_secs(40), Duration::from_secs(40)));
     }
 }

@@ -30,17 +30,14 @@ fn threshold(metadata: Option<&serde_json::Value>) -> Option<f64> {
     }
 }
 
-/// How a cooldown sweep runs: the candidates, the user's budget, and what a cold start costs.
+/// How a cooldown sweep runs: the candidates and the user's budget (what a cold start costs is
+/// the replay's [`ColdStartCost`](crate::core::elasti::replay::result::ColdStartCost)).
 #[derive(Debug, Clone, Default)]
 pub struct Sweep {
     /// The cooldowns to try (default [`DEFAULT_CANDIDATES`]).
     pub candidates: Option<Vec<Duration>>,
     /// What the user will accept.
     pub budget: Budget,
-    /// The loop's polling interval: the longest a pass takes to see new traffic.
-    pub polling_interval: Duration,
-    /// How long the target takes to serve from zero.
-    pub wake_up: Duration,
 }
 
 /// A replay's inputs, read once (see `Controller::prepare`).
@@ -73,7 +70,7 @@ impl Controller {
         progress: Option<Progress>,
     ) -> Result<Replay> {
         let h = self.prepare(name, namespace, &opts, progress).await?;
-        let steps = simulate(&h.spec, h.range, h.start, &h.samples).await?;
+        let steps = simulate(&h.spec, h.range, h.start, &h.samples, opts.cost).await?;
         Ok(Replay {
             namespace: h.namespace,
             name: name.to_string(),
@@ -90,8 +87,7 @@ impl Controller {
     /// The cooldown to give the ElastiService `name`, from its triggers' history over `opts`'
     /// range (read once), replayed once per candidate (default [`DEFAULT_CANDIDATES`]): within
     /// `budget`, the one that saves the most replica-hours; with no budget, the knee of the
-    /// curve (see `recommend.rs`). A cold start's wait counts `polling_interval` for a pass to
-    /// see the traffic plus `wake_up`. Writes nothing.
+    /// curve (see `recommend.rs`). A cold start costs its request `opts.cost`. Writes nothing.
     ///
     /// Raises:
     ///     As [`replay`](Self::replay); [`Error::InvalidValue`] for a candidate that is not a
@@ -115,9 +111,9 @@ impl Controller {
         let mut points = Vec::with_capacity(candidates.len());
         for (cooldown, overrides) in candidates.iter().zip(&specs) {
             let spec = overrides.apply(&h.stored)?;
-            let steps = simulate(&spec, h.range, h.start, &h.samples).await?;
+            let steps = simulate(&spec, h.range, h.start, &h.samples, opts.cost).await?;
             let summary = Summary::of(&steps, h.range.step, h.baseline);
-            points.push(CooldownPoint::of(*cooldown, &summary, span, sweep.polling_interval, sweep.wake_up));
+            points.push(CooldownPoint::of(*cooldown, &summary, span));
         }
         Ok(recommend(points, &sweep.budget))
     }

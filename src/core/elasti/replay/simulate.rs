@@ -1,11 +1,14 @@
 //! The steps of a replay: at each one, the pass's own decision ([`decide_service`]) over the
-//! triggers' answers from history, and the pass's own intents ([`intent_of`], [`Intent`])
-//! applied to the count the target would have had. Nothing here does I/O.
+//! triggers' answers from history, and the pass's own intents ([`Direction::intent`],
+//! [`Intent`]) applied to the count the target would have had; each cold start costs its request
+//! a [`ColdStartCost`]. Nothing here does I/O.
+
+use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::core::elasti::decision::{Answer, Direction, decide_service};
-use crate::core::elasti::replay::result::ReplayStep;
+use crate::core::elasti::replay::result::{ColdStartCost, ReplayStep};
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::history::{Sample, StepRange};
 use crate::core::error::Result;
@@ -36,6 +39,7 @@ pub(crate) async fn simulate(
     range: StepRange,
     start: Start,
     samples: &[Vec<Sample>],
+    cost: ColdStartCost,
 ) -> Result<Vec<ReplayStep>> {
     let cooldown = spec.cooldown();
     let Start { mut replicas, mut remembered, mut last_up, created } = start;
@@ -71,6 +75,7 @@ pub(crate) async fn simulate(
             replicas_before: before,
             replicas,
             cold_start: before == 0 && asked == Some(Answer::WantsUp),
+            wait: if before == 0 && asked == Some(Answer::WantsUp) { cost.wait() } else { Duration::ZERO },
         });
     }
     Ok(steps)
@@ -109,7 +114,12 @@ mod tests {
     async fn run(spec: &ElastiServiceSpec, s: &str, start: Start) -> Vec<i32> {
         let t0 = at("2026-12-01T00:00:00Z");
         let range = StepRange::new(t0, range_end(t0, s.len()), Duration::from_secs(60)).unwrap();
-        simulate(spec, range, start, &answers(s)).await.unwrap().iter().map(|s| s.replicas).collect()
+        simulate(spec, range, start, &answers(s), ColdStartCost::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.replicas)
+            .collect()
     }
 
     fn range_end(t0: Timestamp, n: usize) -> Timestamp {
