@@ -30,8 +30,8 @@ pub use duration::parse as parse_duration;
 pub use elasti::{
     Answer, Budget, ColdStartCost, Controller, CooldownPoint, DEFAULT_SCALER_CONCURRENCY, Decision, Direction,
     ElastiService, EnabledPeriod, EnabledPeriodSpec, MAX_SHARDS, MAX_STEPS, Overrides, Recommendation, Replay,
-    ReplayOptions, ReplayStep, RunOptions, Sample, Scaler, ScalerFactory, StepRange, Summary, Sweep, crd, prometheus,
-    shard_of,
+    ReplayOptions, ReplayStep, RunOptions, Sample, Scaler, ScalerFactory, StepRange, Summary, Sweep, Turn, crd,
+    prometheus, shard_of,
 };
 pub use error::{Error, Result, error_chain};
 pub use fence::{Fence, LeaseLost, scope as with_fence};

@@ -164,11 +164,8 @@ impl Handler {
         let (c, selector, dry_run, raise_on_error) = (self.controller.clone(), a.selector, a.dry_run, a.raise_on_error);
         self.call(py, async move {
             let selector = selector.as_deref();
-            let entries = if wake {
-                c.wake(&types, selector, &namespaces, dry_run).await?
-            } else {
-                c.sleep(&types, selector, &namespaces, dry_run).await?
-            };
+            let turn = if wake { core::Turn::Wake } else { core::Turn::Sleep };
+            let entries = c.sleep_or_wake(turn, &types, selector, &namespaces, dry_run).await?;
             Ok(Batch { entries, raise_on_error })
         })
     }

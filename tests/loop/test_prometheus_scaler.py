@@ -172,5 +172,5 @@ def test_cli_run_with_env_server_address(
             time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -194,19 +194,27 @@ def test_bad_input_is_refused_before_anything_is_written(
     assert handler.scale_all(["deploy/a"], 2, namespace=namespace).changed
 
 
-def test_rbac_that_forbids_a_namespace_fails_its_entry_and_the_rest_are_done(
+def test_rbac_that_forbids_a_namespace_or_a_target_fails_its_entry_and_the_rest_are_done(
     kube_cluster: ClusterAPI, namespace: str, tmp_path: Path
 ) -> None:
-    """An identity that may list namespaces and scale Deployments in one of two namespaces."""
+    """An identity that may list namespaces, and scale Deployments in one of two namespaces except
+    one of them."""
     other = kube_cluster.create_namespace()
     team = f"t{uuid.uuid4().hex[:8]}"
     sa = "fleet"
     try:
-        deployments(kube_cluster, namespace, team, {"a": 1})
+        deployments(kube_cluster, namespace, team, {"a": 1, "locked": 1})
         deployments(kube_cluster, other, team, {"b": 1})
         rules = [
             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},
-            {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
+            # The scale of one target may not be written ("locked" may only be read).
+            {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get"]},
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments/scale"],
+                "resourceNames": ["a"],
+                "verbs": ["patch"],
+            },
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         ]
@@ -260,9 +268,16 @@ def test_rbac_that_forbids_a_namespace_fails_its_entry_and_the_rest_are_done(
         with kubescale.ScaleHandler(kubeconfig=config) as h:
             batch = h.scale_all("deployments", 3, selector=f"team={team}", all_namespaces=True)
         assert [(e.namespace, e.target) for e in batch.changed] == [(namespace, "deployment.apps/a")]
-        forbidden = [e for e in batch.failed if e.namespace == other]
-        assert forbidden and isinstance(forbidden[0].error, kubescale.ForbiddenError), batch.rows()
-        assert counts(kube_cluster, namespace)["a"] == 3 and counts(kube_cluster, other)["b"] == 1
+        failed = {(e.namespace, e.target): type(e.error) for e in batch.failed}
+        # Each namespace it may not list is one entry (the other test namespaces and the
+        # system ones too); the target it may not scale is one.
+        assert failed[(other, "deployments")] is kubescale.ForbiddenError, batch.rows()
+        assert failed[(namespace, "deployment.apps/locked")] is kubescale.ForbiddenError, batch.rows()
+        assert set(failed.values()) == {kubescale.ForbiddenError}, batch.rows()
+        assert not [t for ns, t in failed if ns == namespace and t != "deployment.apps/locked"]
+        assert (
+            counts(kube_cluster, namespace) == {"a": 3, "locked": 1} and counts(kube_cluster, other)["b"] == 1
+        )
     finally:
         kube_cluster.delete_namespace(other)
         for kind in ("clusterrolebindings", "clusterroles"):

@@ -186,7 +186,7 @@ def test_up_command_prints_the_kubeconfig_and_stops_on_ctrl_c() -> None:
         )
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=60) == 0
     assert not Path(path).exists()
 
 

@@ -131,15 +131,20 @@ class _Component:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def terminate(self) -> None:
+        """Asks the process to stop (SIGTERM), without waiting."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def stop(self, timeout: float = 10.0) -> None:
+        """Stops the process: SIGTERM, then SIGKILL if it has not exited within `timeout`."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            self.terminate()
+            try:
+                self.proc.wait(max(timeout, 0.0))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             log.debug("stopped %s (pid %d)", self.name, self.proc.pid)
         if self._log is not None:
             self._log.close()
@@ -276,9 +281,14 @@ class LocalCluster(ClusterAPI):
         log.info("local cluster up at %s (kubeconfig %s)", self.server, self.kubeconfig_path)
 
     def stop(self) -> None:
-        """Stops every process this cluster started and removes its directory."""
-        for name in reversed(list(self._components)):
-            self._components[name].stop()
+        """Stops every process this cluster started (all asked at once, each killed if it has
+        not exited within 10 s) and removes its directory."""
+        components = list(reversed(self._components.values()))
+        for c in components:
+            c.terminate()
+        deadline = time.monotonic() + 10.0
+        for c in components:
+            c.stop(deadline - time.monotonic())
         self._components.clear()
         if self.dir is not None and not self.keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -47,3 +47,4 @@ pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;
 pub use scalers::history::{MAX_STEPS, Sample, StepRange};
 pub use scalers::{Scaler, ScalerFactory, prometheus};
+pub use sleep::Turn;

@@ -43,10 +43,12 @@ fn key_of_ref(namespace: &str, api_version: &str, kind: &str, name: &str) -> Key
     (namespace.to_string(), group.to_string(), kind.to_string(), name.to_string())
 }
 
-/// Which way a namespace turns.
-#[derive(Debug, Clone, Copy)]
-enum Turn {
+/// Which way [`Controller::sleep_or_wake`] turns the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Remember each count and go to 0.
     Sleep,
+    /// Back to the remembered counts.
     Wake,
 }
 
@@ -83,38 +85,14 @@ fn scale_target_ref(obj: &DynamicObject) -> Option<(String, String, String)> {
 }
 
 impl Controller {
-    /// Scales every target of `types` (matching `selector`) in `namespaces` to 0, remembering
-    /// each count (see the module doc). One entry per target.
+    /// Sleeps (every target of `types` matching `selector` in `namespaces` to 0, each count
+    /// remembered) or wakes (each target that sleeps at 0 back to its remembered count); see
+    /// the module doc. One entry per target.
     ///
     /// Raises:
     ///     What the caller got wrong, before anything is written (an unknown or unscalable
     ///     type, a selector the API server does not parse, a namespace outside the handler's).
-    pub async fn sleep(
-        &self,
-        types: &[String],
-        selector: Option<&str>,
-        namespaces: &Namespaces,
-        dry_run: bool,
-    ) -> Result<Vec<FleetEntry>> {
-        self.sleep_or_wake(Turn::Sleep, types, selector, namespaces, dry_run).await
-    }
-
-    /// Brings every target of `types` (matching `selector`) in `namespaces` that sleeps at 0
-    /// back to its remembered count (see the module doc). One entry per target.
-    ///
-    /// Raises:
-    ///     As [`sleep`](Self::sleep).
-    pub async fn wake(
-        &self,
-        types: &[String],
-        selector: Option<&str>,
-        namespaces: &Namespaces,
-        dry_run: bool,
-    ) -> Result<Vec<FleetEntry>> {
-        self.sleep_or_wake(Turn::Wake, types, selector, namespaces, dry_run).await
-    }
-
-    async fn sleep_or_wake(
+    pub async fn sleep_or_wake(
         &self,
         turn: Turn,
         types: &[String],
