@@ -411,6 +411,8 @@ def test_the_replay_notebook_shows_the_plot_and_the_comparison(
     assert "cooldown=5m" in text(code[1]) and "as stored" in text(code[1])
     assert "cold starts: 1" in text(code[2])
     assert text(code[3]).count("cooldown") == 4
+    # The recommendation: its reason and the curve as a table.
+    assert "saves the most replica-hours within the budget" in text(code[4]) and "<table>" in text(code[4])
 
 
 class NeverReturns(NoHistory):
