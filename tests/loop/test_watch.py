@@ -263,6 +263,10 @@ def test_a_new_owner_learns_held_counts_from_a_list_not_a_read_each(cluster: Loc
         first.register_scaler("flag", FlagScaler)
         assert {d.direction for d in first.check_and_scale()} == {"scale_down"}
     assert all(replicas(cluster, ns, f"web-{i}") == 0 for i in range(held))
+    # The controller-manager's status writes after the scale-down move each Deployment's
+    # resourceVersion; the new owner starts once they are done (else a count it listed is older
+    # than its watch, and it reads that scale again, as it must).
+    wait_for("the Deployments settled at 0", lambda: settled(cluster, ns), 60)
     # One service's trigger turns up as the new owner starts.
     cluster.create_deployment(ns, "woken", 2)
     create_es(cluster, ns, elasti_service("svc-woken", "takeover-up", target="woken", cooldown=2), age=False)
@@ -272,6 +276,7 @@ def test_a_new_owner_learns_held_counts_from_a_list_not_a_read_each(cluster: Loc
         h.scale_to_zero("deploy/woken")
         time.sleep(2.1)
         STATE["takeover-up"] = {"zero": False}
+    wait_for("the Deployments settled at 0", lambda: settled(cluster, ns), 60)
     start = len(cluster.audit_entries())
     ns, h = loop(600, ns)
     wait_for("the first pass", lambda: passes(h) >= 1, 60)
