@@ -257,6 +257,18 @@ class CooldownRecommendation:
             dict[str, Any]"""
         ...
 
+    def plot_svg(self, width: int = 640, height: int = 220) -> str:
+        """The curve as an SVG image: replica-hours saved (left axis) and cold starts a day
+        (right axis) for each cooldown tried, the recommendation and the knee marked.
+
+        Args:
+            width: Pixels.
+            height: Pixels.
+
+        Returns:
+            str: ``<svg ...>...</svg>``."""
+        ...
+
     def _repr_html_(self) -> str: ...
 
 @final
@@ -1053,7 +1065,8 @@ class ScaleHandler:
                 most one interval until a pass sees the traffic). Default:
                 ``$POLLING_INTERVAL``, else 30 s.
             wake_up: How long the target takes to serve from zero, for what a cold start
-                costs. Default: 0.
+                costs; ``"measured"`` reads the mean the loop measured over the range
+                (``kubescale_cold_start_seconds``) from the service's Prometheus. Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:
@@ -1102,7 +1115,9 @@ class ScaleHandler:
             candidates: The cooldowns to try. Default: 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h.
             polling_interval: The loop's polling interval. Default: ``$POLLING_INTERVAL``,
                 else 30 s.
-            wake_up: How long the target takes to serve from zero. Default: 0.
+            wake_up: How long the target takes to serve from zero; ``"measured"`` reads
+                the mean the loop measured over the range from the service's Prometheus
+                (as ``replay``). Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:
@@ -1126,6 +1141,7 @@ class ScaleHandler:
         qps: Optional[float] = None,
         burst: Optional[int] = None,
         shards: Optional[int] = None,
+        cold_start_timeout: Optional[float] = None,
     ) -> None:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -1145,6 +1161,8 @@ class ScaleHandler:
                 own Lease (``<lease_name>-<i>``), so that every replica works: each holds
                 at most its fair share (shards / live replicas) and decides only their
                 services. Default: 1 (one Lease when ``leader_election``).
+            cold_start_timeout: Seconds a wake-up is measured before it counts as a
+                ``timeout`` (``kubescale_cold_start_seconds``). Default: 300.
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -1152,8 +1170,8 @@ class ScaleHandler:
         answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval, duration or ``qps``, a
-                ``burst`` below 1, or ``shards`` not from 1 to 1024."""
+            InvalidValueError: A non-positive interval, duration, timeout or ``qps``,
+                a ``burst`` below 1, or ``shards`` not from 1 to 1024."""
         ...
 
 @final
@@ -1811,7 +1829,8 @@ class AsyncScaleHandler:
                 most one interval until a pass sees the traffic). Default:
                 ``$POLLING_INTERVAL``, else 30 s.
             wake_up: How long the target takes to serve from zero, for what a cold start
-                costs. Default: 0.
+                costs; ``"measured"`` reads the mean the loop measured over the range
+                (``kubescale_cold_start_seconds``) from the service's Prometheus. Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:
@@ -1860,7 +1879,9 @@ class AsyncScaleHandler:
             candidates: The cooldowns to try. Default: 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h.
             polling_interval: The loop's polling interval. Default: ``$POLLING_INTERVAL``,
                 else 30 s.
-            wake_up: How long the target takes to serve from zero. Default: 0.
+            wake_up: How long the target takes to serve from zero; ``"measured"`` reads
+                the mean the loop measured over the range from the service's Prometheus
+                (as ``replay``). Default: 0.
             on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
 
         Returns:
@@ -1884,6 +1905,7 @@ class AsyncScaleHandler:
         qps: Optional[float] = None,
         burst: Optional[int] = None,
         shards: Optional[int] = None,
+        cold_start_timeout: Optional[float] = None,
     ) -> Awaitable[None]:
         """Runs scale-to-zero passes until ``close()`` (or Ctrl-C / cancellation).
 
@@ -1903,6 +1925,8 @@ class AsyncScaleHandler:
                 own Lease (``<lease_name>-<i>``), so that every replica works: each holds
                 at most its fair share (shards / live replicas) and decides only their
                 services. Default: 1 (one Lease when ``leader_election``).
+            cold_start_timeout: Seconds a wake-up is measured before it counts as a
+                ``timeout`` (``kubescale_cold_start_seconds``). Default: 300.
 
         Passes decide from watches of the ElastiServices, of their targets' types
         (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -1910,6 +1934,6 @@ class AsyncScaleHandler:
         answered by waiting its ``Retry-After``.
 
         Raises:
-            InvalidValueError: A non-positive interval, duration or ``qps``, a
-                ``burst`` below 1, or ``shards`` not from 1 to 1024."""
+            InvalidValueError: A non-positive interval, duration, timeout or ``qps``,
+                a ``burst`` below 1, or ``shards`` not from 1 to 1024."""
         ...

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import kubescale
 from kubescale import _completion
@@ -214,6 +214,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="split the services into N shards, each with its own Lease: every replica works (default 1)",
     )
+    r.add_argument(
+        "--cold-start-timeout",
+        type=_duration,
+        help="how long a wake-up is measured before it counts as a timeout, e.g. 10m (default 5m)",
+    )
     r.add_argument("--install-crds", action="store_true", help="apply the ElastiService CRD first")
 
     rp = sub.add_parser(
@@ -250,7 +255,9 @@ def _parser() -> argparse.ArgumentParser:
         "--candidates", help="with --recommend: comma-separated cooldowns to try (e.g. 5m,10m,30m)"
     )
     rp.add_argument(
-        "--wake-up", help="how long the target takes to serve from zero (e.g. 20s): what a cold start costs"
+        "--wake-up",
+        help="how long the target takes to serve from zero (e.g. 20s), or 'measured' (the loop's "
+        "kubescale_cold_start_seconds in the service's Prometheus): what a cold start costs",
     )
 
     rel = sub.add_parser(
@@ -276,6 +283,13 @@ def _seconds(option: str, text: str) -> float:
         return parse_duration(text)
     except InvalidValueError as e:
         raise UsageError(f"{option}: {e}") from None
+
+
+def _wake_up(text: Optional[str]) -> Union[float, str, None]:
+    """``--wake-up``: a duration, or ``measured`` (read from the loop's histogram)."""
+    if text is None or text == "measured":
+        return text
+    return _seconds("--wake-up", text)
 
 
 def _wait(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubescale.Scale:
@@ -340,7 +354,7 @@ def _replay(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubesc
             end=args.until,
             step=args.step,
             trigger=args.trigger,
-            wake_up=_seconds("--wake-up", args.wake_up) if args.wake_up else None,
+            wake_up=_wake_up(args.wake_up),
             on_progress=progress,
             **overrides,
         )
@@ -365,7 +379,7 @@ def _recommend(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kub
         max_cold_starts_per_day=args.max_cold_starts_per_day,
         max_wait=_seconds("--max-wait", args.max_wait) if args.max_wait else None,
         candidates=candidates,
-        wake_up=_seconds("--wake-up", args.wake_up) if args.wake_up else None,
+        wake_up=_wake_up(args.wake_up),
     )
 
 
@@ -641,6 +655,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
                     qps=args.kube_api_qps,
                     burst=args.kube_api_burst,
                     shards=args.shards,
+                    cold_start_timeout=args.cold_start_timeout,
                 )
             except KeyboardInterrupt:
                 print("stopped", file=sys.stderr)

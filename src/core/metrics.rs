@@ -13,6 +13,7 @@
 //! | `kubescale_api_throttled_total` | counter | | requests refused with 429 (API Priority and Fairness) and sent again after `Retry-After` |
 //! | `kubescale_event_writes_total` | counter | `result` | Event writes: `queued`, `written`, `failed`, `dropped`, `fenced` (not written: the loop that queued it lost its Lease) |
 //! | `kubescale_scaler_call_duration_seconds` | histogram | `trigger` | time to ask one trigger |
+//! | `kubescale_cold_start_seconds` | histogram | `outcome`, `since` | a wake-up the loop made: from its decision or its write (`since`) to the first ready replica, or to its end (`outcome`: `ready`, `timeout`, `superseded`) |
 //! | `kubescale_leader` | gauge | | 1 while this process holds the loop's Lease |
 //! | `kubescale_shards_owned` | gauge | | shards this replica holds in a sharded run |
 //! | `kubescale_shard_decisions_total` | counter | `shard` | decisions this replica made, by shard |
@@ -85,6 +86,20 @@ pub struct TriggerLabel {
     pub trigger: String,
 }
 
+/// Labels of `kubescale_cold_start_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ColdStartLabels {
+    /// `ready`, `timeout` or `superseded`.
+    pub outcome: String,
+    /// `decision` or `write`: what the time is counted from.
+    pub since: String,
+}
+
+fn wake_up_histogram() -> Histogram {
+    // 0.1 s to 410 s.
+    Histogram::new(exponential_buckets(0.1, 2.0, 13))
+}
+
 fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
@@ -112,6 +127,8 @@ pub struct Metrics {
     pub event_writes: Family<ResultLabel, Counter>,
     /// `kubescale_scaler_call_duration_seconds`.
     pub scaler_calls: Family<TriggerLabel, Histogram, fn() -> Histogram>,
+    /// `kubescale_cold_start_seconds`.
+    pub cold_starts: Family<ColdStartLabels, Histogram, fn() -> Histogram>,
     /// `kubescale_leader`.
     pub leader: Gauge<i64, AtomicI64>,
     /// `kubescale_shards_owned`.
@@ -138,6 +155,7 @@ impl Metrics {
             api_requests: Family::default(),
             event_writes: Family::default(),
             scaler_calls: Family::new_with_constructor(seconds_histogram),
+            cold_starts: Family::new_with_constructor(wake_up_histogram),
             leader: Gauge::default(),
             shards_owned: Gauge::default(),
             shard_decisions: Family::default(),
@@ -174,6 +192,11 @@ impl Metrics {
             "kubescale_scaler_call_duration_seconds",
             "Time to ask one trigger's scaler (health and readiness), by trigger type",
             m.scaler_calls.clone(),
+        );
+        registry.register(
+            "kubescale_cold_start_seconds",
+            "Wake-ups the loop made, from its decision or its write to the first ready replica, by outcome",
+            m.cold_starts.clone(),
         );
         registry.register("kubescale_leader", "1 while this process holds the loop's Lease", m.leader.clone());
         registry.register(
@@ -212,6 +235,14 @@ impl Metrics {
             self.service_decision.remove(&old);
         }
         self.service_decision.get_or_create(&labels).set(1);
+    }
+
+    /// Records how a wake-up ended, `decision` and `write` after the decision and the write.
+    pub fn cold_start(&self, outcome: &str, decision: Duration, write: Duration) {
+        for (since, d) in [("decision", decision), ("write", write)] {
+            let labels = ColdStartLabels { outcome: outcome.to_string(), since: since.to_string() };
+            self.cold_starts.get_or_create(&labels).observe(d.as_secs_f64());
+        }
     }
 
     /// Counts an error of `kind`.
@@ -330,7 +361,9 @@ mod tests {
         m.decided("ns", "web", "scale_down", "every trigger allows zero");
         m.decided("ns", "web", "scale_up", "a trigger wants the target up");
         m.api_request("get", Some(200));
+        m.cold_start("ready", Duration::from_millis(4200), Duration::from_millis(4000));
         let text = m.encode();
+        assert!(text.contains("kubescale_cold_start_seconds_sum{outcome=\"ready\",since=\"write\"} 4.0"), "{text}");
         assert!(text.contains("kubescale_decisions_total{direction=\"scale_down\"} 1"), "{text}");
         assert!(
             text.contains("kubescale_service_decision{namespace=\"ns\",name=\"web\",direction=\"scale_up\""),

@@ -4,7 +4,7 @@
 //! the ElastiService scale-to-zero loop, [`Controller`] (`elasti/`), which holds a handler and
 //! reaches the scale path only through it. Shared: errors, configuration, target references,
 //! discovery, watch-fed caches (`informer`), the rate limit (`throttle`), the Lease fence
-//! (`fence`: writes only while a Lease is held), metrics and the HTTP endpoints (`serve`).
+//! (`fence`: writes only while a Lease is held), metrics, the HTTP endpoints (`serve`) and the notebook views' chart (`svg`).
 //!
 //! The public surface is what this file re-exports; the modules themselves are private.
 
@@ -20,6 +20,7 @@ pub(crate) mod per_process;
 pub(crate) mod redact;
 pub(crate) mod scale;
 pub(crate) mod serve;
+pub(crate) mod svg;
 pub(crate) mod target;
 pub(crate) mod throttle;
 pub(crate) mod transport;
@@ -43,4 +44,5 @@ pub use scale::{
     flush_all_events,
 };
 pub use serve::serve;
+pub use svg::{Series, curve_svg};
 pub use target::{TargetRef, TypeSpec};

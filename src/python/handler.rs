@@ -14,6 +14,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -94,14 +95,33 @@ fn replay_range(
 fn cold_start_cost(
     polling_interval: Option<&Bound<'_, PyAny>>,
     wake_up: Option<&Bound<'_, PyAny>>,
-) -> PyResult<core::ColdStartCost> {
-    Ok(core::ColdStartCost {
+) -> PyResult<(core::ColdStartCost, bool)> {
+    let measured = wake_up.is_some_and(|w| w.extract::<String>().is_ok_and(|s| s == "measured"));
+    let cost = core::ColdStartCost {
         polling_interval: match polling_interval {
             Some(p) => replay::duration("polling_interval", p)?,
             None => core::RunOptions::from_env().polling_interval,
         },
-        wake_up: wake_up.map(|w| replay::duration("wake_up", w)).transpose()?.unwrap_or_default(),
-    })
+        wake_up: match wake_up {
+            Some(w) if !measured => replay::duration("wake_up", w)?,
+            _ => Duration::ZERO,
+        },
+    };
+    Ok((cost, measured))
+}
+
+/// `opts` with the wake-up the loop measured over its range, when `measured`.
+async fn with_measured_wake_up(
+    c: &core::Controller,
+    service: &str,
+    namespace: Option<&str>,
+    mut opts: core::ReplayOptions,
+    measured: bool,
+) -> core::Result<core::ReplayOptions> {
+    if measured {
+        opts.cost.wake_up = c.measured_wake_up(service, namespace, opts.start, opts.end).await?;
+    }
+    Ok(opts)
 }
 
 /// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
@@ -917,7 +937,8 @@ impl Handler {
     ///         most one interval until a pass sees the traffic). Default:
     ///         ``$POLLING_INTERVAL``, else 30 s.
     ///     wake_up: How long the target takes to serve from zero, for what a cold start
-    ///         costs. Default: 0.
+    ///         costs; ``"measured"`` reads the mean the loop measured over the range
+    ///         (``kubescale_cold_start_seconds``) from the service's Prometheus. Default: 0.
     ///     on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
     ///
     /// Returns:
@@ -977,12 +998,15 @@ impl Handler {
             overrides.trigger_metadata.push((trigger, keys));
         }
         let mut opts = replay_range(start, end, step, overrides)?;
-        opts.cost = cold_start_cost(polling_interval, wake_up)?;
+        let measured;
+        (opts.cost, measured) = cold_start_cost(polling_interval, wake_up)?;
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let given = given.unbind();
         let fut = async move {
-            let replay = c.replay(&service, namespace.as_deref(), opts, progress).await?;
+            let ns = namespace.as_deref();
+            let opts = with_measured_wake_up(&c, &service, ns, opts, measured).await?;
+            let replay = c.replay(&service, ns, opts, progress).await?;
             Ok(ReplayResult { replay, overrides: given })
         };
         self.call_loop(py, fut, None)
@@ -1009,7 +1033,9 @@ impl Handler {
     ///     candidates: The cooldowns to try. Default: 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h.
     ///     polling_interval: The loop's polling interval. Default: ``$POLLING_INTERVAL``,
     ///         else 30 s.
-    ///     wake_up: How long the target takes to serve from zero. Default: 0.
+    ///     wake_up: How long the target takes to serve from zero; ``"measured"`` reads
+    ///         the mean the loop measured over the range from the service's Prometheus
+    ///         (as ``replay``). Default: 0.
     ///     on_progress: Called as ``on_progress(steps_done, steps)`` as history arrives.
     ///
     /// Returns:
@@ -1044,7 +1070,8 @@ impl Handler {
             .into());
         }
         let mut opts = opts;
-        opts.cost = cold_start_cost(polling_interval, wake_up)?;
+        let measured;
+        (opts.cost, measured) = cold_start_cost(polling_interval, wake_up)?;
         let sweep = core::Sweep {
             candidates: candidates
                 .map(|c| c.iter().map(|d| replay::duration("candidates", d)).collect::<PyResult<Vec<_>>>())
@@ -1057,7 +1084,9 @@ impl Handler {
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let fut = async move {
-            let r = c.recommend_cooldown(&service, namespace.as_deref(), opts, sweep, progress).await?;
+            let ns = namespace.as_deref();
+            let opts = with_measured_wake_up(&c, &service, ns, opts, measured).await?;
+            let r = c.recommend_cooldown(&service, ns, opts, sweep, progress).await?;
             Ok(CooldownRecommendation::from(r))
         };
         self.call_loop(py, fut, None)
@@ -1081,6 +1110,8 @@ impl Handler {
     ///         own Lease (``<lease_name>-<i>``), so that every replica works: each holds
     ///         at most its fair share (shards / live replicas) and decides only their
     ///         services. Default: 1 (one Lease when ``leader_election``).
+    ///     cold_start_timeout: Seconds a wake-up is measured before it counts as a
+    ///         ``timeout`` (``kubescale_cold_start_seconds``). Default: 300.
     ///
     /// Passes decide from watches of the ElastiServices, of their targets' types
     /// (metadata only) and of KEDA ScaledObjects, so a steady state sends no request;
@@ -1088,9 +1119,9 @@ impl Handler {
     /// answered by waiting its ``Retry-After``.
     ///
     /// Raises:
-    ///     InvalidValueError: A non-positive interval, duration or ``qps``, a
-    ///         ``burst`` below 1, or ``shards`` not from 1 to 1024.
-    #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name=None, lease_namespace=None, lease_duration=None, dry_run=false, qps=None, burst=None, shards=None))]
+    ///     InvalidValueError: A non-positive interval, duration, timeout or ``qps``,
+    ///         a ``burst`` below 1, or ``shards`` not from 1 to 1024.
+    #[pyo3(signature = (polling_interval=None, *, leader_election=false, lease_name=None, lease_namespace=None, lease_duration=None, dry_run=false, qps=None, burst=None, shards=None, cold_start_timeout=None))]
     fn run(
         &self,
         py: Python<'_>,
@@ -1103,6 +1134,7 @@ impl Handler {
         qps: Option<f64>,
         burst: Option<i64>,
         shards: Option<i64>,
+        cold_start_timeout: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
         let d = RunOptions::from_env();
         let opts = RunOptions {
@@ -1122,6 +1154,10 @@ impl Handler {
             // Out of range either way: the core names the problem.
             burst: burst.map_or(d.burst, |b| u32::try_from(b).unwrap_or(0)),
             shards: shards.map_or(d.shards, |n| u32::try_from(n).unwrap_or(0)),
+            cold_start_timeout: match cold_start_timeout {
+                Some(s) => args::seconds("cold_start_timeout", s)?,
+                None => d.cold_start_timeout,
+            },
             ..d
         };
         opts.check()?;

@@ -151,10 +151,42 @@ impl CooldownRecommendation {
         format!("CooldownRecommendation(cooldown={:?}, reason={:?})", self.cooldown.map(text), self.reason)
     }
 
+    /// The curve as an SVG image: replica-hours saved (left axis) and cold starts a day
+    /// (right axis) for each cooldown tried, the recommendation and the knee marked.
+    ///
+    /// Args:
+    ///     width: Pixels.
+    ///     height: Pixels.
+    ///
+    /// Returns:
+    ///     str: ``<svg ...>...</svg>``.
+    #[pyo3(signature = (width=640, height=220))]
+    fn plot_svg(&self, width: u32, height: u32) -> String {
+        let labels: Vec<String> = self.points.iter().map(|p| text(p.cooldown)).collect();
+        let at = |d: Option<Duration>| d.and_then(|d| self.points.iter().position(|p| p.cooldown == d));
+        let mut marks = Vec::new();
+        if let Some(i) = at(self.cooldown) {
+            marks.push((i, "recommended"));
+        }
+        if let Some(i) = at(self.knee).filter(|k| Some(*k) != at(self.cooldown)) {
+            marks.push((i, "knee"));
+        }
+        let saved = self.points.iter().map(|p| p.replica_hours_saved).collect();
+        let cold = self.points.iter().map(|p| p.cold_starts_per_day).collect();
+        core::curve_svg(
+            (width, height),
+            &labels,
+            &core::Series { name: "replica-hours saved", colour: "#1f77b4", values: saved },
+            &core::Series { name: "cold starts a day", colour: "#ff7f0e", values: cold },
+            &marks,
+        )
+    }
+
     fn _repr_html_(&self) -> String {
         let head = ["cooldown", "at zero", "replica-hours saved", "cold starts a day", "worst wait"];
         let rows = self.points.iter().map(CooldownPoint::row).collect();
-        html::html_table(&self.reason, head.iter().map(|h| h.to_string()).collect(), rows)
+        let table = html::html_table(&self.reason, head.iter().map(|h| h.to_string()).collect(), rows);
+        format!("<div>{}{table}</div>", self.plot_svg(640, 220))
     }
 }
 

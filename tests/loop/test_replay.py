@@ -38,6 +38,17 @@ def at(minutes: int) -> datetime:
     return datetime.fromtimestamp(T0 + minutes * MINUTE, timezone.utc)
 
 
+# Wake-ups the loop measured, (minute, seconds): 10 s, 12 s and 14 s, a mean of 12 s.
+WAKE_UPS = [(60, 10.0), (120, 12.0), (240, 14.0)]
+READY = 'outcome="ready",since="decision"'
+
+
+def woken(minute: int) -> tuple[float, float]:
+    """The histogram's sum and count at `minute`."""
+    done = [seconds for at_m, seconds in WAKE_UPS if at_m <= minute]
+    return sum(done), float(len(done))
+
+
 def history() -> str:
     minutes = range(-60, int(NOW - T0) // MINUTE)
     busy_idle = [(T0 + m * MINUTE, 5.0 if (m < 60 or m >= 240) else 0.0) for m in minutes if m >= 0]
@@ -47,6 +58,11 @@ def history() -> str:
             'up{container="prometheus",job="history"}': [(T0 + m * MINUTE, 1.0) for m in minutes],
             'busy_idle{job="history"}': busy_idle,
             'gappy{job="history"}': gappy,
+            # The loop's own wake-ups (the histogram's sum and count): mean 12 s.
+            f"kubescale_cold_start_seconds_sum{{{READY}}}": [(T0 + m * MINUTE, woken(m)[0]) for m in minutes],
+            f"kubescale_cold_start_seconds_count{{{READY}}}": [
+                (T0 + m * MINUTE, woken(m)[1]) for m in minutes
+            ],
         }
     )
 
@@ -413,6 +429,7 @@ def test_the_replay_notebook_shows_the_plot_and_the_comparison(
     assert text(code[3]).count("cooldown") == 4
     # The recommendation: its reason and the curve as a table.
     assert "saves the most replica-hours within the budget" in text(code[4]) and "<table>" in text(code[4])
+    assert "<svg" in text(code[4]) and "replica-hours saved (max" in text(code[4])
 
 
 class NeverReturns(NoHistory):
@@ -518,3 +535,26 @@ def test_each_cold_start_costs_its_request_a_polling_interval_and_the_wake_up(
     assert (r.summary.cold_start_wait, r.summary.worst_wait) == (timedelta(seconds=50), timedelta(seconds=50))
     assert r.summary.to_dict()["worst_wait"] == 50.0
     assert ("cold-start wait", "50s in all, 50s at worst") in r.summary._rows()
+
+
+def test_a_cold_start_costs_the_wake_up_the_loop_measured(
+    h: kubescale.ScaleHandler, cluster: LocalCluster, ns: str, prom: LocalPrometheus
+) -> None:
+    service(cluster, ns, prom, "busy_idle")
+    r = h.replay("web", start=at(0), end=at(300), step="1m", polling_interval="30s", wake_up="measured")
+    (cold,) = [s for s in r.steps if s.cold_start]
+    # A polling interval, then the mean of the three measured wake-ups.
+    assert cold.wait == timedelta(seconds=42)
+    rec = h.recommend_cooldown(
+        "web",
+        start=at(0),
+        end=at(300),
+        step="1m",
+        polling_interval="30s",
+        wake_up="measured",
+        candidates=["5m"],
+    )
+    assert rec.points[0].worst_wait == timedelta(seconds=42)
+    # None measured before the first wake-up: named, not guessed.
+    with pytest.raises(kubescale.ScalerError, match="no wake-up measured"):
+        h.replay("web", start=at(0), end=at(30), step="1m", wake_up="measured")

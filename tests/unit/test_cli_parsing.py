@@ -119,3 +119,13 @@ def test_crd_prints_the_manifest() -> None:
     )
     assert out.returncode == 0
     assert json.loads(out.stdout)["kind"] == "CustomResourceDefinition"
+
+
+def test_wake_up_is_a_duration_or_measured_and_the_cold_start_timeout_a_duration() -> None:
+    assert cli._wake_up("20s") == 20.0 and cli._wake_up("measured") == "measured"
+    assert cli._wake_up(None) is None
+    with pytest.raises(cli.UsageError, match=r"--wake-up: .*soon"):
+        cli._wake_up("soon")
+    args = cli._parser().parse_args(["run", "--cold-start-timeout", "10m"])
+    assert args.cold_start_timeout == 600.0
+    assert cli._parser().parse_args(["run"]).cold_start_timeout is None

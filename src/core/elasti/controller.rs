@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use tokio::sync::watch;
 
+use crate::core::elasti::cold_start::ColdStarts;
 use crate::core::elasti::pass_context::PassContext;
 use crate::core::elasti::scalers::ScalerRegistry;
 use crate::core::error::Result;
@@ -30,6 +31,8 @@ pub struct Controller {
     /// The context of the `run` live on this handler, as calls made by hand see it (the run's
     /// own passes are handed theirs): see [`Controller::check_and_scale`].
     pub(crate) live_run: Mutex<Option<PassContext>>,
+    /// The wake-ups being measured (see `cold_start.rs`).
+    pub(crate) cold_starts: ColdStarts,
     /// `true` once closed or asked to stop running; a watch, so a close that lands mid-pass is
     /// not lost.
     stop: watch::Sender<bool>,
@@ -47,6 +50,7 @@ impl Controller {
             scalers: ScalerRegistry::default(),
             last_up: Mutex::new(HashMap::new()),
             live_run: Mutex::new(None),
+            cold_starts: ColdStarts::default(),
             written: Mutex::new(HashMap::new()),
             stop: watch::Sender::new(false),
             closed: watch::Sender::new(false),
@@ -80,8 +84,10 @@ impl Controller {
         &self.scalers
     }
 
-    /// Closes the handler and wakes a running loop, which then returns.
+    /// Closes the handler, ends the measuring of wake-ups, and wakes a running loop, which then
+    /// returns.
     pub fn close(&self) {
+        self.cold_starts.stop();
         self.handler.close();
         self.stop.send_replace(true);
         self.closed.send_replace(true);

@@ -7,6 +7,7 @@
 //!   schedule;
 //! - `pass`, `status`, `act_order`: one pass over the services (its scale-ups act first), and
 //!   its status writes;
+//! - `cold_start`: each wake-up the loop makes, measured until the target's first ready replica;
 //! - `finalizer`, `release`: deleting an ElastiService restores the target it held at zero (and
 //!   always completes); `release_all` lets go of every held target before an uninstall;
 //! - `run`: the endless loop, one for every `ownership` (one process, the leader
@@ -18,6 +19,7 @@
 //!   its history.
 
 pub(crate) mod act_order;
+pub(crate) mod cold_start;
 pub(crate) mod controller;
 pub(crate) mod decision;
 pub(crate) mod enabled_period;

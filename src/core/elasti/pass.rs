@@ -9,7 +9,7 @@
 //! is honoured.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -18,6 +18,7 @@ use kube::Resource as _;
 use kube::api::{DynamicObject, ListParams};
 
 use crate::core::elasti::act_order::{ActOrder, Hold};
+use crate::core::elasti::cold_start::WakeUp;
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::{Answer, Decision, Direction, decide_service};
 use crate::core::elasti::finalizer::{FINALIZER, has_finalizer};
@@ -29,6 +30,7 @@ use crate::core::error::{Error, Result};
 use crate::core::metrics::{ShardLabel, TriggerLabel, metrics};
 use crate::core::scale::events::EventType;
 use crate::core::scale::intent::Intent;
+use crate::core::scale::operations::ScaleResult;
 use crate::core::target::TargetRef;
 
 /// How long the first pass of `run` waits for its watches to fill.
@@ -318,7 +320,8 @@ impl Controller {
             hold.after_scale_ups().await;
         }
         let mut actions = Vec::new();
-        let mode = self.act(es, &target, direction, dry_run, &mut actions).await?;
+        let decided = Instant::now();
+        let mode = self.act(ctx, es, &target, (direction, decided), dry_run, &mut actions).await?;
         if !dry_run {
             if direction == Direction::ScaleUp {
                 self.last_up.lock().expect("memory poisoned").insert(key.clone(), now);
@@ -365,13 +368,15 @@ impl Controller {
         Ok((verdict.direction, verdict.reason))
     }
 
-    /// Carries out what was decided, or (dry) only says what it would do; returns the mode the
-    /// target ends in.
+    /// Carries out what was `direction` decided at `decided`, or (dry) only says what it would
+    /// do; returns the mode the target ends in. A scale-up from zero is measured until the
+    /// target is ready (see `cold_start.rs`).
     async fn act(
         &self,
+        ctx: &PassContext,
         es: &ElastiService,
         target: &TargetRef,
-        direction: Direction,
+        (direction, decided): (Direction, Instant),
         dry_run: bool,
         actions: &mut Vec<String>,
     ) -> Result<Option<&'static str>> {
@@ -382,9 +387,20 @@ impl Controller {
             Direction::ScaleUp => {
                 self.keda_step(es, false, dry_run, actions).await?;
                 let intent = direction.intent(spec).expect("a scale-up has an intent");
-                let replicas = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
+                let scaled = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;
+                if !dry_run && scaled.changed && scaled.previous == 0 && scaled.replicas > 0 {
+                    self.measure_wake_up(WakeUp {
+                        target: target.clone(),
+                        namespace: es.metadata.namespace.clone().unwrap_or_default(),
+                        wrote: scaled.replicas,
+                        decided,
+                        written: Instant::now(),
+                        regarding: reference_to(&es.metadata),
+                        limit: ctx.cold_start_timeout,
+                    });
+                }
                 self.finalizer_step(es, !up, dry_run, actions).await?;
-                Ok(Some(if replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
+                Ok(Some(if scaled.replicas == 0 { MODE_PROXY } else { MODE_SERVE }))
             }
             Direction::ScaleDown => {
                 // Held at zero from here on: deleting the service must restore the target.
@@ -407,7 +423,7 @@ impl Controller {
     }
 
     /// Scales the target of the service `meta` names (Event regarding the service); returns
-    /// the count it ends at. Dry, it only plans: the count it would end at, the action listed.
+    /// what it did. Dry, it only plans: the count it would end at, the action listed.
     pub(crate) async fn scale_step(
         &self,
         meta: &ObjectMeta,
@@ -415,22 +431,25 @@ impl Controller {
         intent: Intent,
         dry_run: bool,
         actions: &mut Vec<String>,
-    ) -> Result<i32> {
+    ) -> Result<ScaleResult> {
         let ns = meta.namespace.as_deref();
         if dry_run {
-            return Ok(match self.handler.plan_scale(target, ns, intent).await? {
-                Some((t, from, to)) => {
-                    actions.push(format!("scale {t} {from} \u{2192} {to}"));
-                    to
-                }
-                None => intent.nominal(),
+            let planned = self.handler.plan_scale(target, ns, intent).await?;
+            let (target, previous, replicas) = planned.unwrap_or_else(|| {
+                let n = intent.nominal();
+                (target.to_string(), n, n)
             });
+            let changed = previous != replicas;
+            if changed {
+                actions.push(format!("scale {target} {previous} \u{2192} {replicas}"));
+            }
+            return Ok(ScaleResult { target, previous, replicas, changed, reason: "dry run".into() });
         }
         let o = self.handler.scale_with(target, ns, intent, false, Some(&reference_to(meta))).await?;
         if o.changed {
             actions.push(format!("scale {} {} \u{2192} {}", o.target, o.previous, o.replicas));
         }
-        Ok(o.replicas)
+        Ok(o)
     }
 
     /// Adds or removes kubescale's finalizer where that changes it.

@@ -112,7 +112,7 @@ impl Controller {
             Ok(target) => {
                 let intent = restore(held.min_replicas);
                 match self.scale_step(held.meta, target, intent, dry_run, &mut out.actions).await {
-                    Ok(n) => out.restored_to = Some(n),
+                    Ok(o) => out.restored_to = Some(o.replicas),
                     Err(e) if never_resolves(&e) => {
                         out.not_restored.push(format!("target {target} was not restored ({e})"));
                     }

@@ -42,6 +42,8 @@ pub struct RunOptions {
     /// Shards of the services (see `shards.rs`): above 1, every replica acts for the shards it
     /// holds, each through its own Lease (`<lease_name>-<i>`), whatever `leader_election` says.
     pub shards: u32,
+    /// How long a wake-up is measured before it ends as a timeout (see `cold_start.rs`).
+    pub cold_start_timeout: Duration,
 }
 
 /// The default of [`RunOptions::qps`]: KEDA's operator uses 20, client-go 5. The loop's steady
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             qps: DEFAULT_QPS,
             burst: DEFAULT_BURST,
             shards: 1,
+            cold_start_timeout: crate::core::elasti::cold_start::DEFAULT_COLD_START_TIMEOUT,
         }
     }
 }
@@ -89,7 +92,12 @@ impl RunOptions {
 
     /// Checks the options before the loop starts: positive durations and a valid rate limit.
     pub fn check(&self) -> Result<()> {
-        for (field, d) in [("polling_interval", self.polling_interval), ("lease_duration", self.lease_duration)] {
+        let durations = [
+            ("polling_interval", self.polling_interval),
+            ("lease_duration", self.lease_duration),
+            ("cold_start_timeout", self.cold_start_timeout),
+        ];
+        for (field, d) in durations {
             if d.is_zero() {
                 return Err(Error::InvalidValue { field, problem: "must be positive".into() });
             }
@@ -152,7 +160,7 @@ impl Controller {
     async fn run_owned<O: Ownership + 'static>(&self, owner: O, opts: &RunOptions) -> Result<()> {
         let owner = Arc::new(owner);
         let release = ReleaseOnDrop(Some(owner.clone()));
-        let live = LiveRun::start(self, owner.scope());
+        let live = LiveRun::start(self, owner.scope(), opts.cold_start_timeout);
         let result = self.passes(owner.as_ref(), &live, opts).await;
         drop(live);
         release.release_now().await;
@@ -233,8 +241,9 @@ impl Controller {
 struct LiveRun<'a>(&'a Controller);
 
 impl<'a> LiveRun<'a> {
-    fn start(controller: &'a Controller, scope: Scope) -> Self {
-        *controller.live_run.lock().expect("live run poisoned") = Some(PassContext { scope, watch: None });
+    fn start(controller: &'a Controller, scope: Scope, cold_start_timeout: Duration) -> Self {
+        let ctx = PassContext { scope, watch: None, cold_start_timeout };
+        *controller.live_run.lock().expect("live run poisoned") = Some(ctx);
         LiveRun(controller)
     }
 

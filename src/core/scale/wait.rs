@@ -18,7 +18,7 @@ const READY_REPORTING: &[&str] = &["Deployment", "StatefulSet", "ReplicaSet", "R
 /// A watch request lasts at most this long before it is renewed.
 const WATCH_SLICE: u32 = 20;
 
-fn int_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
+pub(crate) fn int_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
     let mut v = &obj.data;
     for p in path {
         v = v.get(p)?;
@@ -34,7 +34,7 @@ fn int_at(obj: &DynamicObject, path: &[&str]) -> Option<i64> {
 /// `.status.replicas`; any other kind maps its scale subresource's `statusReplicasPath`
 /// wherever its CRD says (`.status.currentReplicas`, ...), so for those the caller reads the
 /// scale subresource instead ([`Observed::FromScale`]).
-fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) -> Observed {
+pub(crate) fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) -> Observed {
     if let (Some(observed), Some(generation)) =
         (int_at(obj, &["status", "observedGeneration"]), obj.metadata.generation)
         && observed < generation
@@ -58,7 +58,7 @@ fn clamp(n: i64) -> i32 {
 }
 
 /// What an object tells a wait.
-enum Observed {
+pub(crate) enum Observed {
     /// The controller has not observed the latest spec yet.
     NotYet,
     /// The count compared and the status replicas.
@@ -178,39 +178,69 @@ impl ScaleHandler {
         let what = format!("{target} {} replicas", if ready { "ready" } else { "" }).replace("  ", " ");
         let mut seen = -1;
         let work = async {
-            loop {
-                let obj = api.get(&t.name).await?;
+            let mut versions = std::pin::pin!(object_versions(api.clone(), t.name.clone()));
+            while let Some(Some(obj)) = versions.try_next().await? {
                 if self.settled(&api, resource, &obj, w, wanted, &mut seen).await? {
-                    return Ok(());
-                }
-                let rv = obj.metadata.resource_version.clone().unwrap_or_default();
-                let wp = WatchParams::default().fields(&format!("metadata.name={}", t.name)).timeout(WATCH_SLICE);
-                let mut stream = api.watch(&wp, &rv).await?.boxed();
-                while let Some(ev) = stream.try_next().await? {
-                    match ev {
-                        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            if self.settled(&api, resource, &o, w, wanted, &mut seen).await? {
-                                return Ok(());
-                            }
-                        }
-                        WatchEvent::Deleted(_) => {
-                            return Err(Error::Api {
-                                status: 404,
-                                reason: "NotFound".into(),
-                                message: format!("{target} was deleted while waiting"),
-                            });
-                        }
-                        // An expired resourceVersion or a bookmark: start again from a fresh read.
-                        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => break,
-                    }
+                    return Ok(Some(()));
                 }
             }
+            Ok(None)
         };
         let remaining = timeout.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, work).await {
-            Ok(Ok(())) => Ok(Scale::of(t, &api.get_scale(&t.name).await?)),
+            Ok(Ok(Some(()))) => Ok(Scale::of(t, &api.get_scale(&t.name).await?)),
+            Ok(Ok(None)) => Err(Error::Api {
+                status: 404,
+                reason: "NotFound".into(),
+                message: format!("{target} was deleted while waiting"),
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::WaitTimeout { what, wanted, seen: seen.max(0), waited: timeout }),
         }
     }
+}
+
+/// Where [`object_versions`] is.
+enum Following {
+    /// About to read the object afresh.
+    Read,
+    /// Watching it from the version read.
+    Watching(futures::stream::BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>),
+    /// It was deleted.
+    Gone,
+}
+
+/// The versions of the object `name` of `api`, as they come: a read, then a watch from its
+/// resourceVersion, renewed every [`WATCH_SLICE`] seconds or when the server ends it (read
+/// afresh when its version expired). `None`, and the end, when the object is deleted (or was
+/// never there).
+pub(crate) fn object_versions(
+    api: Api<DynamicObject>,
+    name: String,
+) -> impl futures::Stream<Item = Result<Option<DynamicObject>>> + Send + 'static {
+    futures::stream::try_unfold(Following::Read, move |mut state| {
+        let (api, name) = (api.clone(), name.clone());
+        async move {
+            loop {
+                state = match state {
+                    Following::Gone => return Ok(None),
+                    Following::Read => {
+                        let Some(obj) = api.get_opt(&name).await? else { return Ok(Some((None, Following::Gone))) };
+                        let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+                        let wp = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(WATCH_SLICE);
+                        let stream = api.watch(&wp, &rv).await?.boxed();
+                        return Ok(Some((Some(obj), Following::Watching(stream))));
+                    }
+                    Following::Watching(mut stream) => match stream.try_next().await? {
+                        Some(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                            return Ok(Some((Some(o), Following::Watching(stream))));
+                        }
+                        Some(WatchEvent::Deleted(_)) => return Ok(Some((None, Following::Gone))),
+                        // An expired resourceVersion, a bookmark or the watch's end: read afresh.
+                        Some(WatchEvent::Bookmark(_) | WatchEvent::Error(_)) | None => Following::Read,
+                    },
+                }
+            }
+        }
+    })
 }

@@ -5,11 +5,13 @@
 //! - `service`: reading the service and its target, gathering the triggers' history;
 //! - `simulate`: the steps, decided by the pass's own [`decide_service`] and [`intent_of`];
 //! - `result`: the typed outcome and its summary;
-//! - `recommend`: a cooldown chosen from the history, replayed once per candidate.
+//! - `recommend`: a cooldown chosen from the history, replayed once per candidate;
+//! - `measured`: the wake-up time the loop measured, read back from Prometheus.
 //!
 //! [`decide_service`]: crate::core::elasti::decision
 //! [`intent_of`]: crate::core::elasti::pass
 
+pub(crate) mod measured;
 pub(crate) mod options;
 pub(crate) mod recommend;
 pub(crate) mod result;

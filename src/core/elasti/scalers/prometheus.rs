@@ -219,7 +219,12 @@ impl PrometheusScaler {
 
     /// Runs an instant query at the current time and returns its single value.
     pub async fn query(&self, query: &str) -> Result<f64> {
-        let time = Timestamp::now().to_string();
+        self.query_at(query, Timestamp::now()).await
+    }
+
+    /// Runs an instant query at `time` and returns its single value.
+    pub async fn query_at(&self, query: &str, time: Timestamp) -> Result<f64> {
+        let time = time.to_string();
         let body = self.get("query", &[("query", query), ("time", time.as_str())], QUERY_TIMEOUT).await?;
         parse_query_response(&body)
     }
