@@ -5,6 +5,8 @@ faults: bad input before any write, RBAC that forbids a namespace, a failed prec
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -290,6 +292,45 @@ def hpa_condition(cluster: ClusterAPI, ns: str, name: str) -> tuple[str, str]:
         if c["type"] == "ScalingActive":
             return c["status"], c.get("reason", "")
     return "", ""
+
+
+def test_a_target_deleted_between_the_list_and_its_write_is_not_found_and_the_rest_are_done(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    """One place at a time, so the batch reaches the last targets (the LIST's order is by name)
+    well after its first write; they are deleted the moment that write is seen."""
+    names = [f"t{i:03}" for i in range(200)]
+    gone = names[-3:]
+    deployments(kube_cluster, namespace, "deleted", dict.fromkeys(names, 1))
+    with kubescale.ScaleHandler(kubeconfig=kube_cluster.kubeconfig_path, concurrency=1) as h:
+        h.get_scale(f"deploy/{names[0]}", namespace=namespace)  # discovery, read once per handler
+        before = requests(h)
+        result: list[kubescale.ScaleBatch] = []
+        batch_thread = threading.Thread(
+            target=lambda: result.append(
+                h.scale_all("deployments", 0, selector="team=deleted", namespace=namespace)
+            )
+        )
+        batch_thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not since(h, before, ("patch",)):
+                assert time.monotonic() < deadline, "the batch wrote nothing"
+                time.sleep(0.005)
+            for name in gone:
+                kube_cluster.request("DELETE", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        finally:
+            batch_thread.join(timeout=60)
+    (batch,) = result
+    assert [(e.target, type(e.error)) for e in batch.failed] == [
+        (f"deployment.apps/{n}", kubescale.NotFoundError) for n in gone
+    ]
+    assert len(batch.changed) == len(names) - len(gone)
+    assert "not found" in str(batch.failed[0].error).lower()
+    # Nothing brought them back, and the others are at 0.
+    assert counts(kube_cluster, namespace) == dict.fromkeys(names[:-3], 0)
+    with pytest.raises(kubescale.ScaleBatchError):
+        batch.raise_for_errors()
 
 
 def test_sleep_and_wake_a_namespace(
