@@ -14,6 +14,7 @@
 //! | `kubescale_event_writes_total` | counter | `result` | Event writes: `queued`, `written`, `failed`, `dropped`, `fenced` (not written: the loop that queued it lost its Lease) |
 //! | `kubescale_scaler_call_duration_seconds` | histogram | `trigger` | time to ask one trigger |
 //! | `kubescale_cold_start_seconds` | histogram | `outcome`, `since` | a wake-up the loop made: from its decision or its write (`since`) to the first ready replica, or to its end (`outcome`: `ready`, `timeout`, `superseded`) |
+//! | `kubescale_cold_starts_unmeasured_total` | counter | | wake-ups not measured: as many as kubescale follows at once were followed already |
 //! | `kubescale_leader` | gauge | | 1 while this process holds the loop's Lease |
 //! | `kubescale_shards_owned` | gauge | | shards this replica holds in a sharded run |
 //! | `kubescale_shard_decisions_total` | counter | `shard` | decisions this replica made, by shard |
@@ -129,6 +130,8 @@ pub struct Metrics {
     pub scaler_calls: Family<TriggerLabel, Histogram, fn() -> Histogram>,
     /// `kubescale_cold_start_seconds`.
     pub cold_starts: Family<ColdStartLabels, Histogram, fn() -> Histogram>,
+    /// `kubescale_cold_starts_unmeasured_total`.
+    pub cold_start_unmeasured: Counter,
     /// `kubescale_leader`.
     pub leader: Gauge<i64, AtomicI64>,
     /// `kubescale_shards_owned`.
@@ -156,6 +159,7 @@ impl Metrics {
             event_writes: Family::default(),
             scaler_calls: Family::new_with_constructor(seconds_histogram),
             cold_starts: Family::new_with_constructor(wake_up_histogram),
+            cold_start_unmeasured: Counter::default(),
             leader: Gauge::default(),
             shards_owned: Gauge::default(),
             shard_decisions: Family::default(),
@@ -197,6 +201,11 @@ impl Metrics {
             "kubescale_cold_start_seconds",
             "Wake-ups the loop made, from its decision or its write to the first ready replica, by outcome",
             m.cold_starts.clone(),
+        );
+        registry.register(
+            "kubescale_cold_starts_unmeasured",
+            "Wake-ups not measured: as many as kubescale follows at once were followed already",
+            m.cold_start_unmeasured.clone(),
         );
         registry.register("kubescale_leader", "1 while this process holds the loop's Lease", m.leader.clone());
         registry.register(

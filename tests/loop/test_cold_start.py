@@ -37,6 +37,12 @@ def cold_starts(h: kubescale.ScaleHandler) -> dict[tuple[str, str, str], float]:
     return out
 
 
+def watches(h: kubescale.ScaleHandler) -> float:
+    """Watch requests the handler sent so far (its own metric)."""
+    found = re.findall(r'^kubescale_api_requests_total\{verb="watch",code="[^"]*"\} (\S+)', h.metrics(), re.M)
+    return sum(float(n) for n in found)
+
+
 def wait_for_outcome(
     h: kubescale.ScaleHandler, outcome: str, before: dict[tuple[str, str, str], float], within: float = 30
 ) -> dict[tuple[str, str, str], float]:
@@ -73,6 +79,7 @@ def test_a_wake_up_is_measured_until_the_first_ready_replica(
 ) -> None:
     flagged_service(kube_cluster, namespace, "cold", "cold-ready", zero=False, replicas=0)
     before = cold_starts(loop_handler)
+    watches_before = watches(loop_handler)
     done = threading.Event()
 
     def kubelet() -> None:
@@ -95,6 +102,8 @@ def test_a_wake_up_is_measured_until_the_first_ready_replica(
         done.set()
         marker.join()
     assert added(now, before, "ready", "write", "count") == 1
+    # Followed by one watch of the target, not by polling (a pass by hand sends no watch).
+    assert watches(loop_handler) - watches_before == 1
     since_write = added(now, before, "ready", "write", "sum")
     since_decision = added(now, before, "ready", "decision", "sum")
     assert DELAY <= since_write <= DELAY + 1, since_write

@@ -8,8 +8,10 @@
 //! replica was ready (back to zero, or to another count) or the target was deleted, or as
 //! [`ColdStartOutcome::Timeout`] after the run's `cold_start_timeout`. The outcome goes to the
 //! histogram `kubescale_cold_start_seconds` (labels `outcome` and `since`, six series in all)
-//! and, for `ready` and `timeout`, to an Event regarding the ElastiService. Closing the loop
-//! ends every task still following a target.
+//! and, for `ready` and `timeout`, to an Event regarding the ElastiService. At most
+//! [`MAX_FOLLOWED`] are followed at once (others are counted in
+//! `kubescale_cold_starts_unmeasured_total`); closing the loop ends every task still following
+//! a target.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -78,10 +80,21 @@ pub(crate) struct WakeUp {
     pub limit: Duration,
 }
 
+/// Wake-ups followed at once at most: each holds a watch, a stream of the handler's HTTP/2
+/// connection, which the scale path's own requests share.
+pub const MAX_FOLLOWED: usize = 100;
+
 /// The tasks following wake-ups (see the module doc), this process's own.
-#[derive(Default)]
 pub(crate) struct ColdStarts {
     tasks: PerProcess<Mutex<JoinSet<()>>>,
+    /// How many may be followed at once.
+    cap: usize,
+}
+
+impl Default for ColdStarts {
+    fn default() -> Self {
+        ColdStarts { tasks: PerProcess::new(), cap: MAX_FOLLOWED }
+    }
 }
 
 impl ColdStarts {
@@ -89,24 +102,41 @@ impl ColdStarts {
         self.tasks.get(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs `follow` unless `cap` wake-ups are followed already; whether it runs. Must run
+    /// inside the runtime.
+    fn spawn(&self, follow: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+        let mut tasks = self.tasks();
+        while tasks.try_join_next().is_some() {}
+        if tasks.len() >= self.cap {
+            return false;
+        }
+        tasks.spawn(follow);
+        true
+    }
+
     /// Ends every task still following a target; nothing is recorded for them.
     pub(crate) fn stop(&self) {
         if self.tasks.is_built_here() {
-            self.tasks().abort_all();
+            // A JoinSet aborts its tasks when dropped.
+            drop(std::mem::take(&mut *self.tasks()));
         }
     }
 }
 
 impl Controller {
-    /// Follows `w` until it ends (see the module doc). Must run inside the runtime.
+    /// Follows `w` until it ends (see the module doc), unless [`MAX_FOLLOWED`] wake-ups are
+    /// followed already: then it is counted as not measured. Must run inside the runtime.
     pub(crate) fn measure_wake_up(&self, w: WakeUp) {
         let handler = self.handler.clone();
-        let mut tasks = self.cold_starts.tasks();
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move {
+        let (target, namespace) = (w.target.to_string(), w.namespace.clone());
+        let followed = self.cold_starts.spawn(async move {
             let outcome = follow(&handler, &w).await;
             report(&handler, &w, outcome, Instant::now());
         });
+        if !followed {
+            metrics().cold_start_unmeasured.inc();
+            tracing::debug!(%target, %namespace, max = MAX_FOLLOWED, "wake-up not measured: as many are followed already");
+        }
     }
 }
 
@@ -205,6 +235,24 @@ mod tests {
         for ((wrote, spec, ready), want) in cases {
             assert_eq!(wake_state(wrote, spec, ready), want, "wrote {wrote}, spec {spec}, ready {ready:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn at_most_cap_wake_ups_are_followed_and_a_place_frees_when_one_ends() {
+        let starts = ColdStarts { cap: 2, ..ColdStarts::default() };
+        let (end, ended) = tokio::sync::oneshot::channel::<()>();
+        assert!(starts.spawn(async move { drop(ended.await) }));
+        assert!(starts.spawn(std::future::pending()));
+        assert!(!starts.spawn(async {}), "a third while two are followed");
+        end.send(()).unwrap();
+        tokio::task::yield_now().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !starts.spawn(std::future::pending()) {
+            assert!(Instant::now() < deadline, "the ended one's place was not freed");
+            tokio::task::yield_now().await;
+        }
+        starts.stop();
+        assert!(starts.spawn(async {}), "stop ends them all");
     }
 
     #[test]
