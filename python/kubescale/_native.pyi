@@ -89,7 +89,8 @@ class Resource:
         plural: Plural resource name, e.g. "deployments".
         namespaced: Whether objects live in namespaces.
         scalable: Whether the type has a ``scale`` subresource.
-        short_names: Short names, e.g. ["deploy"]."""
+        short_names: Short names, e.g. ["deploy"].
+        api_version: ``group/version``, or ``version`` for the core group."""
 
     @property
     def group(self) -> str: ...
@@ -104,15 +105,9 @@ class Resource:
     @property
     def scalable(self) -> bool: ...
     @property
-    def short_names(self) -> list[str]:
-        """Short names, e.g. ``["deploy"]``."""
-        ...
-
+    def short_names(self) -> list[str]: ...
     @property
-    def api_version(self) -> str:
-        """``group/version``, or ``version`` for the core group."""
-        ...
-
+    def api_version(self) -> str: ...
     def to_dict(self) -> dict[str, Any]:
         """Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
 
@@ -320,6 +315,7 @@ class Decision:
     Attributes:
         namespace: The service's namespace.
         name: The service's name.
+        service: ``namespace/name`` of the service.
         direction: "scale_up", "scale_down" or "no_scale".
         reason: Why, in words.
         error: What went wrong (then nothing was scaled), or None.
@@ -333,10 +329,7 @@ class Decision:
     @property
     def name(self) -> str: ...
     @property
-    def service(self) -> str:
-        """``namespace/name`` of the ElastiService."""
-        ...
-
+    def service(self) -> str: ...
     @property
     def direction(self) -> Literal["scale_up", "scale_down", "no_scale"]: ...
     @property

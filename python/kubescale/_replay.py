@@ -152,6 +152,11 @@ class ReplaySummary:
 _NAMES = {Answer.UNHEALTHY: "unhealthy", Answer.WANTS_UP: "wants_up", Answer.ALLOWS_ZERO: "allows_zero"}
 
 
+def _answer(name: Optional[str]) -> Any:
+    """The core's answer (``"WANTS_UP"``) as the ``Answer`` it names."""
+    return None if name is None else getattr(Answer, name)
+
+
 def _name(a: Optional[Answer]) -> Optional[str]:
     return None if a is None else _NAMES[a]
 
@@ -200,8 +205,10 @@ class Replay:
         steps = tuple(
             ReplayStep(
                 time=_utc(s["time"]),
-                triggers=tuple(TriggerSample(*t) for t in s["triggers"]),
-                answer=s["answer"],
+                triggers=tuple(
+                    TriggerSample(_answer(t["answer"]), t["value"], t["note"]) for t in s["triggers"]
+                ),
+                answer=_answer(s["answer"]),
                 direction=s["direction"],
                 reason=s["reason"],
                 replicas_before=s["replicas_before"],

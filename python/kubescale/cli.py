@@ -285,6 +285,17 @@ def _seconds(option: str, text: str) -> float:
         raise UsageError(f"{option}: {e}") from None
 
 
+def _history(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``replay`` and ``--recommend`` both pass: the range, the namespace, the wake-up."""
+    return {
+        "namespace": args.namespace,
+        "start": args.since,
+        "end": args.until,
+        "step": args.step,
+        "wake_up": _wake_up(args.wake_up),
+    }
+
+
 def _wake_up(text: Optional[str]) -> Union[float, str, None]:
     """``--wake-up``: a duration, or ``measured`` (read from the loop's histogram)."""
     if text is None or text == "measured":
@@ -348,15 +359,7 @@ def _replay(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kubesc
 
     try:
         return handler.replay(
-            args.name,
-            namespace=args.namespace,
-            start=args.since,
-            end=args.until,
-            step=args.step,
-            trigger=args.trigger,
-            wake_up=_wake_up(args.wake_up),
-            on_progress=progress,
-            **overrides,
+            args.name, trigger=args.trigger, on_progress=progress, **_history(args), **overrides
         )
     finally:
         if tty:
@@ -372,14 +375,10 @@ def _recommend(handler: kubescale.ScaleHandler, args: argparse.Namespace) -> kub
         candidates = [_seconds("--candidates", c.strip()) for c in args.candidates.split(",") if c.strip()]
     return handler.recommend_cooldown(
         args.name,
-        namespace=args.namespace,
-        start=args.since,
-        end=args.until,
-        step=args.step,
         max_cold_starts_per_day=args.max_cold_starts_per_day,
         max_wait=_seconds("--max-wait", args.max_wait) if args.max_wait else None,
         candidates=candidates,
-        wake_up=_wake_up(args.wake_up),
+        **_history(args),
     )
 
 

@@ -16,7 +16,7 @@ use crate::core::error::{Error, Result};
 use crate::core::target::TypeSpec;
 
 /// A resource type as the API server serves it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Resource {
     /// API group (`""` for the core group).
     pub group: String,

@@ -36,7 +36,7 @@ impl BatchEntry {
     /// Whether a new count was written (or, in a dry run, would be).
     #[getter]
     fn changed(&self) -> bool {
-        self.result.as_ref().is_some_and(ScaleResult::changed)
+        self.result.as_ref().is_some_and(|r| r.core().changed)
     }
 
     /// Whether the target did not fail.
@@ -56,9 +56,9 @@ impl BatchEntry {
         d.set_item("target", &self.target)?;
         d.set_item("namespace", &self.namespace)?;
         d.set_item("changed", self.changed())?;
-        d.set_item("previous", self.result.as_ref().map(ScaleResult::previous))?;
-        d.set_item("replicas", self.result.as_ref().map(ScaleResult::replicas))?;
-        d.set_item("reason", self.result.as_ref().map(ScaleResult::reason))?;
+        d.set_item("previous", self.result.as_ref().map(|r| r.core().previous))?;
+        d.set_item("replicas", self.result.as_ref().map(|r| r.core().replicas))?;
+        d.set_item("reason", self.result.as_ref().map(|r| r.core().reason.as_str()))?;
         d.set_item("skipped", &self.skipped)?;
         let error = self.error.as_ref().map(|e| e.bind(py));
         d.set_item("error", error.map(|e| e.str()).transpose()?)?;
@@ -72,7 +72,7 @@ impl BatchEntry {
         Ok(match (&self.error, &self.result) {
             (Some(e), _) => format!("BatchEntry({place:?}, error={})", e.bind(py).repr()?),
             (None, Some(r)) => {
-                format!("BatchEntry({place:?}, changed={}, reason={:?})", py_bool(r.changed()), r.reason())
+                format!("BatchEntry({place:?}, changed={}, reason={:?})", py_bool(r.core().changed), r.core().reason)
             }
             (None, None) => format!("BatchEntry({place:?})"),
         })
@@ -88,7 +88,7 @@ impl BatchEntry {
     /// given (`None` for an entry that failed).
     pub(crate) fn wanted(&self) -> Option<(String, String, i32)> {
         let r = self.result.as_ref().filter(|_| self.error.is_none())?;
-        Some((self.target.clone(), self.namespace.clone(), r.replicas()))
+        Some((self.target.clone(), self.namespace.clone(), r.core().replicas))
     }
 
     fn of(py: Python<'_>, e: core::FleetEntry) -> Self {

@@ -27,76 +27,74 @@ fn text(d: Duration) -> String {
 ///         starts).
 #[pyclass(frozen, module = "kubescale")]
 #[derive(Clone)]
-pub struct CooldownPoint {
-    #[pyo3(get)]
-    cooldown: Duration,
-    #[pyo3(get)]
-    time_at_zero: Duration,
-    #[pyo3(get)]
-    fraction_at_zero: f64,
-    #[pyo3(get)]
-    replica_hours_saved: f64,
-    #[pyo3(get)]
-    cold_starts: usize,
-    #[pyo3(get)]
-    cold_starts_per_day: f64,
-    #[pyo3(get)]
-    worst_wait: Duration,
-}
-
-impl From<core::CooldownPoint> for CooldownPoint {
-    fn from(p: core::CooldownPoint) -> Self {
-        CooldownPoint {
-            cooldown: p.cooldown,
-            time_at_zero: p.time_at_zero,
-            fraction_at_zero: p.fraction_at_zero,
-            replica_hours_saved: p.replica_hours_saved,
-            cold_starts: p.cold_starts,
-            cold_starts_per_day: p.cold_starts_per_day,
-            worst_wait: p.worst_wait,
-        }
-    }
-}
+pub struct CooldownPoint(core::CooldownPoint);
 
 #[pymethods]
 impl CooldownPoint {
+    #[getter]
+    fn cooldown(&self) -> Duration {
+        self.0.cooldown
+    }
+
+    #[getter]
+    fn time_at_zero(&self) -> Duration {
+        self.0.time_at_zero
+    }
+
+    #[getter]
+    fn fraction_at_zero(&self) -> f64 {
+        self.0.fraction_at_zero
+    }
+
+    #[getter]
+    fn replica_hours_saved(&self) -> f64 {
+        self.0.replica_hours_saved
+    }
+
+    #[getter]
+    fn cold_starts(&self) -> usize {
+        self.0.cold_starts
+    }
+
+    #[getter]
+    fn cold_starts_per_day(&self) -> f64 {
+        self.0.cold_starts_per_day
+    }
+
+    #[getter]
+    fn worst_wait(&self) -> Duration {
+        self.0.worst_wait
+    }
+
     /// Every field as a plain dict, durations in seconds (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("cooldown", self.cooldown.as_secs_f64())?;
-        d.set_item("time_at_zero", self.time_at_zero.as_secs_f64())?;
-        d.set_item("fraction_at_zero", self.fraction_at_zero)?;
-        d.set_item("replica_hours_saved", self.replica_hours_saved)?;
-        d.set_item("cold_starts", self.cold_starts)?;
-        d.set_item("cold_starts_per_day", self.cold_starts_per_day)?;
-        d.set_item("worst_wait", self.worst_wait.as_secs_f64())?;
-        Ok(d)
+        Ok(pythonize::pythonize(py, &self.0)?.cast_into::<PyDict>()?)
     }
 
     fn __repr__(&self) -> String {
+        let p = &self.0;
         format!(
             "CooldownPoint(cooldown={:?}, at_zero={:.0}%, replica_hours_saved={:.1}, cold_starts_per_day={:.1})",
-            text(self.cooldown),
-            100.0 * self.fraction_at_zero,
-            self.replica_hours_saved,
-            self.cold_starts_per_day
+            text(p.cooldown),
+            100.0 * p.fraction_at_zero,
+            p.replica_hours_saved,
+            p.cold_starts_per_day
         )
     }
 }
 
-impl CooldownPoint {
-    fn row(&self) -> Vec<String> {
-        vec![
-            text(self.cooldown),
-            format!("{:.0}%", 100.0 * self.fraction_at_zero),
-            format!("{:.1}", self.replica_hours_saved),
-            format!("{:.1}", self.cold_starts_per_day),
-            text(self.worst_wait),
-        ]
-    }
+/// A point as a row of the recommendation's table.
+fn row(p: &core::CooldownPoint) -> Vec<String> {
+    vec![
+        text(p.cooldown),
+        format!("{:.0}%", 100.0 * p.fraction_at_zero),
+        format!("{:.1}", p.replica_hours_saved),
+        format!("{:.1}", p.cold_starts_per_day),
+        text(p.worst_wait),
+    ]
 }
 
 /// The cooldown recommended for a service from its own history (``recommend_cooldown()``).
@@ -109,46 +107,46 @@ impl CooldownPoint {
 ///         of the most replica-hours saved for the smallest share of the most cold starts.
 ///     points: Every candidate's ``CooldownPoint``, in the order tried.
 #[pyclass(frozen, module = "kubescale")]
-pub struct CooldownRecommendation {
-    #[pyo3(get)]
-    cooldown: Option<Duration>,
-    #[pyo3(get)]
-    reason: String,
-    #[pyo3(get)]
-    knee: Option<Duration>,
-    #[pyo3(get)]
-    points: Vec<CooldownPoint>,
-}
+pub struct CooldownRecommendation(core::Recommendation);
 
 impl From<core::Recommendation> for CooldownRecommendation {
     fn from(r: core::Recommendation) -> Self {
-        CooldownRecommendation {
-            cooldown: r.cooldown,
-            reason: r.reason,
-            knee: r.knee,
-            points: r.points.into_iter().map(CooldownPoint::from).collect(),
-        }
+        CooldownRecommendation(r)
     }
 }
 
 #[pymethods]
 impl CooldownRecommendation {
+    #[getter]
+    fn cooldown(&self) -> Option<Duration> {
+        self.0.cooldown
+    }
+
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    #[getter]
+    fn knee(&self) -> Option<Duration> {
+        self.0.knee
+    }
+
+    #[getter]
+    fn points(&self) -> Vec<CooldownPoint> {
+        self.0.points.iter().cloned().map(CooldownPoint).collect()
+    }
+
     /// The recommendation as a plain dict (durations in seconds), the curve under ``points``.
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("cooldown", self.cooldown.map(|c| c.as_secs_f64()))?;
-        d.set_item("reason", &self.reason)?;
-        d.set_item("knee", self.knee.map(|c| c.as_secs_f64()))?;
-        let points = self.points.iter().map(|p| p.to_dict(py)).collect::<PyResult<Vec<_>>>()?;
-        d.set_item("points", points)?;
-        Ok(d)
+        Ok(pythonize::pythonize(py, &self.0)?.cast_into::<PyDict>()?)
     }
 
     fn __repr__(&self) -> String {
-        format!("CooldownRecommendation(cooldown={:?}, reason={:?})", self.cooldown.map(text), self.reason)
+        format!("CooldownRecommendation(cooldown={:?}, reason={:?})", self.0.cooldown.map(text), self.0.reason)
     }
 
     /// The curve as an SVG image: replica-hours saved (left axis) and cold starts a day
@@ -162,17 +160,18 @@ impl CooldownRecommendation {
     ///     str: ``<svg ...>...</svg>``.
     #[pyo3(signature = (width=640, height=220))]
     fn plot_svg(&self, width: u32, height: u32) -> String {
-        let labels: Vec<String> = self.points.iter().map(|p| text(p.cooldown)).collect();
-        let at = |d: Option<Duration>| d.and_then(|d| self.points.iter().position(|p| p.cooldown == d));
+        let r = &self.0;
+        let labels: Vec<String> = r.points.iter().map(|p| text(p.cooldown)).collect();
+        let at = |d: Option<Duration>| d.and_then(|d| r.points.iter().position(|p| p.cooldown == d));
         let mut marks = Vec::new();
-        if let Some(i) = at(self.cooldown) {
+        if let Some(i) = at(r.cooldown) {
             marks.push((i, "recommended"));
         }
-        if let Some(i) = at(self.knee).filter(|k| Some(*k) != at(self.cooldown)) {
+        if let Some(i) = at(r.knee).filter(|k| Some(*k) != at(r.cooldown)) {
             marks.push((i, "knee"));
         }
-        let saved = self.points.iter().map(|p| p.replica_hours_saved).collect();
-        let cold = self.points.iter().map(|p| p.cold_starts_per_day).collect();
+        let saved = r.points.iter().map(|p| p.replica_hours_saved).collect();
+        let cold = r.points.iter().map(|p| p.cold_starts_per_day).collect();
         core::curve_svg(
             (width, height),
             &labels,
@@ -184,8 +183,8 @@ impl CooldownRecommendation {
 
     fn _repr_html_(&self) -> String {
         let head = ["cooldown", "at zero", "replica-hours saved", "cold starts a day", "worst wait"];
-        let rows = self.points.iter().map(CooldownPoint::row).collect();
-        let table = html::html_table(&self.reason, head.iter().map(|h| h.to_string()).collect(), rows);
+        let rows = self.0.points.iter().map(row).collect();
+        let table = html::html_table(&self.0.reason, head.iter().map(|h| h.to_string()).collect(), rows);
         format!("<div>{}{table}</div>", self.plot_svg(640, 220))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyString};
 
 use crate::core::{self, Error};
 
@@ -96,12 +96,8 @@ pub fn metadata_value(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
     Err(PyTypeError::new_err(format!("a trigger metadata value must be a str or a number, not {}", type_name(value))))
 }
 
-fn seconds(t: Timestamp) -> f64 {
-    t.as_nanosecond() as f64 / 1e9
-}
-
-/// A replay's result, returned as ``kubescale.Replay`` (see `python/kubescale/_replay.py`),
-/// with the `overrides` the caller gave.
+/// A replay's result, returned as ``kubescale.Replay`` (see `python/kubescale/_replay.py`,
+/// which builds it from the core's serialised fields), with the `overrides` the caller gave.
 pub struct ReplayResult {
     /// The core's result.
     pub replay: core::Replay,
@@ -115,50 +111,8 @@ impl<'py> IntoPyObject<'py> for ReplayResult {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.replay;
-        let answer = |a: core::Answer| crate::python::types::Answer::from(a);
-        let steps = PyList::empty(py);
-        for s in &r.steps {
-            let triggers = PyList::empty(py);
-            for t in &s.triggers {
-                triggers.append((answer(t.answer), t.value, t.note.clone()))?;
-            }
-            let step = PyDict::new(py);
-            step.set_item("time", seconds(s.time))?;
-            step.set_item("triggers", triggers)?;
-            step.set_item("answer", s.answer.map(answer))?;
-            step.set_item("direction", s.direction.as_str())?;
-            step.set_item("reason", &s.reason)?;
-            step.set_item("replicas_before", s.replicas_before)?;
-            step.set_item("replicas", s.replicas)?;
-            step.set_item("cold_start", s.cold_start)?;
-            step.set_item("wait", s.wait.as_secs_f64())?;
-            steps.append(step)?;
-        }
-        let m = &r.summary;
-        let summary = PyDict::new(py);
-        summary.set_item("steps", m.steps)?;
-        summary.set_item("baseline_replicas", m.baseline_replicas)?;
-        summary.set_item("time_at_zero", m.time_at_zero.as_secs_f64())?;
-        summary.set_item("fraction_at_zero", m.fraction_at_zero)?;
-        summary.set_item("replica_hours_saved", m.replica_hours_saved)?;
-        summary.set_item("scale_downs", m.scale_downs)?;
-        summary.set_item("scale_ups", m.scale_ups)?;
-        summary.set_item("cold_starts", m.cold_starts)?;
-        summary.set_item("longest_at_zero", m.longest_at_zero.as_secs_f64())?;
-        summary.set_item("cold_start_wait", m.cold_start_wait.as_secs_f64())?;
-        summary.set_item("worst_wait", m.worst_wait.as_secs_f64())?;
-        let data = PyDict::new(py);
-        data.set_item("namespace", &r.namespace)?;
-        data.set_item("name", &r.name)?;
-        data.set_item("target", &r.target)?;
-        data.set_item("step", r.step.as_secs_f64())?;
-        data.set_item("cooldown", r.cooldown.as_secs_f64())?;
-        data.set_item("trigger_types", &r.trigger_types)?;
-        data.set_item("thresholds", &r.thresholds)?;
+        let data = pythonize::pythonize(py, &self.replay)?.cast_into::<PyDict>()?;
         data.set_item("overrides", self.overrides.bind(py))?;
-        data.set_item("steps", steps)?;
-        data.set_item("summary", summary)?;
         py.import("kubescale._replay")?.getattr("Replay")?.call_method1("_from_native", (data,))
     }
 }

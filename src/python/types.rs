@@ -2,25 +2,22 @@
 //! `Decision` (and `Decisions`, a list of them), `Answer`. Each renders itself as an HTML table
 //! in a notebook through [`html`](crate::python::html).
 
-use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::core;
 use crate::python::html;
 
-/// A dict of `fields`, in their order (what `to_dict()` returns).
-fn dict<'py>(py: Python<'py>, fields: &[(&str, Bound<'py, PyAny>)]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in fields {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
+/// Every field of `value` as a plain dict, in the core type's order (what `to_dict()`
+/// returns, for JSON, YAML or a DataFrame).
+fn dict_of<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyDict>> {
+    Ok(pythonize::pythonize(py, value)?.cast_into::<PyDict>()?)
 }
 
-/// Converts a field's value for [`dict`].
-fn py_of<'py>(py: Python<'py>, v: impl IntoPyObjectExt<'py>) -> PyResult<Bound<'py, PyAny>> {
-    v.into_bound_py_any(py)
+/// `Name(field=value, ...)` with each value's Python repr, as a dataclass shows itself.
+fn repr_of(name: &str, fields: &Bound<'_, PyDict>) -> PyResult<String> {
+    let parts = fields.iter().map(|(k, v)| Ok(format!("{k}={}", v.repr()?))).collect::<PyResult<Vec<_>>>()?;
+    Ok(format!("{name}({})", parts.join(", ")))
 }
 
 /// Adds the value types to the module.
@@ -45,81 +42,78 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 ///     namespaced: Whether objects live in namespaces.
 ///     scalable: Whether the type has a ``scale`` subresource.
 ///     short_names: Short names, e.g. ["deploy"].
+///     api_version: ``group/version``, or ``version`` for the core group.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
-pub struct Resource {
-    #[pyo3(get)]
-    group: String,
-    #[pyo3(get)]
-    version: String,
-    #[pyo3(get)]
-    kind: String,
-    #[pyo3(get)]
-    plural: String,
-    #[pyo3(get)]
-    namespaced: bool,
-    #[pyo3(get)]
-    scalable: bool,
-    short: Vec<String>,
-}
+pub struct Resource(core::Resource);
 
 #[pymethods]
 impl Resource {
+    #[getter]
+    fn group(&self) -> &str {
+        &self.0.group
+    }
+
+    #[getter]
+    fn version(&self) -> &str {
+        &self.0.version
+    }
+
+    #[getter]
+    fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    #[getter]
+    fn plural(&self) -> &str {
+        &self.0.plural
+    }
+
+    #[getter]
+    fn namespaced(&self) -> bool {
+        self.0.namespaced
+    }
+
+    #[getter]
+    fn scalable(&self) -> bool {
+        self.0.scalable
+    }
+
+    #[getter]
+    fn short_names(&self) -> Vec<String> {
+        self.0.short_names.clone()
+    }
+
+    #[getter]
+    fn api_version(&self) -> String {
+        self.0.api_version()
+    }
+
     /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dict(
-            py,
-            &[
-                ("group", py_of(py, &self.group)?),
-                ("version", py_of(py, &self.version)?),
-                ("kind", py_of(py, &self.kind)?),
-                ("plural", py_of(py, &self.plural)?),
-                ("namespaced", py_of(py, self.namespaced)?),
-                ("scalable", py_of(py, self.scalable)?),
-                ("short_names", py_of(py, &self.short)?),
-                ("api_version", py_of(py, self.api_version())?),
-            ],
-        )
+        let d = dict_of(py, &self.0)?;
+        d.set_item("api_version", self.0.api_version())?;
+        Ok(d)
     }
 
-    /// Short names, e.g. ``["deploy"]``.
-    #[getter]
-    fn short_names(&self) -> Vec<String> {
-        self.short.clone()
-    }
-
-    /// ``group/version``, or ``version`` for the core group.
-    #[getter]
-    fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Resource(group={:?}, version={:?}, kind={:?}, plural={:?}, namespaced={}, scalable={}, short_names={:?})",
-            self.group,
-            self.version,
-            self.kind,
-            self.plural,
-            if self.namespaced { "True" } else { "False" },
-            if self.scalable { "True" } else { "False" },
-            self.short
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of("Resource", &dict_of(py, &self.0)?)
     }
 
     fn _repr_html_(&self) -> String {
+        let r = &self.0;
         html::fields(
             "Resource",
             &[
-                ("kind", self.kind.clone()),
-                ("apiVersion", self.api_version()),
-                ("plural", self.plural.clone()),
-                ("namespaced", self.namespaced.to_string()),
-                ("scalable", self.scalable.to_string()),
-                ("short names", self.short.join(", ")),
+                ("kind", r.kind.clone()),
+                ("apiVersion", r.api_version()),
+                ("plural", r.plural.clone()),
+                ("namespaced", r.namespaced.to_string()),
+                ("scalable", r.scalable.to_string()),
+                ("short names", r.short_names.join(", ")),
             ],
         )
     }
@@ -127,15 +121,7 @@ impl Resource {
 
 impl From<core::Resource> for Resource {
     fn from(r: core::Resource) -> Self {
-        Resource {
-            group: r.group,
-            version: r.version,
-            kind: r.kind,
-            plural: r.plural,
-            namespaced: r.namespaced,
-            scalable: r.scalable,
-            short: r.short_names,
-        }
+        Resource(r)
     }
 }
 
@@ -152,69 +138,71 @@ impl From<core::Resource> for Resource {
 ///     resource_version: resourceVersion of the read.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
-pub struct Scale {
-    #[pyo3(get)]
-    namespace: String,
-    #[pyo3(get)]
-    name: String,
-    #[pyo3(get)]
-    kind: String,
-    #[pyo3(get)]
-    api_version: String,
-    #[pyo3(get)]
-    spec_replicas: i32,
-    #[pyo3(get)]
-    status_replicas: i32,
-    #[pyo3(get)]
-    selector: Option<String>,
-    #[pyo3(get)]
-    resource_version: String,
-}
+pub struct Scale(core::Scale);
 
 #[pymethods]
 impl Scale {
+    #[getter]
+    fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    #[getter]
+    fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    #[getter]
+    fn api_version(&self) -> &str {
+        &self.0.api_version
+    }
+
+    #[getter]
+    fn spec_replicas(&self) -> i32 {
+        self.0.spec_replicas
+    }
+
+    #[getter]
+    fn status_replicas(&self) -> i32 {
+        self.0.status_replicas
+    }
+
+    #[getter]
+    fn selector(&self) -> Option<&str> {
+        self.0.selector.as_deref()
+    }
+
+    #[getter]
+    fn resource_version(&self) -> &str {
+        &self.0.resource_version
+    }
+
     /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dict(
-            py,
-            &[
-                ("namespace", py_of(py, &self.namespace)?),
-                ("name", py_of(py, &self.name)?),
-                ("kind", py_of(py, &self.kind)?),
-                ("api_version", py_of(py, &self.api_version)?),
-                ("spec_replicas", py_of(py, self.spec_replicas)?),
-                ("status_replicas", py_of(py, self.status_replicas)?),
-                ("selector", py_of(py, &self.selector)?),
-                ("resource_version", py_of(py, &self.resource_version)?),
-            ],
-        )
+        dict_of(py, &self.0)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Scale(namespace={:?}, name={:?}, kind={:?}, api_version={:?}, spec_replicas={}, status_replicas={}, selector={}, resource_version={:?})",
-            self.namespace,
-            self.name,
-            self.kind,
-            self.api_version,
-            self.spec_replicas,
-            self.status_replicas,
-            self.selector.as_ref().map_or_else(|| "None".to_string(), |s| format!("{s:?}")),
-            self.resource_version
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of("Scale", &dict_of(py, &self.0)?)
     }
 
     fn _repr_html_(&self) -> String {
+        let s = &self.0;
         html::fields(
-            &format!("{}/{}", self.kind, self.name),
+            &format!("{}/{}", s.kind, s.name),
             &[
-                ("namespace", self.namespace.clone()),
-                ("spec replicas", self.spec_replicas.to_string()),
-                ("status replicas", self.status_replicas.to_string()),
-                ("selector", self.selector.clone().unwrap_or_default()),
+                ("namespace", s.namespace.clone()),
+                ("spec replicas", s.spec_replicas.to_string()),
+                ("status replicas", s.status_replicas.to_string()),
+                ("selector", s.selector.clone().unwrap_or_default()),
             ],
         )
     }
@@ -222,16 +210,7 @@ impl Scale {
 
 impl From<core::Scale> for Scale {
     fn from(s: core::Scale) -> Self {
-        Scale {
-            namespace: s.namespace,
-            name: s.name,
-            kind: s.kind,
-            api_version: s.api_version,
-            spec_replicas: s.spec_replicas,
-            status_replicas: s.status_replicas,
-            selector: s.selector,
-            resource_version: s.resource_version,
-        }
+        Scale(s)
     }
 }
 
@@ -245,89 +224,71 @@ impl From<core::Scale> for Scale {
 ///     reason: Why, in words.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
-pub struct ScaleResult {
-    #[pyo3(get)]
-    target: String,
-    #[pyo3(get)]
-    previous: i32,
-    #[pyo3(get)]
-    replicas: i32,
-    #[pyo3(get)]
-    changed: bool,
-    #[pyo3(get)]
-    reason: String,
-}
+pub struct ScaleResult(core::ScaleResult);
 
 #[pymethods]
 impl ScaleResult {
+    #[getter]
+    fn target(&self) -> &str {
+        &self.0.target
+    }
+
+    #[getter]
+    fn previous(&self) -> i32 {
+        self.0.previous
+    }
+
+    #[getter]
+    fn replicas(&self) -> i32 {
+        self.0.replicas
+    }
+
+    #[getter]
+    fn changed(&self) -> bool {
+        self.0.changed
+    }
+
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
     /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dict(
-            py,
-            &[
-                ("target", py_of(py, &self.target)?),
-                ("previous", py_of(py, self.previous)?),
-                ("replicas", py_of(py, self.replicas)?),
-                ("changed", py_of(py, self.changed)?),
-                ("reason", py_of(py, &self.reason)?),
-            ],
-        )
+        dict_of(py, &self.0)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "ScaleResult(target={:?}, previous={}, replicas={}, changed={}, reason={:?})",
-            self.target,
-            self.previous,
-            self.replicas,
-            if self.changed { "True" } else { "False" },
-            self.reason
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of("ScaleResult", &dict_of(py, &self.0)?)
     }
 
     fn _repr_html_(&self) -> String {
+        let o = &self.0;
         html::fields(
-            &self.target,
+            &o.target,
             &[
-                ("previous", self.previous.to_string()),
-                ("replicas", self.replicas.to_string()),
-                ("changed", self.changed.to_string()),
-                ("reason", self.reason.clone()),
+                ("previous", o.previous.to_string()),
+                ("replicas", o.replicas.to_string()),
+                ("changed", o.changed.to_string()),
+                ("reason", o.reason.clone()),
             ],
         )
     }
 }
 
 impl ScaleResult {
-    pub(crate) fn changed(&self) -> bool {
-        self.changed
-    }
-
-    pub(crate) fn previous(&self) -> i32 {
-        self.previous
-    }
-
-    pub(crate) fn replicas(&self) -> i32 {
-        self.replicas
-    }
-
-    pub(crate) fn reason(&self) -> &str {
-        &self.reason
+    /// The core's result.
+    pub(crate) fn core(&self) -> &core::ScaleResult {
+        &self.0
     }
 }
 
 impl From<core::ScaleResult> for ScaleResult {
     fn from(o: core::ScaleResult) -> Self {
-        ScaleResult {
-            target: o.target,
-            previous: o.previous,
-            replicas: o.replicas,
-            changed: o.changed,
-            reason: o.reason,
-        }
+        ScaleResult(o)
     }
 }
 
@@ -336,6 +297,7 @@ impl From<core::ScaleResult> for ScaleResult {
 /// Attributes:
 ///     namespace: The service's namespace.
 ///     name: The service's name.
+///     service: ``namespace/name`` of the service.
 ///     direction: "scale_up", "scale_down" or "no_scale".
 ///     reason: Why, in words.
 ///     error: What went wrong (then nothing was scaled), or None.
@@ -345,75 +307,78 @@ impl From<core::ScaleResult> for ScaleResult {
 ///     shard: The service's shard in a sharded run (``run(shards=N)``), else None.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
-pub struct Decision {
-    #[pyo3(get)]
-    namespace: String,
-    #[pyo3(get)]
-    name: String,
-    #[pyo3(get)]
-    direction: &'static str,
-    #[pyo3(get)]
-    reason: String,
-    #[pyo3(get)]
-    error: Option<String>,
-    #[pyo3(get)]
-    actions: Vec<String>,
-    #[pyo3(get)]
-    dry_run: bool,
-    #[pyo3(get)]
-    shard: Option<u32>,
-}
+pub struct Decision(core::Decision);
 
 #[pymethods]
 impl Decision {
+    #[getter]
+    fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    #[getter]
+    fn service(&self) -> String {
+        format!("{}/{}", self.0.namespace, self.0.name)
+    }
+
+    #[getter]
+    fn direction(&self) -> &'static str {
+        self.0.direction.as_str()
+    }
+
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+
+    #[getter]
+    fn actions(&self) -> Vec<String> {
+        self.0.actions.clone()
+    }
+
+    #[getter]
+    fn dry_run(&self) -> bool {
+        self.0.dry_run
+    }
+
+    #[getter]
+    fn shard(&self) -> Option<u32> {
+        self.0.shard
+    }
+
     /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dict(
-            py,
-            &[
-                ("namespace", py_of(py, &self.namespace)?),
-                ("name", py_of(py, &self.name)?),
-                ("service", py_of(py, self.service())?),
-                ("direction", py_of(py, self.direction)?),
-                ("reason", py_of(py, &self.reason)?),
-                ("error", py_of(py, &self.error)?),
-                ("actions", py_of(py, &self.actions)?),
-                ("dry_run", py_of(py, self.dry_run)?),
-                ("shard", py_of(py, self.shard)?),
-            ],
-        )
+        let d = dict_of(py, &self.0)?;
+        d.set_item("service", self.service())?;
+        Ok(d)
     }
 
-    /// ``namespace/name`` of the ElastiService.
-    #[getter]
-    fn service(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Decision(service={:?}, direction={:?}, reason={:?}, error={}, actions={:?}{}{})",
-            self.service(),
-            self.direction,
-            self.reason,
-            self.error.as_ref().map_or_else(|| "None".to_string(), |e| format!("{e:?}")),
-            self.actions,
-            if self.dry_run { ", dry_run=True" } else { "" },
-            self.shard.map_or_else(String::new, |s| format!(", shard={s}")),
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of("Decision", &dict_of(py, &self.0)?)
     }
 
     fn _repr_html_(&self) -> String {
+        let d = &self.0;
         html::fields(
             &self.service(),
             &[
-                ("direction", self.direction.to_string()),
-                ("reason", self.reason.clone()),
-                ("error", self.error.clone().unwrap_or_default()),
-                (if self.dry_run { "would do" } else { "done" }, self.actions.join("; ")),
+                ("direction", d.direction.as_str().to_string()),
+                ("reason", d.reason.clone()),
+                ("error", d.error.clone().unwrap_or_default()),
+                (if d.dry_run { "would do" } else { "done" }, d.actions.join("; ")),
             ],
         )
     }
@@ -421,7 +386,7 @@ impl Decision {
 
 impl From<Vec<core::Decision>> for Decisions {
     fn from(ds: Vec<core::Decision>) -> Self {
-        Decisions(ds.into_iter().map(Decision::from).collect())
+        Decisions(ds.into_iter().map(Decision).collect())
     }
 }
 
@@ -442,16 +407,7 @@ impl<'py> IntoPyObject<'py> for Decisions {
 
 impl From<core::Decision> for Decision {
     fn from(d: core::Decision) -> Self {
-        Decision {
-            namespace: d.namespace,
-            name: d.name,
-            direction: d.direction.as_str(),
-            reason: d.reason,
-            error: d.error,
-            actions: d.actions,
-            dry_run: d.dry_run,
-            shard: d.shard,
-        }
+        Decision(d)
     }
 }
 
@@ -470,49 +426,55 @@ impl From<core::Decision> for Decision {
 /// DeprecationWarning.
 #[pyclass(frozen, eq, module = "kubescale")]
 #[derive(Clone, PartialEq)]
-pub struct Event {
-    #[pyo3(get, name = "type")]
-    type_: String,
-    #[pyo3(get)]
-    reason: String,
-    #[pyo3(get)]
-    action: String,
-    #[pyo3(get)]
-    note: String,
-    #[pyo3(get)]
-    count: i32,
-    #[pyo3(get)]
-    last_time: String,
-    #[pyo3(get)]
-    reporter: String,
-}
+pub struct Event(core::Event);
 
 #[pymethods]
 impl Event {
+    #[getter(r#type)]
+    fn type_(&self) -> &str {
+        &self.0.type_
+    }
+
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    #[getter]
+    fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    #[getter]
+    fn note(&self) -> &str {
+        &self.0.note
+    }
+
+    #[getter]
+    fn count(&self) -> i32 {
+        self.0.count
+    }
+
+    #[getter]
+    fn last_time(&self) -> &str {
+        &self.0.last_time
+    }
+
+    #[getter]
+    fn reporter(&self) -> &str {
+        &self.0.reporter
+    }
+
     /// Every field as a plain dict, in the order above (for JSON, YAML or a DataFrame).
     ///
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dict(
-            py,
-            &[
-                ("type", py_of(py, &self.type_)?),
-                ("reason", py_of(py, &self.reason)?),
-                ("action", py_of(py, &self.action)?),
-                ("note", py_of(py, &self.note)?),
-                ("count", py_of(py, self.count)?),
-                ("last_time", py_of(py, &self.last_time)?),
-                ("reporter", py_of(py, &self.reporter)?),
-            ],
-        )
+        dict_of(py, &self.0)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Event(type={:?}, reason={:?}, action={:?}, note={:?}, count={}, last_time={:?}, reporter={:?})",
-            self.type_, self.reason, self.action, self.note, self.count, self.last_time, self.reporter
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of("Event", &dict_of(py, &self.0)?)
     }
 
     /// The dict access of kubescale 0.1, deprecated: use the attribute.
@@ -524,13 +486,14 @@ impl Event {
     }
 
     fn _repr_html_(&self) -> String {
+        let e = &self.0;
         html::fields(
-            &format!("{} {}", self.type_, self.reason),
+            &format!("{} {}", e.type_, e.reason),
             &[
-                ("note", self.note.clone()),
-                ("count", self.count.to_string()),
-                ("last time", self.last_time.clone()),
-                ("reporter", self.reporter.clone()),
+                ("note", e.note.clone()),
+                ("count", e.count.to_string()),
+                ("last time", e.last_time.clone()),
+                ("reporter", e.reporter.clone()),
             ],
         )
     }
@@ -538,15 +501,7 @@ impl Event {
 
 impl From<core::Event> for Event {
     fn from(e: core::Event) -> Self {
-        Event {
-            type_: e.type_,
-            reason: e.reason,
-            action: e.action,
-            note: e.note,
-            count: e.count,
-            last_time: e.last_time,
-            reporter: e.reporter,
-        }
+        Event(e)
     }
 }
 

@@ -177,7 +177,7 @@ def test_values_are_immutable_with_readable_reprs(
         with pytest.raises(AttributeError):
             setattr(value, attr, 0)
     assert repr(result).startswith(
-        'ScaleResult(target="deployment.apps/web", previous=1, replicas=2, changed=True'
+        "ScaleResult(target='deployment.apps/web', previous=1, replicas=2, changed=True"
     )
     assert "spec_replicas=2" in repr(scale)
     assert resource.short_names == ["deploy"] and resource.api_version == "apps/v1"

@@ -14,6 +14,7 @@ from helpers.accounts import (
 from helpers.elasti import (
     ES_PATH,
     STATE,
+    AsyncFlagScaler,
     FlagScaler,
     Idle,
     by_name,
@@ -47,6 +48,7 @@ __all__ = [
     "ROOT",
     "STATE",
     "TEST_GROUP",
+    "AsyncFlagScaler",
     "FlagScaler",
     "Idle",
     "annotations_of",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -149,3 +150,16 @@ class FlagScaler:
 
     def close(self) -> None:
         self.state["closed"] = self.state.get("closed", 0) + 1
+
+
+class AsyncFlagScaler(FlagScaler):
+    """FlagScaler with coroutine methods; records the event loop it ran on (`loop`)."""
+
+    async def is_healthy(self) -> bool:  # type: ignore[override]
+        await asyncio.sleep(0.01)
+        self.state["loop"] = id(asyncio.get_running_loop())
+        return bool(self.state.get("healthy", True))
+
+    async def should_scale_to_zero(self) -> bool:  # type: ignore[override]
+        await asyncio.sleep(0.01)
+        return bool(self.state["zero"])

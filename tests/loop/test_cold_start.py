@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,19 +12,10 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, FlagScaler, events_for, flagged_service
+from helpers import DEPLOY, events_for, flagged_service
 
 # The readiness delay the test's kubelet gives the first pod.
 DELAY = 2.0
-
-
-@pytest.fixture
-def loop_handler(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
-) -> Iterator[kubescale.ScaleHandler]:
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        yield h
 
 
 def cold_starts(h: kubescale.ScaleHandler) -> dict[tuple[str, str, str], float]:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from kubescale.testing import ClusterAPI
 from helpers import (
     DEPLOY,
     STATE,
+    AsyncFlagScaler,
     FlagScaler,
     annotations_of,
     by_name,
@@ -31,27 +31,6 @@ from helpers import (
     spec_replicas,
     status,
 )
-
-
-class AsyncFlagScaler(FlagScaler):
-    async def is_healthy(self) -> bool:  # type: ignore[override]
-        await asyncio.sleep(0.01)
-        self.state["loop"] = id(asyncio.get_running_loop())
-        return bool(self.state.get("healthy", True))
-
-    async def should_scale_to_zero(self) -> bool:  # type: ignore[override]
-        await asyncio.sleep(0.01)
-        return bool(self.state["zero"])
-
-
-@pytest.fixture
-def loop_handler(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
-) -> Iterator[kubescale.ScaleHandler]:
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        h.register_scaler("async-flag", AsyncFlagScaler)
-        yield h
 
 
 def test_reference_shaped_service_with_legacy_kind_goes_to_zero_and_back(

@@ -18,11 +18,12 @@ def native(replicas: list[int], values: list[Optional[float]], *, step: int = 60
     steps = []
     before = replicas[0] if replicas else 0
     for i, (n, v) in enumerate(zip(replicas, values)):
-        answer = Answer.UNHEALTHY if v is None else (Answer.ALLOWS_ZERO if v < 0.5 else Answer.WANTS_UP)
+        # The core serialises an answer as its name in Python.
+        answer = "UNHEALTHY" if v is None else ("ALLOWS_ZERO" if v < 0.5 else "WANTS_UP")
         steps.append(
             {
                 "time": T0 + i * step,
-                "triggers": [(answer, v, "no sample" if v is None else None)],
+                "triggers": [{"answer": answer, "value": v, "note": "no sample" if v is None else None}],
                 "answer": answer,
                 "direction": "scale_down" if n < before else ("scale_up" if n > before else "no_scale"),
                 "reason": "test",
@@ -69,6 +70,8 @@ def test_fields_come_through_as_python_values(replay: Replay) -> None:
     assert replay.steps[0].time == datetime.fromtimestamp(T0, timezone.utc)
     assert replay.steps[4].value is None
     assert replay.steps[4].triggers[0].note == "no sample"
+    assert replay.steps[4].triggers[0].answer is Answer.UNHEALTHY
+    assert replay.steps[0].answer is Answer.WANTS_UP
     assert replay.label == "cooldown=300"
 
 

@@ -12,8 +12,9 @@ use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::error::{Error, Result};
 use crate::core::scale::intent::Intent;
 
-/// Which way a service's target should go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which way a service's target should go (serialised as [`Direction::as_str`] says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Bring the target up (to at least `minTargetReplicas`).
     ScaleUp,
@@ -45,7 +46,7 @@ impl Direction {
 }
 
 /// The outcome of one pass for one ElastiService.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Decision {
     /// The service's namespace.
     pub namespace: String,
@@ -116,7 +117,9 @@ pub struct Facts {
 /// What the triggers say: one trigger's answer, and the answer of a service's triggers asked
 /// in the reference's order (per trigger, health and then readiness for zero; the first
 /// unhealthy trigger or the first that wants the target up ends it, else all allow zero).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialised as its Python name (`WANTS_UP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Answer {
     /// The trigger's data source cannot be trusted now.
     Unhealthy,
@@ -242,6 +245,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direction_serialises_as_its_name() {
+        for d in [Direction::ScaleUp, Direction::ScaleDown, Direction::NoScale] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+    }
     use Direction::*;
 
     fn base() -> Facts {

@@ -1,5 +1,5 @@
 //! The ElastiService API in one place: its `Api` (in a namespace, over the handler's watch
-//! scope, in every namespace), its objects decoded, a reference to one for Events, and the KEDA
+//! scope, in every namespace), one read by name, its objects decoded, a reference to one for Events, and the KEDA
 //! ScaledObject one names.
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -11,6 +11,7 @@ use crate::core::elasti::controller::Controller;
 use crate::core::elasti::resource::{
     AutoscalerSpec, AutoscalerType, ElastiService, ElastiServiceSpec, ElastiServiceStatus,
 };
+use crate::core::error::{Error, Result};
 
 /// The ElastiService API resource.
 pub(crate) fn api_resource() -> ApiResource {
@@ -59,6 +60,22 @@ impl Controller {
             Some(ns) => self.services_in(ns),
             None => Api::all_with(self.handler.client().clone(), &api_resource()),
         }
+    }
+
+    /// The ElastiService `name` of `namespace` (the handler's default with `None`), read and
+    /// decoded, with its namespace.
+    ///
+    /// Raises:
+    ///     [`Error::InvalidValue`] for a bad name or an object that cannot be read as an
+    ///     ElastiService; the API's error (`NotFound`, ...) for the read.
+    pub(crate) async fn service_named(&self, name: &str, namespace: Option<&str>) -> Result<(String, ElastiService)> {
+        crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
+        let ns = self.handler.namespace_for(namespace)?;
+        let es = decode(&self.services_in(&ns).get(name).await?).map_err(|e| Error::InvalidValue {
+            field: "spec",
+            problem: format!("the ElastiService {ns}/{name} cannot be read: {e}"),
+        })?;
+        Ok((ns, es))
     }
 
     /// The ElastiServices the loop works on: the handler's watch namespace, or every namespace.

@@ -222,9 +222,10 @@ impl EventRecorder {
 }
 
 /// An Event as listed by [`ScaleHandler::events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Event {
     /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
     pub type_: String,
     /// Reason, e.g. `SuccessToScale`.
     pub reason: String,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::ListParams;
 
 use crate::core::discovery::Resource;
 use crate::core::error::{Error, Result};
@@ -28,9 +28,6 @@ use crate::core::scale::operations::{ScaleResult, check_replicas};
 use crate::core::scale::resolved::ResolvedTarget;
 use crate::core::scale::write::Base;
 use crate::core::target::{TargetRef, TypeSpec};
-
-/// Objects per LIST page: bounded memory whatever the size of the fleet.
-const PAGE: u32 = 500;
 
 /// What a fleet call acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,13 +196,13 @@ impl ScaleHandler {
         let path = self.spec_replicas_path(resource).await;
         let path = path.as_deref();
         let mut found = Found::default();
-        match self.list_pages(resource, scope.as_deref(), selector, path).await {
+        match self.list_all(resource, scope.as_deref(), selector, path).await {
             Ok(listed) => found.listed = listed,
             Err(e) if e.status() == Some(403) && scope.is_none() && resource.namespaced => {
                 let all: Api<Namespace> = Api::all(self.client.clone());
                 for ns in all.list(&ListParams::default()).await?.items {
                     let ns = ns.metadata.name.unwrap_or_default();
-                    match self.list_pages(resource, Some(&ns), selector, path).await {
+                    match self.list_all(resource, Some(&ns), selector, path).await {
                         Ok(listed) => found.listed.extend(listed),
                         Err(e) if e.status() == Some(403) => found.failed.push((ns, e)),
                         Err(e) => return Err(selector_error(selector, e)),
@@ -218,42 +215,31 @@ impl ScaleHandler {
         Ok(found)
     }
 
-    /// Every page of one LIST: in `namespace`, or in all of them with `None`.
-    async fn list_pages(
+    /// Every object of one LIST: in `namespace`, or in all of them with `None`.
+    async fn list_all(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         selector: Option<&str>,
         count_path: Option<&str>,
     ) -> Result<Vec<Listed>> {
-        let ar = resource.api_resource();
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) if resource.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
+        let params = match selector {
+            Some(s) => ListParams::default().labels(s),
+            None => ListParams::default(),
         };
-        let mut params = ListParams::default().limit(PAGE);
-        if let Some(s) = selector {
-            params = params.labels(s);
-        }
         let mut out = Vec::new();
-        loop {
-            let page = api.list(&params).await?;
-            for obj in page.items {
-                let ns = obj.metadata.namespace.clone().unwrap_or_default();
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                out.push(Listed {
-                    target: ResolvedTarget::new(resource.clone(), &ns, &name),
-                    count: count_path.map(|p| scale_count_at(&obj.data, p).unwrap_or(0)),
-                    resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
-                    uid: obj.metadata.uid.clone(),
-                    annotations: obj.metadata.annotations.clone().unwrap_or_default(),
-                });
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
-            }
-        }
+        self.each_listed(resource, namespace, params, |obj| {
+            let ns = obj.metadata.namespace.clone().unwrap_or_default();
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            out.push(Listed {
+                target: ResolvedTarget::new(resource.clone(), &ns, &name),
+                count: count_path.map(|p| scale_count_at(&obj.data, p).unwrap_or(0)),
+                resource_version: obj.metadata.resource_version.unwrap_or_default(),
+                uid: obj.metadata.uid,
+                annotations: obj.metadata.annotations.unwrap_or_default(),
+            });
+        })
+        .await?;
         Ok(out)
     }
 

@@ -2,6 +2,8 @@
 //! taken over) reads their counts from a few paginated LISTs of their types instead of one GET
 //! of the `scale` subresource each.
 //!
+//! [`ScaleHandler::each_listed`] is the one paginated LIST of a type, which fleet calls use too.
+//!
 //! An object's `resourceVersion` is its scale's, so a count read from the object at version R is
 //! remembered exactly as a read of the scale at R ([`Seen`]): it is used only while the type's
 //! watch shows the object at R, and a write still tests the count it compared.
@@ -77,33 +79,50 @@ impl ScaleHandler {
             return Ok(0);
         }
         let Some(path) = self.spec_replicas_path(resource).await else { return Ok(0) };
+        let mut learned = 0;
+        let scope = if resource.namespaced { self.watch_namespace() } else { None };
+        self.each_listed(resource, scope, ListParams::default(), |obj| {
+            let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            let Some(resource_version) = obj.metadata.resource_version.clone() else { return };
+            if !targets.contains(&(namespace.clone(), name.clone())) {
+                return;
+            }
+            let base = Base { replicas: scale_count_at(&obj.data, &path), resource_version };
+            let key = target_key(resource, &namespace, &name);
+            self.seen.put(&key, Seen { base, uid: obj.metadata.uid.clone() });
+            learned += 1;
+        })
+        .await?;
+        Ok(learned)
+    }
+}
+
+impl ScaleHandler {
+    /// Every object of `resource` in `namespace` (every namespace with `None`) that `params`
+    /// selects, handed to `each` as its page arrives: a page ([`PAGE`] objects) is dropped
+    /// before the next is asked for.
+    pub(crate) async fn each_listed(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        params: ListParams,
+        mut each: impl FnMut(DynamicObject),
+    ) -> Result<()> {
         let ar = resource.api_resource();
-        let api: Api<DynamicObject> = match (resource.namespaced, self.watch_namespace()) {
-            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if resource.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
-        let mut params = ListParams::default().limit(PAGE);
-        let mut learned = 0;
+        let mut params = params.limit(PAGE);
         loop {
             let page = api.list(&params).await?;
-            for obj in &page.items {
-                let namespace = obj.metadata.namespace.clone().unwrap_or_default();
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                let Some(resource_version) = obj.metadata.resource_version.clone() else { continue };
-                if !targets.contains(&(namespace.clone(), name.clone())) {
-                    continue;
-                }
-                let base = Base { replicas: scale_count_at(&obj.data, &path), resource_version };
-                let key = target_key(resource, &namespace, &name);
-                self.seen.put(&key, Seen { base, uid: obj.metadata.uid.clone() });
-                learned += 1;
-            }
+            page.items.into_iter().for_each(&mut each);
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
-                None => break,
+                None => return Ok(()),
             }
         }
-        Ok(learned)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::core::target::TargetRef;
 pub const PREVIOUS_REPLICAS_ANNOTATION: &str = "kubescale.io/previous-replicas";
 
 /// The scale subresource of a target, as read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Scale {
     /// Namespace of the target (empty for cluster-scoped kinds).
     pub namespace: String,
@@ -49,7 +49,7 @@ impl Scale {
 }
 
 /// What a scale call did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ScaleResult {
     /// The target, as `kind.group/name`.
     pub target: String,

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::scalers::prometheus::{PrometheusConfig, PrometheusScaler};
-use crate::core::elasti::service_api::decode;
 use crate::core::error::{Error, Result};
 
 /// The mean time from the loop's scale-up decision to the first ready replica over the last
@@ -35,12 +34,7 @@ impl Controller {
         end: jiff::Timestamp,
     ) -> Result<Duration> {
         self.check_open()?;
-        crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
-        let ns = self.handler.namespace_for(namespace)?;
-        let es = decode(&self.services_in(&ns).get(name).await?).map_err(|e| Error::InvalidValue {
-            field: "spec",
-            problem: format!("the ElastiService {ns}/{name} cannot be read: {e}"),
-        })?;
+        let (ns, es) = self.service_named(name, namespace).await?;
         let trigger = es.spec.triggers.iter().find(|t| t.type_ == "prometheus").ok_or_else(|| Error::InvalidValue {
             field: "wake_up",
             problem: format!(

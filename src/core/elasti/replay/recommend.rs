@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::core::elasti::replay::result::Summary;
+use crate::core::elasti::replay::result::{Summary, optional_seconds, seconds};
 
 /// The cooldowns tried when the caller gives none: 1, 2, 5, 10, 15 and 30 minutes, 1 and 2
 /// hours.
@@ -20,12 +20,14 @@ pub const DEFAULT_CANDIDATES: [Duration; 8] = [
     Duration::from_secs(7200),
 ];
 
-/// One cooldown replayed over the history.
-#[derive(Debug, Clone, PartialEq)]
+/// One cooldown replayed over the history (durations serialised as seconds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CooldownPoint {
     /// The cooldown tried.
+    #[serde(serialize_with = "seconds")]
     pub cooldown: Duration,
     /// Time the target would have spent at zero.
+    #[serde(serialize_with = "seconds")]
     pub time_at_zero: Duration,
     /// `time_at_zero` over the whole range.
     pub fraction_at_zero: f64,
@@ -37,6 +39,7 @@ pub struct CooldownPoint {
     pub cold_starts_per_day: f64,
     /// The longest a request would have waited at a cold start: a polling interval for a
     /// pass to see the traffic, plus the wake-up; zero without cold starts.
+    #[serde(serialize_with = "seconds")]
     pub worst_wait: Duration,
 }
 
@@ -78,14 +81,16 @@ impl Budget {
 }
 
 /// The recommendation: the cooldown (none when no candidate fits), why, the knee of the curve,
-/// and the whole curve in the candidates' order.
-#[derive(Debug, Clone, PartialEq)]
+/// and the whole curve in the candidates' order (durations serialised as seconds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Recommendation {
     /// The cooldown recommended.
+    #[serde(serialize_with = "optional_seconds")]
     pub cooldown: Option<Duration>,
     /// Why, in words.
     pub reason: String,
     /// The knee of the curve (see [`knee`]).
+    #[serde(serialize_with = "optional_seconds")]
     pub knee: Option<Duration>,
     /// Every candidate's point.
     pub points: Vec<CooldownPoint>,

@@ -7,11 +7,30 @@ use jiff::Timestamp;
 use crate::core::elasti::decision::{Answer, Direction};
 use crate::core::elasti::scalers::history::Sample;
 
+/// Serialises a duration as seconds (a replay's fields reach Python as numbers).
+pub(crate) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Serialises a duration, if any, as seconds.
+pub(crate) fn optional_seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Serialises a time as seconds since the Unix epoch.
+fn unix_seconds<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(t.as_nanosecond() as f64 / 1e9)
+}
+
 /// One step of a replay: what the triggers said, what the loop decided, and the count the
-/// target had after it.
-#[derive(Debug, Clone, PartialEq)]
+/// target had after it. (Serialised with times and durations in seconds, as every replay type.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReplayStep {
     /// The step's time.
+    #[serde(serialize_with = "unix_seconds")]
     pub time: Timestamp,
     /// Each trigger's answer at this step, in the service's order.
     pub triggers: Vec<Sample>,
@@ -31,6 +50,7 @@ pub struct ReplayStep {
     pub cold_start: bool,
     /// How long that request would have waited (see [`ColdStartCost`]); zero without a cold
     /// start.
+    #[serde(serialize_with = "seconds")]
     pub wait: Duration,
 }
 
@@ -52,7 +72,7 @@ impl ColdStartCost {
 }
 
 /// The numbers of a replay.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Steps replayed.
     pub steps: usize,
@@ -60,6 +80,7 @@ pub struct Summary {
     /// or the remembered one when it started at zero; at least `minTargetReplicas` and 1).
     pub baseline_replicas: i32,
     /// Time the target spent at zero (steps at zero × step).
+    #[serde(serialize_with = "seconds")]
     pub time_at_zero: Duration,
     /// `time_at_zero` over the whole range.
     pub fraction_at_zero: f64,
@@ -73,10 +94,13 @@ pub struct Summary {
     /// Steps where traffic found the target at zero.
     pub cold_starts: usize,
     /// The longest stretch at zero.
+    #[serde(serialize_with = "seconds")]
     pub longest_at_zero: Duration,
     /// What the cold starts cost the requests that waited, in all.
+    #[serde(serialize_with = "seconds")]
     pub cold_start_wait: Duration,
     /// The longest one of them waited.
+    #[serde(serialize_with = "seconds")]
     pub worst_wait: Duration,
 }
 
@@ -109,7 +133,7 @@ impl Summary {
 }
 
 /// What the loop would have done for one service over a range of time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Replay {
     /// The service's namespace.
     pub namespace: String,
@@ -118,8 +142,10 @@ pub struct Replay {
     /// The target, as `TYPE/NAME`.
     pub target: String,
     /// The time between steps.
+    #[serde(serialize_with = "seconds")]
     pub step: Duration,
     /// The cooldown the replay used (after overrides and the 0 → 900 s rule).
+    #[serde(serialize_with = "seconds")]
     pub cooldown: Duration,
     /// Each trigger's type, in order.
     pub trigger_types: Vec<String>,

@@ -13,7 +13,6 @@ use crate::core::elasti::replay::result::{Replay, Summary};
 use crate::core::elasti::replay::simulate::{Start, simulate};
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::history::{Sample, StepRange};
-use crate::core::elasti::service_api::decode;
 use crate::core::error::{Error, Result};
 use crate::core::scale::wait::Progress;
 use crate::core::target::TargetRef;
@@ -128,12 +127,7 @@ impl Controller {
         progress: Option<Progress>,
     ) -> Result<Prepared> {
         self.check_open()?;
-        crate::core::target::validate_name(&format!("elastiservice/{name}"), name)?;
-        let ns = self.handler.namespace_for(namespace)?;
-        let es = decode(&self.services_in(&ns).get(name).await?).map_err(|e| Error::InvalidValue {
-            field: "spec",
-            problem: format!("the ElastiService {ns}/{name} cannot be read: {e}"),
-        })?;
+        let (ns, es) = self.service_named(name, namespace).await?;
         let spec = opts.overrides.apply(&es.spec)?;
         if spec.triggers.is_empty() {
             return Err(Error::InvalidValue {
