@@ -195,50 +195,46 @@ def test_a_held_service_whose_target_kind_was_uninstalled_is_deleted(
 
 
 def test_a_held_service_whose_triggers_were_emptied_is_deleted_and_its_target_restored(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+    kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
     flagged_service(kube_cluster, namespace, "web", "emptied", zero=True, replicas=3)
     path = f"{ES_PATH.format(ns=namespace)}/web"
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        assert h.check_and_scale_service("web").direction == "scale_down"
-        # A Helm value went missing: no triggers any more. Then the service is deleted.
-        kube_cluster.request(
-            "PATCH", path, {"spec": {"triggers": []}}, content_type="application/merge-patch+json"
-        )
-        assert "spec.triggers" in (h.check_and_scale_service("web").error or "")
-        kube_cluster.request("DELETE", path)
-        (d,) = h.check_and_scale()
-        assert (d.direction, d.error) == ("scale_up", None) and "restored to 3" in d.reason, d
-        assert spec_replicas(kube_cluster, namespace, DEPLOY) == 3
-        kube_cluster.wait_for(lambda: gone(kube_cluster, path), "the ElastiService is gone", 10)
+    h = loop_handler
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    # A Helm value went missing: no triggers any more. Then the service is deleted.
+    kube_cluster.request(
+        "PATCH", path, {"spec": {"triggers": []}}, content_type="application/merge-patch+json"
+    )
+    assert "spec.triggers" in (h.check_and_scale_service("web").error or "")
+    kube_cluster.request("DELETE", path)
+    (d,) = h.check_and_scale()
+    assert (d.direction, d.error) == ("scale_up", None) and "restored to 3" in d.reason, d
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 3
+    kube_cluster.wait_for(lambda: gone(kube_cluster, path), "the ElastiService is gone", 10)
 
 
 def test_a_held_service_edited_into_nonsense_is_deleted(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+    kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
     flagged_service(kube_cluster, namespace, "web", "nonsense", zero=True, replicas=2)
     path = f"{ES_PATH.format(ns=namespace)}/web"
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        assert h.check_and_scale_service("web").direction == "scale_down"
-        nonsense = {"apiVersion": "not a version//", "kind": "", "name": "Not A Name"}
-        kube_cluster.request(
-            "PATCH",
-            path,
-            {"spec": {"scaleTargetRef": nonsense, "minTargetReplicas": 2}},
-            content_type="application/merge-patch+json",
-        )
-        kube_cluster.request("DELETE", path)
-        (d,) = h.check_and_scale()
-        assert d.error is None and "not restored" in d.reason, d
-        kube_cluster.wait_for(lambda: gone(kube_cluster, path), "the ElastiService is gone", 10)
-        (warning,) = [
-            e for e in events_for(kube_cluster, namespace, "web") if e["reason"] == "FailedToRestore"
-        ]
-        assert "scaleTargetRef" in warning["note"] or "invalid target" in warning["note"], warning
-        # Nothing a user owns was touched beyond what they asked: the Deployment stays as it was.
-        assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
+    h = loop_handler
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    nonsense = {"apiVersion": "not a version//", "kind": "", "name": "Not A Name"}
+    kube_cluster.request(
+        "PATCH",
+        path,
+        {"spec": {"scaleTargetRef": nonsense, "minTargetReplicas": 2}},
+        content_type="application/merge-patch+json",
+    )
+    kube_cluster.request("DELETE", path)
+    (d,) = h.check_and_scale()
+    assert d.error is None and "not restored" in d.reason, d
+    kube_cluster.wait_for(lambda: gone(kube_cluster, path), "the ElastiService is gone", 10)
+    (warning,) = [e for e in events_for(kube_cluster, namespace, "web") if e["reason"] == "FailedToRestore"]
+    assert "scaleTargetRef" in warning["note"] or "invalid target" in warning["note"], warning
+    # Nothing a user owns was touched beyond what they asked: the Deployment stays as it was.
+    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 0
 
 
 def test_a_namespace_holding_a_service_whose_target_kind_is_gone_is_deleted(
@@ -264,7 +260,7 @@ def kubescale_cli(kube_cluster: ClusterAPI, *args: str) -> subprocess.CompletedP
 
 
 def test_release_restores_every_held_target_and_leaves_no_finalizer(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+    kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
     counts = {"a": 2, "b": 5, "c": 1}
     for name, n in counts.items():
@@ -282,11 +278,10 @@ def test_release_restores_every_held_target_and_leaves_no_finalizer(
     flagged_service(kube_cluster, namespace, "busy", "release-busy", zero=False, replicas=4, target="busy")
     so = f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/b-so"
     deploy = "/apis/apps/v1/namespaces/{ns}/deployments/"
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        directions = {d.name: d.direction for d in h.check_and_scale()}
-        assert directions == {"a": "scale_down", "b": "scale_down", "c": "scale_down", "busy": "scale_up"}
-        assert annotations_of(kube_cluster, so)["autoscaling.keda.sh/paused"] == "true"
+    h = loop_handler
+    directions = {d.name: d.direction for d in h.check_and_scale()}
+    assert directions == {"a": "scale_down", "b": "scale_down", "c": "scale_down", "busy": "scale_up"}
+    assert annotations_of(kube_cluster, so)["autoscaling.keda.sh/paused"] == "true"
 
     # The dry run says what it would do and writes nothing.
     dry = kubescale_cli(kube_cluster, "release", "-n", namespace, "--dry-run")
@@ -340,16 +335,15 @@ def test_release_all_namespaces_from_python(kube_cluster: ClusterAPI, crds_insta
 
 
 def test_a_release_refused_for_a_reason_that_may_pass_keeps_the_service_held(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None, tmp_path: Path
+    kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler, tmp_path: Path
 ) -> None:
     """RBAC that lets a user read and edit ElastiServices but not scale: the release of the
     target is refused (403, which an admin may fix), so the finalizer stays and the command
     says so (exit 1); the finalizer is never dropped with the target left at zero."""
     flagged_service(kube_cluster, namespace, "web", "keep", zero=True, replicas=2)
     path = f"{ES_PATH.format(ns=namespace)}/web"
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        assert h.check_and_scale_service("web").direction == "scale_down"
+    h = loop_handler
+    assert h.check_and_scale_service("web").direction == "scale_down"
     rules = [
         {
             "apiGroups": ["elasti.truefoundry.com"],

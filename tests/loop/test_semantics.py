@@ -251,7 +251,7 @@ class Stuck:
 
 
 def test_a_scaler_that_never_returns_costs_its_service_only_and_one_thread(
-    kube_cluster: ClusterAPI, namespace: str, crds_installed: None
+    kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
     for target in ("stuck", "fine"):
         kube_cluster.create_deployment(namespace, target, 1)
@@ -259,23 +259,22 @@ def test_a_scaler_that_never_returns_costs_its_service_only_and_one_thread(
     create_es(kube_cluster, namespace, elasti_service("stuck", "", target="stuck", trigger_type="stuck"))
     create_es(kube_cluster, namespace, elasti_service("fine", "fine", target="fine"))
     threads = lambda: len(os.listdir("/proc/self/task"))  # noqa: E731
-    with kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        h.register_scaler("flag", FlagScaler)
-        h.register_scaler("stuck", Stuck, timeout=0.5)
-        Stuck.calls = 0
-        Stuck.release.clear()
-        try:
-            first = by_name(h.check_and_scale())
-            assert first["stuck"].error and "took longer than 0.5s" in first["stuck"].error
-            assert first["fine"].direction == "scale_down" and first["fine"].error is None
-            before = threads()
-            for _ in range(5):
-                d = by_name(h.check_and_scale())
-                assert d["stuck"].error and "has not returned yet" in d["stuck"].error, d["stuck"]
-            assert Stuck.calls == 1, "the stuck trigger was called again"
-            assert threads() <= before + 1
-        finally:
-            Stuck.release.set()
+    h = loop_handler
+    h.register_scaler("stuck", Stuck, timeout=0.5)
+    Stuck.calls = 0
+    Stuck.release.clear()
+    try:
+        first = by_name(h.check_and_scale())
+        assert first["stuck"].error and "took longer than 0.5s" in first["stuck"].error
+        assert first["fine"].direction == "scale_down" and first["fine"].error is None
+        before = threads()
+        for _ in range(5):
+            d = by_name(h.check_and_scale())
+            assert d["stuck"].error and "has not returned yet" in d["stuck"].error, d["stuck"]
+        assert Stuck.calls == 1, "the stuck trigger was called again"
+        assert threads() <= before + 1
+    finally:
+        Stuck.release.set()
 
 
 def overlap_services(kube_cluster: ClusterAPI, namespace: str, services: int) -> None:

@@ -369,5 +369,5 @@ def test_a_pass_made_by_hand_during_a_run_never_acts_for_another_replica(cluster
     # With no run live, a pass made by hand acts on every service.
     with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path) as h:
         h.register_scaler("idle", Idle)
-        h.check_and_scale()
-        assert set(counts(cluster, ns).values()) == {0}, counts(cluster, ns)
+        decisions = h.check_and_scale()
+        assert set(counts(cluster, ns).values()) == {0}, (counts(cluster, ns), decisions)
