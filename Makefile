@@ -10,7 +10,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
 .PHONY: venv debian-packages control-plane prometheus kubectl old-distro develop wheel install-wheel sdist \
-	test test-setup test-build test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
+	test test-setup test-build prebuild test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
 
 # The cluster layer runs in this many pytest workers, each with its own local control plane
 # (docs/development.md: most of a cluster test's time is waiting, so more workers than cores pay).
@@ -18,9 +18,15 @@ PYTEST_WORKERS ?= 4
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt
+# The venv with the wheel's build tools only (maturin, zig): the release build starts from here
+# while the rest of the venv installs.
+$(VENV)/.build-tools: requirements-build.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-build.txt
+	touch $@
+
+$(VENV)/.installed: requirements-dev.txt requirements-build.txt | $(VENV)/.build-tools
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
@@ -50,7 +56,7 @@ develop: venv
 # 2.17: linked by zig against the old glibc's symbols, so Debian 11, Ubuntu 20.04, RHEL 8 and
 # Amazon Linux 2 install it), stripped (pyproject.toml). maturin finds zig through the venv's
 # `ziglang` package, so the venv's bin is on PATH.
-wheel: venv
+wheel: $(VENV)/.build-tools
 	rm -f dist/kubescale-*.whl
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release -q --zig --compatibility manylinux2014 -o dist
 	@ls -l dist/kubescale-$(VERSION)-*.whl | awk '{print "wheel:", $$NF, $$5, "bytes"}'
@@ -77,7 +83,7 @@ sdist: venv wheel
 	$(VENV)/bin/twine check --strict dist/kubescale-$(VERSION).tar.gz dist/kubescale-$(VERSION)-*.whl
 
 # Installs the built wheel into the venv, replacing an editable install: tests run against it.
-install-wheel: wheel
+install-wheel: wheel venv
 	$(PY) -m pip install -q --force-reinstall --no-deps dist/kubescale-$(VERSION)-*.whl
 
 # Everything `make test` runs, in layers: Rust (unit and cluster tests), lints, then pytest: the
@@ -110,10 +116,22 @@ test-cluster: venv control-plane prometheus kubectl old-distro
 
 lint: lint-rust lint-python
 
+CLIPPY_ALL := cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
+CLIPPY_LIB := cargo clippy --lib -q -- -D warnings
+
 lint-rust:
 	cargo fmt --check
-	cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
-	cargo clippy --lib -q -- -D warnings
+	$(CLIPPY_ALL)
+	$(CLIPPY_LIB)
+
+# The Rust test and lint builds at the lowest priority, beside `make demo`'s release build: they
+# take the cores that build leaves idle (its last crate is compiled and linked on one core, fat
+# LTO) and `make test` then finds them built (the debug and release profiles build in their
+# own folders, side by side). A failure here is left for `make test` to report.
+prebuild:
+	-nice -n 19 cargo test $(CARGO_TEST_FLAGS) --no-run -q
+	-nice -n 19 $(CLIPPY_ALL)
+	-nice -n 19 $(CLIPPY_LIB)
 
 # Needs the built module (the stubs are checked against it).
 lint-python: venv
@@ -160,7 +178,7 @@ soak: venv control-plane prometheus install-wheel
 	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/processes/test_faults.py -v
 
 demo:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target venv control-plane install-wheel
+	@$(MAKE) --no-print-directory -j4 --output-sync=target venv control-plane install-wheel prebuild
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py
 
 clean:
