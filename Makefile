@@ -10,7 +10,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
 .PHONY: venv debian-packages control-plane prometheus kubectl old-distro develop wheel install-wheel sdist \
-	test test-setup test-build prebuild test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
+	test test-setup test-build test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
 
 # The cluster layer runs in this many pytest workers, each with its own local control plane
 # (docs/development.md: most of a cluster test's time is waiting, so more workers than cores pay).
@@ -116,22 +116,10 @@ test-cluster: venv control-plane prometheus kubectl old-distro
 
 lint: lint-rust lint-python
 
-CLIPPY_ALL := cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
-CLIPPY_LIB := cargo clippy --lib -q -- -D warnings
-
 lint-rust:
 	cargo fmt --check
-	$(CLIPPY_ALL)
-	$(CLIPPY_LIB)
-
-# The Rust test and lint builds at the lowest priority, beside `make demo`'s release build: they
-# take the cores that build leaves idle (its last crate is compiled and linked on one core, fat
-# LTO) and `make test` then finds them built (the debug and release profiles build in their
-# own folders, side by side). A failure here is left for `make test` to report.
-prebuild:
-	-nice -n 19 cargo test $(CARGO_TEST_FLAGS) --no-run -q
-	-nice -n 19 $(CLIPPY_ALL)
-	-nice -n 19 $(CLIPPY_LIB)
+	cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
+	cargo clippy --lib -q -- -D warnings
 
 # Needs the built module (the stubs are checked against it).
 lint-python: venv
@@ -178,7 +166,7 @@ soak: venv control-plane prometheus install-wheel
 	KUBESCALE_SOAK=1 $(PY) -m kubescale.testing exec -- $(PY) -m pytest tests/processes/test_faults.py -v
 
 demo:
-	@$(MAKE) --no-print-directory -j4 --output-sync=target venv control-plane install-wheel prebuild
+	@$(MAKE) --no-print-directory -j3 --output-sync=target venv control-plane install-wheel
 	$(PY) -m kubescale.testing exec -- $(PY) examples/demo.py
 
 clean:
