@@ -54,6 +54,14 @@ def settle_metric(prom: LocalPrometheus, metric: str, value: float) -> None:
     prom.wait_until(seen, f"{metric} == {value}")
 
 
+def pushed(prom: LocalPrometheus, namespace: str, prefix: str, value: float) -> str:
+    """A metric named for the test's namespace, pushed at `value` and seen by Prometheus."""
+    metric = f"{prefix}_{namespace.replace('-', '_')}"
+    prom.push(metric, f"{value:g}", job=namespace)
+    settle_metric(prom, metric, value)
+    return metric
+
+
 def wait_healthy(prom: LocalPrometheus, seconds: int) -> None:
     # The health query needs Prometheus up over the whole cooldown window.
     query = f'min_over_time((max(up{{container="prometheus"}}) or vector(0))[{seconds}s:])'
@@ -64,9 +72,7 @@ def test_below_threshold_goes_to_zero_and_above_comes_back(
     handler_ns: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, prom: LocalPrometheus
 ) -> None:
     kube_cluster.create_deployment(namespace, "web", 2)
-    metric = f"requests_{namespace.replace('-', '_')}"
-    prom.push(metric, "0.2", job=namespace)
-    settle_metric(prom, metric, 0.2)
+    metric = pushed(prom, namespace, "requests", 0.2)
     create_es(kube_cluster, namespace, prometheus_service("web", prom, f"sum({metric})"))
     time.sleep(2.1)  # older than the 2 s cooldown
     wait_healthy(prom, 2)
@@ -121,9 +127,7 @@ def test_unhealthy_prometheus_means_no_scaling(
     handler_ns: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, prom: LocalPrometheus
 ) -> None:
     kube_cluster.create_deployment(namespace, "web", 2)
-    metric = f"sick_{namespace.replace('-', '_')}"
-    prom.push(metric, "0", job=namespace)
-    settle_metric(prom, metric, 0.0)
+    metric = pushed(prom, namespace, "sick", 0.0)
     # No `up` series matches this filter: health is 0.
     create_es(kube_cluster, namespace, prometheus_service("web", prom, metric, uptimeFilter='job="nobody"'))
     time.sleep(2.1)
@@ -147,9 +151,7 @@ def test_cli_run_with_env_server_address(
 ) -> None:
     """`kubescale run` with the built-in scaler; the address comes from the env fallback."""
     kube_cluster.create_deployment(namespace, "web", 2)
-    metric = f"cli_{namespace.replace('-', '_')}"
-    prom.push(metric, "0", job=namespace)
-    settle_metric(prom, metric, 0.0)
+    metric = pushed(prom, namespace, "cli", 0.0)
     obj = prometheus_service("web", prom, f"sum({metric})")
     del obj["spec"]["triggers"][0]["metadata"]["serverAddress"]
     create_es(kube_cluster, namespace, obj)
