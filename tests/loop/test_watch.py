@@ -174,11 +174,13 @@ def test_a_steady_state_sends_no_request(cluster: LocalCluster, loop: Any) -> No
 def test_a_new_or_edited_service_is_decided_at_once(cluster: LocalCluster, loop: Any) -> None:
     ns, h = loop(600, cluster.create_namespace())
     wait_for("the first pass", lambda: passes(h) >= 1)
-    flagged_service(cluster, ns, "web", "new", zero=False, replicas=0, age=False)
+    # A cooldown of 3 s: the watch's decision comes well inside it, even on a loaded machine.
+    flagged_service(cluster, ns, "web", "new", zero=False, replicas=0, age=False, cooldown=3)
+    created = time.monotonic()
     # Long before the next pass (10 minutes away): decided (too young to scale) ...
     wait_for("the new service to be decided", lambda: "lastReconciledTime" in status(cluster, ns, "web"), 10)
     assert replicas(cluster, ns, "web") == 0
-    time.sleep(1.1)  # past its cooldown
+    time.sleep(max(0.0, created + 3.1 - time.monotonic()))  # past its cooldown
     # ... and an edit of its spec is acted on at once.
     path = f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices/web"
     patch = {"spec": {"minTargetReplicas": 2}}
