@@ -87,6 +87,7 @@ fn replay_range(
         },
         overrides,
         cost: core::ColdStartCost::default(),
+        measured_wake_up: false,
     })
 }
 
@@ -108,20 +109,6 @@ fn cold_start_cost(
         },
     };
     Ok((cost, measured))
-}
-
-/// `opts` with the wake-up the loop measured over its range, when `measured`.
-async fn with_measured_wake_up(
-    c: &core::Controller,
-    service: &str,
-    namespace: Option<&str>,
-    mut opts: core::ReplayOptions,
-    measured: bool,
-) -> core::Result<core::ReplayOptions> {
-    if measured {
-        opts.cost.wake_up = c.measured_wake_up(service, namespace, opts.start, opts.end).await?;
-    }
-    Ok(opts)
 }
 
 /// The types `sleep` and `wake` act on: the caller's, or Deployments and StatefulSets.
@@ -998,15 +985,12 @@ impl Handler {
             overrides.trigger_metadata.push((trigger, keys));
         }
         let mut opts = replay_range(start, end, step, overrides)?;
-        let measured;
-        (opts.cost, measured) = cold_start_cost(polling_interval, wake_up)?;
+        (opts.cost, opts.measured_wake_up) = cold_start_cost(polling_interval, wake_up)?;
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let given = given.unbind();
         let fut = async move {
-            let ns = namespace.as_deref();
-            let opts = with_measured_wake_up(&c, &service, ns, opts, measured).await?;
-            let replay = c.replay(&service, ns, opts, progress).await?;
+            let replay = c.replay(&service, namespace.as_deref(), opts, progress).await?;
             Ok(ReplayResult { replay, overrides: given })
         };
         self.call_loop(py, fut, None)
@@ -1070,8 +1054,7 @@ impl Handler {
             .into());
         }
         let mut opts = opts;
-        let measured;
-        (opts.cost, measured) = cold_start_cost(polling_interval, wake_up)?;
+        (opts.cost, opts.measured_wake_up) = cold_start_cost(polling_interval, wake_up)?;
         let sweep = core::Sweep {
             candidates: candidates
                 .map(|c| c.iter().map(|d| replay::duration("candidates", d)).collect::<PyResult<Vec<_>>>())
@@ -1084,9 +1067,7 @@ impl Handler {
         let progress = on_progress.map(args::progress).transpose()?;
         let c = self.controller.clone();
         let fut = async move {
-            let ns = namespace.as_deref();
-            let opts = with_measured_wake_up(&c, &service, ns, opts, measured).await?;
-            let r = c.recommend_cooldown(&service, ns, opts, sweep, progress).await?;
+            let r = c.recommend_cooldown(&service, namespace.as_deref(), opts, sweep, progress).await?;
             Ok(CooldownRecommendation::from(r))
         };
         self.call_loop(py, fut, None)

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::core::elasti::controller::Controller;
+use jiff::Timestamp;
+
+use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::prometheus::{PrometheusConfig, PrometheusScaler};
 use crate::core::error::{Error, Result};
 
@@ -17,39 +19,34 @@ pub(crate) fn mean_wake_up_query(window: Duration) -> String {
     format!("{} / {}", series("sum"), series("count"))
 }
 
-impl Controller {
-    /// The mean wake-up the loop measured (`kubescale_cold_start_seconds`, outcome `ready`,
-    /// from the decision) over `start..end`, read from the Prometheus of the ElastiService's
-    /// first `prometheus` trigger (the one its scrape of kubescale reaches). Every service the
-    /// loop woke counts: the histogram has no per-service label.
-    ///
-    /// Raises:
-    ///     [`Error::InvalidValue`] when the service has no `prometheus` trigger;
-    ///     [`Error::Trigger`] when Prometheus has no wake-up measured in the range, or fails.
-    pub async fn measured_wake_up(
-        &self,
-        name: &str,
-        namespace: Option<&str>,
-        start: jiff::Timestamp,
-        end: jiff::Timestamp,
-    ) -> Result<Duration> {
-        self.check_open()?;
-        let (ns, es) = self.service_named(name, namespace).await?;
-        let trigger = es.spec.triggers.iter().find(|t| t.type_ == "prometheus").ok_or_else(|| Error::InvalidValue {
-            field: "wake_up",
-            problem: format!(
-                "\"measured\" reads kubescale_cold_start_seconds from a prometheus trigger's server; {ns}/{name} has none"
-            ),
-        })?;
-        let metadata = trigger.metadata.clone().unwrap_or(serde_json::Value::Null);
-        let prometheus = PrometheusScaler::new(PrometheusConfig::from_metadata(&metadata, es.spec.cooldown())?);
-        let window = Duration::try_from(end.duration_since(start)).unwrap_or_default();
-        let mean = prometheus.query_at(&mean_wake_up_query(window), end).await.map_err(|e| Error::Trigger {
-            trigger: "prometheus".into(),
-            message: format!("no wake-up measured from {start} to {end} (kubescale_cold_start_seconds): {e}"),
-        })?;
-        Ok(Duration::try_from_secs_f64(mean.max(0.0)).unwrap_or_default())
-    }
+/// The mean wake-up the loop measured (`kubescale_cold_start_seconds`, outcome `ready`, from
+/// the decision) over `start..end`, read from the Prometheus of the first `prometheus` trigger
+/// of `spec` (the one its scrape of kubescale reaches); `service` names it in errors. Every
+/// service the loop woke counts: the histogram has no per-service label.
+///
+/// Raises:
+///     [`Error::InvalidValue`] when the service has no `prometheus` trigger;
+///     [`Error::Trigger`] when Prometheus has no wake-up measured in the range, or fails.
+pub(crate) async fn measured_wake_up(
+    spec: &ElastiServiceSpec,
+    service: &str,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Duration> {
+    let trigger = spec.triggers.iter().find(|t| t.type_ == "prometheus").ok_or_else(|| Error::InvalidValue {
+        field: "wake_up",
+        problem: format!(
+            "\"measured\" reads kubescale_cold_start_seconds from a prometheus trigger's server; {service} has none"
+        ),
+    })?;
+    let metadata = trigger.metadata.clone().unwrap_or(serde_json::Value::Null);
+    let prometheus = PrometheusScaler::new(PrometheusConfig::from_metadata(&metadata, spec.cooldown())?);
+    let window = Duration::try_from(end.duration_since(start)).unwrap_or_default();
+    let mean = prometheus.query_at(&mean_wake_up_query(window), end).await.map_err(|e| Error::Trigger {
+        trigger: "prometheus".into(),
+        message: format!("no wake-up measured from {start} to {end} (kubescale_cold_start_seconds): {e}"),
+    })?;
+    Ok(Duration::try_from_secs_f64(mean.max(0.0)).unwrap_or_default())
 }
 
 #[cfg(test)]

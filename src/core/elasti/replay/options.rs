@@ -20,6 +20,9 @@ pub struct ReplayOptions {
     pub overrides: Overrides,
     /// What each cold start costs the request that finds the target at zero.
     pub cost: crate::core::elasti::replay::result::ColdStartCost,
+    /// Charge each cold start the mean wake-up the loop measured over the range (read from the
+    /// service's Prometheus, see `measured.rs`) instead of `cost.wake_up`.
+    pub measured_wake_up: bool,
 }
 
 /// Spec values a replay uses instead of the stored ones; the object is not changed.

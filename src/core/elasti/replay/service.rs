@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::restore;
+use crate::core::elasti::replay::measured::measured_wake_up;
 use crate::core::elasti::replay::options::{Overrides, ReplayOptions};
 use crate::core::elasti::replay::recommend::{Budget, CooldownPoint, DEFAULT_CANDIDATES, Recommendation, recommend};
-use crate::core::elasti::replay::result::{Replay, Summary};
+use crate::core::elasti::replay::result::{ColdStartCost, Replay, Summary};
 use crate::core::elasti::replay::simulate::{Start, simulate};
 use crate::core::elasti::resource::ElastiServiceSpec;
 use crate::core::elasti::scalers::history::{Sample, StepRange};
@@ -51,6 +52,8 @@ struct Prepared {
     start: Start,
     samples: Vec<Vec<Sample>>,
     baseline: i32,
+    /// What a cold start costs (the measured wake-up, when asked for, filled in).
+    cost: ColdStartCost,
 }
 
 impl Controller {
@@ -69,7 +72,7 @@ impl Controller {
         progress: Option<Progress>,
     ) -> Result<Replay> {
         let h = self.prepare(name, namespace, &opts, progress).await?;
-        let steps = simulate(&h.spec, h.range, h.start, &h.samples, opts.cost).await?;
+        let steps = simulate(&h.spec, h.range, h.start, &h.samples, h.cost).await?;
         Ok(Replay {
             namespace: h.namespace,
             name: name.to_string(),
@@ -86,7 +89,8 @@ impl Controller {
     /// The cooldown to give the ElastiService `name`, from its triggers' history over `opts`'
     /// range (read once), replayed once per candidate (default [`DEFAULT_CANDIDATES`]): within
     /// `budget`, the one that saves the most replica-hours; with no budget, the knee of the
-    /// curve (see `recommend.rs`). A cold start costs its request `opts.cost`. Writes nothing.
+    /// curve (see `recommend.rs`). A cold start costs its request `opts.cost` (or the measured
+    /// wake-up, see [`ReplayOptions::measured_wake_up`]). Writes nothing.
     ///
     /// Raises:
     ///     As [`replay`](Self::replay); [`Error::InvalidValue`] for a candidate that is not a
@@ -103,14 +107,12 @@ impl Controller {
         if candidates.is_empty() {
             return Err(Error::InvalidValue { field: "candidates", problem: "no cooldown to try".into() });
         }
-        let specs =
-            candidates.iter().map(|c| Overrides { cooldown: Some(*c), ..opts.overrides.clone() }).collect::<Vec<_>>();
         let h = self.prepare(name, namespace, &opts, progress).await?;
         let span = h.range.step * u32::try_from(h.range.count).unwrap_or(u32::MAX);
         let mut points = Vec::with_capacity(candidates.len());
-        for (cooldown, overrides) in candidates.iter().zip(&specs) {
-            let spec = overrides.apply(&h.stored)?;
-            let steps = simulate(&spec, h.range, h.start, &h.samples, opts.cost).await?;
+        for cooldown in &candidates {
+            let spec = Overrides { cooldown: Some(*cooldown), ..opts.overrides.clone() }.apply(&h.stored)?;
+            let steps = simulate(&spec, h.range, h.start, &h.samples, h.cost).await?;
             let summary = Summary::of(&steps, h.range.step, h.baseline);
             points.push(CooldownPoint::of(*cooldown, &summary, span));
         }
@@ -147,10 +149,16 @@ impl Controller {
             last_up: stored_up.filter(|t| *t <= range.start),
             created: created.min(range.start),
         };
-        let samples = self.history(&format!("{ns}/{name}"), &spec, spec.cooldown(), range, progress).await?;
+        let service = format!("{ns}/{name}");
+        // One query, before the history is read: a range without a measured wake-up fails fast.
+        let mut cost = opts.cost;
+        if opts.measured_wake_up {
+            cost.wake_up = measured_wake_up(&spec, &service, opts.start, opts.end).await?;
+        }
+        let samples = self.history(&service, &spec, spec.cooldown(), range, progress).await?;
         let baseline =
             restore(spec.min_target_replicas).desired(0, if replicas > 0 { Some(replicas) } else { remembered });
-        Ok(Prepared { namespace: ns, target, stored: es.spec, spec, range, start, samples, baseline })
+        Ok(Prepared { namespace: ns, target, stored: es.spec, spec, range, start, samples, baseline, cost })
     }
 
     /// Every trigger's samples over `range` (`[trigger][step]`), asked window by window, the
