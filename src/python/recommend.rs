@@ -8,6 +8,7 @@ use pyo3::types::PyDict;
 
 use crate::core;
 use crate::python::html;
+use crate::python::types::dict_of;
 
 fn text(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -71,7 +72,7 @@ impl CooldownPoint {
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        Ok(pythonize::pythonize(py, &self.0)?.cast_into::<PyDict>()?)
+        dict_of(py, &self.0)
     }
 
     fn __repr__(&self) -> String {
@@ -142,7 +143,7 @@ impl CooldownRecommendation {
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        Ok(pythonize::pythonize(py, &self.0)?.cast_into::<PyDict>()?)
+        dict_of(py, &self.0)
     }
 
     fn __repr__(&self) -> String {

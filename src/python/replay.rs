@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::core::{self, Error};
+use crate::python::types::dict_of;
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
@@ -111,7 +112,7 @@ impl<'py> IntoPyObject<'py> for ReplayResult {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let data = pythonize::pythonize(py, &self.replay)?.cast_into::<PyDict>()?;
+        let data = dict_of(py, &self.replay)?;
         data.set_item("overrides", self.overrides.bind(py))?;
         py.import("kubescale._replay")?.getattr("Replay")?.call_method1("_from_native", (data,))
     }

@@ -10,7 +10,7 @@ use crate::python::html;
 
 /// Every field of `value` as a plain dict, in the core type's order (what `to_dict()`
 /// returns, for JSON, YAML or a DataFrame).
-fn dict_of<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn dict_of<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyDict>> {
     Ok(pythonize::pythonize(py, value)?.cast_into::<PyDict>()?)
 }
 

@@ -26,7 +26,7 @@ use crate::core::metrics::metrics;
 use crate::core::per_process::PerProcess;
 use crate::core::scale::events::EventType;
 use crate::core::scale::handler::ScaleHandler;
-use crate::core::scale::wait::{Observed, int_at, object_versions, observed};
+use crate::core::scale::wait::{Observed, clamp, int_at, object_versions, observed};
 use crate::core::target::TargetRef;
 
 /// The default of `RunOptions::cold_start_timeout`, and the limit of a pass made by hand.
@@ -169,8 +169,8 @@ async fn watch_wake_up(handler: &ScaleHandler, w: &WakeUp) -> Result<ColdStartOu
         .with_resolved(&w.target, Some(&w.namespace), |t| async move {
             let api = handler.api_for(&t);
             let mut versions = std::pin::pin!(object_versions(api.clone(), t.name.clone()));
-            while let Some(Some(obj)) = versions.try_next().await? {
-                let spec = || i32::try_from(int_at(&obj, &["spec", "replicas"]).unwrap_or(1)).unwrap_or(i32::MAX);
+            while let Some(obj) = versions.try_next().await? {
+                let spec = || clamp(int_at(&obj, &["spec", "replicas"]).unwrap_or(1));
                 let (spec, ready) = match observed(&t.resource, &obj, true) {
                     Observed::NotYet => (spec(), None),
                     Observed::Counts(ready, _) => (spec(), Some(ready)),

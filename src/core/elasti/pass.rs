@@ -320,8 +320,7 @@ impl Controller {
             hold.after_scale_ups().await;
         }
         let mut actions = Vec::new();
-        let decided = Instant::now();
-        let mode = self.act(ctx, es, &target, (direction, decided), dry_run, &mut actions).await?;
+        let mode = self.act(ctx, es, &target, direction, dry_run, &mut actions).await?;
         if !dry_run {
             if direction == Direction::ScaleUp {
                 self.last_up.lock().expect("memory poisoned").insert(key.clone(), now);
@@ -368,15 +367,15 @@ impl Controller {
         Ok((verdict.direction, verdict.reason))
     }
 
-    /// Carries out what was `direction` decided at `decided`, or (dry) only says what it would
-    /// do; returns the mode the target ends in. A scale-up from zero is measured until the
-    /// target is ready (see `cold_start.rs`).
+    /// Carries out what was decided, or (dry) only says what it would do; returns the mode the
+    /// target ends in. A scale-up from zero is measured, from here, until the target is ready
+    /// (see `cold_start.rs`).
     async fn act(
         &self,
         ctx: &PassContext,
         es: &ElastiService,
         target: &TargetRef,
-        (direction, decided): (Direction, Instant),
+        direction: Direction,
         dry_run: bool,
         actions: &mut Vec<String>,
     ) -> Result<Option<&'static str>> {
@@ -385,6 +384,7 @@ impl Controller {
         match direction {
             Direction::NoScale => Ok(None),
             Direction::ScaleUp => {
+                let decided = Instant::now();
                 self.keda_step(es, false, dry_run, actions).await?;
                 let intent = direction.intent(spec).expect("a scale-up has an intent");
                 let scaled = self.scale_step(&es.metadata, target, intent, dry_run, actions).await?;

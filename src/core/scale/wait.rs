@@ -53,7 +53,7 @@ pub(crate) fn observed(resource: &Resource, obj: &DynamicObject, ready: bool) ->
     Observed::Counts(clamp(count), clamp(replicas))
 }
 
-fn clamp(n: i64) -> i32 {
+pub(crate) fn clamp(n: i64) -> i32 {
     i32::try_from(n.max(0)).unwrap_or(i32::MAX)
 }
 
@@ -179,7 +179,7 @@ impl ScaleHandler {
         let mut seen = -1;
         let work = async {
             let mut versions = std::pin::pin!(object_versions(api.clone(), t.name.clone()));
-            while let Some(Some(obj)) = versions.try_next().await? {
+            while let Some(obj) = versions.try_next().await? {
                 if self.settled(&api, resource, &obj, w, wanted, &mut seen).await? {
                     return Ok(Some(()));
                 }
@@ -206,36 +206,33 @@ enum Following {
     Read,
     /// Watching it from the version read.
     Watching(futures::stream::BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>),
-    /// It was deleted.
-    Gone,
 }
 
 /// The versions of the object `name` of `api`, as they come: a read, then a watch from its
 /// resourceVersion, renewed every [`WATCH_SLICE`] seconds or when the server ends it (read
-/// afresh when its version expired). `None`, and the end, when the object is deleted (or was
-/// never there).
+/// afresh when its version expired). The stream ends when the object is deleted (or was never
+/// there).
 pub(crate) fn object_versions(
     api: Api<DynamicObject>,
     name: String,
-) -> impl futures::Stream<Item = Result<Option<DynamicObject>>> + Send + 'static {
+) -> impl futures::Stream<Item = Result<DynamicObject>> + Send + 'static {
     futures::stream::try_unfold(Following::Read, move |mut state| {
         let (api, name) = (api.clone(), name.clone());
         async move {
             loop {
                 state = match state {
-                    Following::Gone => return Ok(None),
                     Following::Read => {
-                        let Some(obj) = api.get_opt(&name).await? else { return Ok(Some((None, Following::Gone))) };
+                        let Some(obj) = api.get_opt(&name).await? else { return Ok(None) };
                         let rv = obj.metadata.resource_version.clone().unwrap_or_default();
                         let wp = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(WATCH_SLICE);
                         let stream = api.watch(&wp, &rv).await?.boxed();
-                        return Ok(Some((Some(obj), Following::Watching(stream))));
+                        return Ok(Some((obj, Following::Watching(stream))));
                     }
                     Following::Watching(mut stream) => match stream.try_next().await? {
                         Some(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                            return Ok(Some((Some(o), Following::Watching(stream))));
+                            return Ok(Some((o, Following::Watching(stream))));
                         }
-                        Some(WatchEvent::Deleted(_)) => return Ok(Some((None, Following::Gone))),
+                        Some(WatchEvent::Deleted(_)) => return Ok(None),
                         // An expired resourceVersion, a bookmark or the watch's end: read afresh.
                         Some(WatchEvent::Bookmark(_) | WatchEvent::Error(_)) | None => Following::Read,
                     },
