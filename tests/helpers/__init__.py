@@ -1,7 +1,7 @@
 """What the test modules share, by concept: objects to scale (`workloads`), Events (`events`),
 KEDA objects (`keda`), ElastiServices and loop processes (`elasti`), service accounts
-(`accounts`), a local Prometheus (`prometheus`). Worker scripts started as processes by the
-tests live here too (`loop_worker.py`, `fenced_worker.py`)."""
+(`accounts`), a local Prometheus (`prometheus`), kubescale's own metrics (`metrics`). Worker
+scripts started as processes by the tests live here too (`loop_worker.py`, `fenced_worker.py`)."""
 
 from pathlib import Path
 

@@ -13,6 +13,7 @@ import kubescale
 from kubescale.testing import ClusterAPI
 
 from helpers import DEPLOY, events_for, flagged_service
+from helpers.metrics import requests
 
 # The readiness delay the test's kubelet gives the first pod.
 DELAY = 2.0
@@ -25,12 +26,6 @@ def cold_starts(h: kubescale.ScaleHandler) -> dict[tuple[str, str, str], float]:
     for field, outcome, since, value in re.findall(pattern, h.metrics(), re.M):
         out[(outcome, since, field)] = float(value)
     return out
-
-
-def watches(h: kubescale.ScaleHandler) -> float:
-    """Watch requests the handler sent so far (its own metric)."""
-    found = re.findall(r'^kubescale_api_requests_total\{verb="watch",code="[^"]*"\} (\S+)', h.metrics(), re.M)
-    return sum(float(n) for n in found)
 
 
 def wait_for_outcome(
@@ -69,7 +64,7 @@ def test_a_wake_up_is_measured_until_the_first_ready_replica(
 ) -> None:
     flagged_service(kube_cluster, namespace, "cold", "cold-ready", zero=False, replicas=0)
     before = cold_starts(loop_handler)
-    watches_before = watches(loop_handler)
+    watches_before = requests(loop_handler)["watch"]
     done = threading.Event()
     marked: list[float] = []
 
@@ -98,7 +93,7 @@ def test_a_wake_up_is_measured_until_the_first_ready_replica(
         marker.join()
     assert added(now, before, "ready", "write", "count") == 1
     # Followed by one watch of the target, not by polling (a pass by hand sends no watch).
-    assert watches(loop_handler) - watches_before == 1
+    assert requests(loop_handler)["watch"] - watches_before == 1
     since_write = added(now, before, "ready", "write", "sum")
     since_decision = added(now, before, "ready", "decision", "sum")
     # The write is between `called` and `returned`; the pod was marked ready DELAY after it

@@ -4,7 +4,6 @@ faults: bad input before any write, RBAC that forbids a namespace, a failed prec
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from kubescale.testing import ClusterAPI
 
 from helpers import create_es, elasti_service, install_keda_crd
 from helpers.accounts import apply, service_account_kubeconfig
+from helpers.metrics import requests
 
 PREVIOUS = "kubescale.io/previous-replicas"
 
@@ -37,16 +37,6 @@ def annotation(cluster: ClusterAPI, ns: str, name: str, kind: str = "deployments
 def deployments(cluster: ClusterAPI, ns: str, team: str, replicas: dict[str, int]) -> None:
     for name, n in replicas.items():
         cluster.create_deployment(ns, name, n, labels={"app": name, "team": team})
-
-
-def requests(h: kubescale.ScaleHandler) -> Counter[str]:
-    """kubescale's requests so far by verb (its own metric: a LIST counts as a ``get``)."""
-    out: Counter[str] = Counter()
-    for verb, n in re.findall(
-        r'^kubescale_api_requests_total\{verb="(\w+)",code="[^"]*"\} (\S+)', h.metrics(), re.M
-    ):
-        out[verb] += int(float(n))
-    return out
 
 
 def since(

@@ -16,6 +16,7 @@ import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
 from helpers import STATE, FlagScaler, create_es, elasti_service, scaler_role_kubeconfig, spec_replicas
+from helpers.metrics import requests
 
 FLOWCONTROL = "/apis/flowcontrol.apiserver.k8s.io/v1beta1"
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
@@ -115,9 +116,7 @@ def test_a_bad_rate_limit_is_named(kube_cluster: ClusterAPI, namespace: str, qps
 
 
 def requests_so_far(h: kubescale.ScaleHandler) -> int:
-    return sum(
-        int(float(v)) for v in re.findall(r"^kubescale_api_requests_total\{[^}]*\} (\S+)", h.metrics(), re.M)
-    )
+    return sum(requests(h).values())
 
 
 def test_run_holds_its_rate_limit(kube_cluster: ClusterAPI, namespace: str, crds_installed: None) -> None:
