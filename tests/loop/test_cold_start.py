@@ -12,7 +12,16 @@ import pytest
 import kubescale
 from kubescale.testing import ClusterAPI
 
-from helpers import DEPLOY, events_for, flagged_service
+from helpers import (
+    DEPLOY,
+    STATE,
+    TEST_GROUP,
+    create_es,
+    create_widget,
+    elasti_service,
+    events_for,
+    flagged_service,
+)
 from helpers.metrics import requests
 
 # The readiness delay the test's kubelet gives the first pod.
@@ -107,6 +116,29 @@ def test_a_wake_up_is_measured_until_the_first_ready_replica(
     m = re.search(r"ready after (\d+\.\d) s \((\d+\.\d) s after the write\)", event["note"])
     assert m, event["note"]
     assert abs(float(m[1]) - since_decision) <= 0.1 and abs(float(m[2]) - since_write) <= 0.1, event["note"]
+
+
+def test_a_custom_resource_is_ready_when_its_scale_shows_a_replica(
+    loop_handler: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str, widget_crd: str
+) -> None:
+    """A CRD's replicas live where its scale subresource says (`statusReplicasPath`); no
+    controller runs Widgets here, so the test writes that status as one would."""
+    create_widget(kube_cluster, namespace, "web", 0)
+    es = elasti_service("widget", "cold-widget", kind="Widget", target="web")
+    es["spec"]["scaleTargetRef"]["apiVersion"] = f"{TEST_GROUP}/v1"
+    STATE["cold-widget"] = {"zero": False}
+    create_es(kube_cluster, namespace, es)
+    before = cold_starts(loop_handler)
+    (decision,) = loop_handler.check_and_scale()
+    assert decision.direction == "scale_up", decision
+    widget = f"/apis/{TEST_GROUP}/v1/namespaces/{namespace}/widgets/web"
+    assert kube_cluster.request("GET", widget)["spec"]["replicas"] == 1
+    kube_cluster.request(
+        "PATCH", widget + "/status", {"status": {"replicas": 1}}, content_type="application/merge-patch+json"
+    )
+    now = wait_for_outcome(loop_handler, "ready", before)
+    assert added(now, before, "ready", "write", "count") == 1
+    assert added(now, before, "superseded", "write", "count") == 0
 
 
 def test_a_target_that_never_becomes_ready_ends_as_timeout(
