@@ -171,3 +171,52 @@ def test_json_and_yaml_carry_every_field(kube_cluster: ClusterAPI, namespace: st
     ]
     out = cli(kube_cluster, "run", "-n", namespace, "--polling-interval", "5 parsecs")
     assert out.returncode == 2 and "--polling-interval" in out.stderr and "not a duration" in out.stderr
+
+
+def test_fleet_forms_print_every_target_and_exit_1_when_one_failed(
+    kube_cluster: ClusterAPI, namespace: str
+) -> None:
+    import yaml
+
+    for name, n in {"a": 1, "b": 3, "c": 2}.items():
+        kube_cluster.create_deployment(namespace, name, n, labels={"app": name, "team": "search"})
+    kube_cluster.create_deployment(namespace, "other", 2, labels={"app": "other", "team": "ads"})
+
+    def spec(name: str) -> int:
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        return int(kube_cluster.request("GET", path)["spec"]["replicas"])
+
+    # --current-replicas: b is not at 1, so it fails and a is done; exit 1.
+    out = cli(kube_cluster, "scale", "deploy/a", "deploy/b", "--replicas", "2", "--current-replicas", "1",
+              "-n", namespace, "-o", "json")  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    data = json.loads(out.stdout)
+    assert (data["changed"], data["failed"]) == (1, 1), data
+    failed = [i for i in data["items"] if i["error"]]
+    assert len(failed) == 1 and failed[0]["target"] == "deployment.apps/b", failed
+    assert (spec("a"), spec("b")) == (2, 3)
+
+    # A dry run of a selector writes nothing; the real one scales only the team's Deployments.
+    out = cli(kube_cluster, "scale", "deploy", "-l", "team=search", "--replicas", "0", "-n", namespace,
+              "--dry-run", "-o", "yaml")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    reasons = {i["target"]: i["reason"] for i in yaml.safe_load(out.stdout)["items"]}
+    assert reasons == {
+        "deployment.apps/a": "dry run: would scale from 2 to 0",
+        "deployment.apps/b": "dry run: would scale from 3 to 0",
+        "deployment.apps/c": "dry run: would scale from 2 to 0",
+    }
+    assert [spec(n) for n in ("a", "b", "c")] == [2, 3, 2]
+    out = cli(kube_cluster, "scale", "deploy", "-l", "team=search", "--replicas", "0", "-n", namespace)
+    assert out.returncode == 0, out.stderr
+    assert [spec(n) for n in ("a", "b", "c", "other")] == [0, 0, 0, 2]
+
+    # --all, then sleep and wake from the command line.
+    out = cli(kube_cluster, "scale", "deploy", "--all", "--replicas", "1", "-n", namespace)
+    assert out.returncode == 0 and [spec(n) for n in ("a", "b", "c", "other")] == [1, 1, 1, 1], out.stderr
+    out = cli(kube_cluster, "sleep", "-n", namespace, "-o", "json")
+    assert out.returncode == 0 and json.loads(out.stdout)["changed"] == 4, out.stdout + out.stderr
+    assert [spec(n) for n in ("a", "b", "c", "other")] == [0, 0, 0, 0]
+    out = cli(kube_cluster, "wake", "-n", namespace)
+    assert out.returncode == 0, out.stderr
+    assert [spec(n) for n in ("a", "b", "c", "other")] == [1, 1, 1, 1]

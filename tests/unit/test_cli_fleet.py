@@ -1,5 +1,5 @@
 """The fleet forms of the command line (`scale` of many targets, `sleep`, `wake`), parsed and
-checked without a cluster, and a fleet result as the CLI prints it."""
+checked without a cluster (tests/cli/test_cli.py runs them against one)."""
 
 from __future__ import annotations
 
