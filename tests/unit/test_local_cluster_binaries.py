@@ -1,5 +1,5 @@
-"""Where LocalCluster looks for its binaries, and what it says when one is missing (no cluster
-is started)."""
+"""Where LocalCluster looks for its binaries, what it says when one is missing, and how it reads
+its audit log (no cluster is started)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,12 @@ def test_kubebuilder_assets_come_first(tmp_path: Path, monkeypatch: pytest.Monke
     fake.chmod(0o755)
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path))
     assert find_binary("etcd") == str(fake)
+
+
+def test_audit_entries_leave_an_entry_still_being_written(tmp_path: Path) -> None:
+    cluster = LocalCluster()
+    cluster.dir = tmp_path
+    (tmp_path / "audit.log").write_text('{"verb": "patch"}\n{"verb": "get"}\n{"verb": "up')
+    assert cluster.audit_entries() == [{"verb": "patch"}, {"verb": "get"}]
+    (tmp_path / "audit.log").write_text('{"verb": "patch"}\n{"verb": "get"}\n{"verb": "update"}\n')
+    assert [e["verb"] for e in cluster.audit_entries()] == ["patch", "get", "update"]

@@ -442,11 +442,14 @@ class LocalCluster(ClusterAPI):
     # ---- faults --------------------------------------------------------------------------
     def audit_entries(self) -> list[dict[str, Any]]:
         """The audit log's entries so far (one per request that ``audit_rules`` match), in the
-        order the requests completed; empty without ``audit_rules``."""
+        order the requests completed; empty without ``audit_rules``. An entry the API server is
+        still writing (a last line without its newline) is left for the next call."""
         path = self.dir / "audit.log" if self.dir is not None else None
         if path is None or not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        text = path.read_text()
+        complete = text[: text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def restart_apiserver(self) -> None:
         """Stops kube-apiserver and starts it again on the same port and certificate."""
