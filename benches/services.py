@@ -4,8 +4,30 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from kubescale.testing import LocalCluster
+
+
+def elasti_service(name: str, *, cooldown: int, trigger: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """An ElastiService ``name`` for the Deployment of the same name, with one trigger."""
+    return {
+        "apiVersion": "elasti.truefoundry.com/v1alpha1",
+        "kind": "ElastiService",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "service": name,
+            "cooldownPeriod": cooldown,
+            "minTargetReplicas": 1,
+            "triggers": [{"type": trigger, "metadata": metadata}],
+        },
+    }
+
+
+def create_service(cluster: LocalCluster, ns: str, service: dict[str, Any]) -> None:
+    """Creates the ElastiService ``service`` in ``ns``."""
+    cluster.request("POST", f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices", service)
 
 
 def create_services(
@@ -18,22 +40,7 @@ def create_services(
         cluster.create_deployment(ns, f"w{i}", replicas)
 
     def service(i: int) -> None:
-        cluster.request(
-            "POST",
-            f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices",
-            {
-                "apiVersion": "elasti.truefoundry.com/v1alpha1",
-                "kind": "ElastiService",
-                "metadata": {"name": f"w{i}"},
-                "spec": {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"w{i}"},
-                    "service": f"w{i}",
-                    "cooldownPeriod": cooldown,
-                    "minTargetReplicas": 1,
-                    "triggers": [{"type": trigger, "metadata": {}}],
-                },
-            },
-        )
+        create_service(cluster, ns, elasti_service(f"w{i}", cooldown=cooldown, trigger=trigger, metadata={}))
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(deployment, range(n)))

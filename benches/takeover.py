@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from results_md import markers, write_section
-from services import create_services
+from services import create_service, create_services, elasti_service
 
 import kubescale
 from kubescale.testing import LocalCluster
@@ -101,22 +101,8 @@ def held_by_another_process(cluster: LocalCluster, ns: str, zero: bool) -> None:
 
 def probe_service(cluster: LocalCluster, ns: str) -> None:
     cluster.create_deployment(ns, "probe", 1)
-    cluster.request(
-        "POST",
-        f"/apis/elasti.truefoundry.com/v1alpha1/namespaces/{ns}/elastiservices",
-        {
-            "apiVersion": "elasti.truefoundry.com/v1alpha1",
-            "kind": "ElastiService",
-            "metadata": {"name": "probe"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "probe"},
-                "service": "probe",
-                "cooldownPeriod": COOLDOWN,
-                "minTargetReplicas": 1,
-                "triggers": [{"type": "trivial", "metadata": {"probe": "yes"}}],
-            },
-        },
-    )
+    probe = elasti_service("probe", cooldown=COOLDOWN, trigger="trivial", metadata={"probe": "yes"})
+    create_service(cluster, ns, probe)
 
 
 def replicas(cluster: LocalCluster, ns: str, name: str) -> int:

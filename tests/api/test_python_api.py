@@ -16,6 +16,7 @@ import kubescale.asyncio
 from kubescale.testing import ClusterAPI
 
 from helpers import events_for, spec_replicas
+from helpers.logs import capture_kubescale_logs
 
 
 def unreachable_kubeconfig(tmp_path: Path, kube_cluster: ClusterAPI) -> Path:
@@ -48,22 +49,8 @@ def test_bad_replicas_fail_before_any_request(
         h.scale("deploy/web", replicas)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "",
-        "/",
-        "deployment/",
-        "/web",
-        "a/b/c",
-        "deploy/we b",
-        "deploy/Web",
-        "deploy/" + "a" * 300,
-        "deploy/ünï",
-        "deploy/../x",
-        "dep loy/x",
-    ],
-)
+# One of each way a reference is malformed; the core's table test (`target.rs`) has them all.
+@pytest.mark.parametrize("target", ["", "a/b/c", "deploy/Web", "deploy/../x"])
 def test_malformed_targets(handler: kubescale.ScaleHandler, target: str) -> None:
     with pytest.raises(kubescale.InvalidTargetError) as err:
         handler.scale(target, 1)
@@ -156,12 +143,10 @@ def test_python_logging_level_is_honoured(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     kube_cluster.create_deployment(namespace, "web", 1)
-    caplog.set_level(logging.WARNING, logger="kubescale")
-    kubescale.reset_logging()
+    capture_kubescale_logs(caplog, logging.WARNING)
     handler.scale("deploy/web", 2, namespace=namespace)
     assert not [r for r in caplog.records if r.name.startswith("kubescale") and r.levelno < logging.WARNING]
-    caplog.set_level(logging.INFO, logger="kubescale")
-    kubescale.reset_logging()
+    capture_kubescale_logs(caplog, logging.INFO)
     handler.scale("deploy/web", 3, namespace=namespace)
     assert [r for r in caplog.records if r.name.startswith("kubescale") and r.levelno == logging.INFO]
 

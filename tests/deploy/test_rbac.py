@@ -23,6 +23,7 @@ from helpers import (
     spec_replicas,
 )
 from helpers.accounts import RBAC, apply
+from helpers.logs import capture_kubescale_logs
 
 
 def test_rbac_example_is_sufficient_and_namespaced(
@@ -67,8 +68,7 @@ def test_missing_events_permission_does_not_fail_a_scale(
 
     kubeconfig = scaler_role_kubeconfig(kube_cluster, namespace, "no-events", tmp_path, drop_events)
     kube_cluster.create_deployment(namespace, "web", 1)
-    caplog.set_level(logging.WARNING, logger="kubescale")
-    kubescale.reset_logging()
+    capture_kubescale_logs(caplog, logging.WARNING)
     with kubescale.ScaleHandler(namespace, kubeconfig=kubeconfig) as h:
         assert h.scale("deploy/web", 2).changed
     assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2

@@ -21,6 +21,7 @@ from helpers.elasti import (
     create_es,
     elasti_service,
     flagged_service,
+    idle_services,
     leader_election_setup,
     status,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "elasti_service",
     "events_for",
     "flagged_service",
+    "idle_services",
     "install_crd",
     "install_keda_crd",
     "leader_election_setup",

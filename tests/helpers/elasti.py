@@ -109,6 +109,15 @@ def flagged_service(
     create_es(cluster, ns, elasti_service(name, key, **spec), age=age)
 
 
+def idle_services(cluster: ClusterAPI, ns: str, names: list[str]) -> None:
+    """A Deployment at 1 for each name, each the target of an ElastiService of that name whose
+    ``idle`` trigger (:class:`Idle`) allows zero once its 1 s cooldown is past."""
+    for name in names:
+        cluster.create_deployment(ns, name, 1)
+        service = elasti_service(name, "unused", target=name, trigger_type="idle", cooldown=1)
+        create_es(cluster, ns, service, age=False)
+
+
 class Idle:
     """A test scaler whose trigger always allows zero (and never asks for a scale-up)."""
 

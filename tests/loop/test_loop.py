@@ -31,6 +31,7 @@ from helpers import (
     spec_replicas,
     status,
 )
+from helpers.logs import capture_kubescale_logs
 
 
 def test_reference_shaped_service_with_legacy_kind_goes_to_zero_and_back(
@@ -223,8 +224,7 @@ def test_invalid_polling_interval_env_warns_and_uses_30s(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="kubescale")
-    kubescale.reset_logging()
+    capture_kubescale_logs(caplog, logging.WARNING)
     monkeypatch.setenv("POLLING_INTERVAL", "-5s")
     h = kubescale.ScaleHandler(namespace, kubeconfig=kube_cluster.kubeconfig_path)
     t = threading.Thread(target=h.run)

@@ -37,6 +37,7 @@ from helpers import (
     spec_replicas,
     status,
 )
+from helpers.logs import capture_kubescale_logs
 
 WORKER = str(ROOT / "tests" / "helpers" / "fenced_worker.py")
 WRITES = ["create", "update", "patch", "delete", "deletecollection"]
@@ -194,13 +195,19 @@ def test_a_held_service_whose_target_kind_was_uninstalled_is_deleted(
         assert h.check_and_scale() == []
 
 
+def held_at_zero(h: kubescale.ScaleHandler, cluster: ClusterAPI, ns: str, key: str, *, replicas: int) -> str:
+    """An ElastiService ``web`` whose flag ``key`` allows zero, its Deployment at ``replicas``,
+    held at zero by a pass of ``h``. Returns the service's API path."""
+    flagged_service(cluster, ns, "web", key, zero=True, replicas=replicas)
+    assert h.check_and_scale_service("web").direction == "scale_down"
+    return f"{ES_PATH.format(ns=ns)}/web"
+
+
 def test_a_held_service_whose_triggers_were_emptied_is_deleted_and_its_target_restored(
     kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
-    flagged_service(kube_cluster, namespace, "web", "emptied", zero=True, replicas=3)
-    path = f"{ES_PATH.format(ns=namespace)}/web"
     h = loop_handler
-    assert h.check_and_scale_service("web").direction == "scale_down"
+    path = held_at_zero(h, kube_cluster, namespace, "emptied", replicas=3)
     # A Helm value went missing: no triggers any more. Then the service is deleted.
     kube_cluster.request(
         "PATCH", path, {"spec": {"triggers": []}}, content_type="application/merge-patch+json"
@@ -216,10 +223,8 @@ def test_a_held_service_whose_triggers_were_emptied_is_deleted_and_its_target_re
 def test_a_held_service_edited_into_nonsense_is_deleted(
     kube_cluster: ClusterAPI, namespace: str, loop_handler: kubescale.ScaleHandler
 ) -> None:
-    flagged_service(kube_cluster, namespace, "web", "nonsense", zero=True, replicas=2)
-    path = f"{ES_PATH.format(ns=namespace)}/web"
     h = loop_handler
-    assert h.check_and_scale_service("web").direction == "scale_down"
+    path = held_at_zero(h, kube_cluster, namespace, "nonsense", replicas=2)
     nonsense = {"apiVersion": "not a version//", "kind": "", "name": "Not A Name"}
     kube_cluster.request(
         "PATCH",
@@ -407,8 +412,7 @@ def test_an_outage_is_one_warning_when_it_starts_and_one_when_it_ends(caplog: An
         ns = cluster.create_namespace(wait_for_service_account=False)
         with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path, timeout=2) as h:
             h.install_crds()
-            caplog.set_level(logging.WARNING, logger="kubescale")
-            kubescale.reset_logging()
+            capture_kubescale_logs(caplog, logging.WARNING)
             loop = threading.Thread(target=h.run, args=(0.2,), daemon=True)
             loop.start()
             time.sleep(1)
@@ -438,8 +442,7 @@ def test_a_watch_answered_410_gone_relists_and_misses_no_change(caplog: Any) -> 
         with kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path, timeout=2) as h:
             h.install_crds()
             h.register_scaler("flag", FlagScaler)
-            caplog.set_level(logging.WARNING, logger="kubescale")
-            kubescale.reset_logging()
+            capture_kubescale_logs(caplog, logging.WARNING)
             loop = threading.Thread(target=h.run, args=(0.3,), daemon=True)
             loop.start()
             names = [f"s{i}" for i in range(6)]

@@ -53,6 +53,16 @@ def scale_by_hand(cluster: ClusterAPI, ns: str, replicas: int) -> None:
     )
 
 
+def assert_left_alone(
+    h: kubescale.ScaleHandler, cluster: ClusterAPI, ns: str, why: str, *, replicas: int
+) -> None:
+    """A pass decides ``no_scale`` for ``web``, ``why`` in its reason, and its target stays at
+    ``replicas``."""
+    d = h.check_and_scale_service("web")
+    assert d.direction == "no_scale" and why in d.reason, d
+    assert spec_replicas(cluster, ns, DEPLOY) == replicas
+
+
 def test_a_restored_target_belongs_to_its_owners_again(
     h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, namespace: str
 ) -> None:
@@ -88,9 +98,7 @@ def test_a_newer_scale_up_written_elsewhere_holds_the_cooldown(
         content_type="application/merge-patch+json",
     )
     STATE["woken"]["zero"] = True
-    d = h.check_and_scale_service("web")
-    assert d.direction == "no_scale" and "since the last scale-up" in d.reason, d
-    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 1
+    assert_left_alone(h, kube_cluster, namespace, "since the last scale-up", replicas=1)
 
 
 def test_a_cooldown_of_zero_means_the_900s_default(
@@ -98,9 +106,7 @@ def test_a_cooldown_of_zero_means_the_900s_default(
 ) -> None:
     flagged_service(kube_cluster, namespace, "web", "zero-cool", zero=True, replicas=2, cooldown=0)
     time.sleep(1.1)
-    d = h.check_and_scale_service("web")
-    assert d.direction == "no_scale" and "created less than one cooldown" in d.reason, d
-    assert spec_replicas(kube_cluster, namespace, DEPLOY) == 2
+    assert_left_alone(h, kube_cluster, namespace, "created less than one cooldown", replicas=2)
 
 
 def test_an_invalid_enabled_period_keeps_the_target_up_and_says_why(

@@ -3,6 +3,7 @@ tells their writes apart), 12 shards, 60 services; a replica killed, restarted, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,14 +14,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
 import kubescale
 from kubescale.testing import ClusterAPIError, LocalCluster
 
-from helpers import Idle, create_es, elasti_service
+from helpers import Idle, create_es, elasti_service, idle_services
 from helpers.accounts import namespace_admin_kubeconfig
 
 SHARDS = 12
@@ -246,6 +247,21 @@ def test_one_shard_is_the_single_lease_of_today(cluster: LocalCluster) -> None:
         assert h.check_and_scale() == []  # usable afterwards
 
 
+@contextlib.contextmanager
+def idle_run(cluster: LocalCluster, ns: str, **options: Any) -> Iterator[kubescale.ScaleHandler]:
+    """A handler of ``ns`` with the ``idle`` scaler whose ``run()`` (0.2 s passes, 3 s Leases,
+    ``options``) is live in a thread; closed, and its thread joined, on exit."""
+    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
+    h.register_scaler("idle", Idle)
+    loop = threading.Thread(target=h.run, kwargs={"polling_interval": 0.2, "lease_duration": 3.0, **options})
+    loop.start()
+    try:
+        yield h
+    finally:
+        h.close()
+        loop.join(30)
+
+
 def passes_done(h: kubescale.ScaleHandler) -> float:
     m = re.search(r"^kubescale_passes_total (\S+)", h.metrics(), re.M)
     return float(m.group(1)) if m else 0.0
@@ -256,16 +272,8 @@ def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(clust
     each decision under its service's shard (``kubescale_shard_decisions_total{shard}``)."""
     ns = cluster.create_namespace(wait_for_service_account=False)
     names = [f"m{i}" for i in range(6)]
-    for s in names:
-        cluster.create_deployment(ns, s, 1)
-        service = elasti_service(s, "unused", target=s, trigger_type="idle", cooldown=1)
-        create_es(cluster, ns, service, age=False)
-    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
-    h.register_scaler("idle", Idle)
-    options = {"polling_interval": 0.2, "shards": 3, "lease_name": "metrics", "lease_duration": 3.0}
-    loop = threading.Thread(target=h.run, kwargs=options)
-    loop.start()
-    try:
+    idle_services(cluster, ns, names)
+    with idle_run(cluster, ns, shards=3, lease_name="metrics") as h:
         deadline = time.monotonic() + 60
         while set(counts(cluster, ns).values()) != {0}:
             assert time.monotonic() < deadline, f"not every target at 0: {counts(cluster, ns)}"
@@ -277,9 +285,6 @@ def test_a_sharded_run_shows_its_shards_and_their_decisions_in_its_metrics(clust
             assert time.monotonic() < deadline, "no pass ended after the targets reached 0"
             time.sleep(0.05)
         text = h.metrics()
-    finally:
-        h.close()
-        loop.join(30)
     assert re.search(r"^kubescale_shards_owned 3$", text, re.M), text
     counted = r'^kubescale_shard_decisions_total\{shard="(\d+)"\} [1-9]'
     decided = {int(s) for s in re.findall(counted, text, re.M)}
@@ -313,10 +318,7 @@ def test_a_pass_made_by_hand_during_a_run_never_acts_for_another_replica(cluster
     another process holds the Lease."""
     ns = cluster.create_namespace(wait_for_service_account=False)
     names = [f"h{i}" for i in range(9)]
-    for s in names:
-        cluster.create_deployment(ns, s, 1)
-        service = elasti_service(s, "unused", target=s, trigger_type="idle", cooldown=1)
-        create_es(cluster, ns, service, age=False)
+    idle_services(cluster, ns, names)
     group = {"kubescale.io/lease-group": "hand", "kubescale.io/lease-role": "shard"}
     for i in (1, 2):
         foreign_lease(cluster, ns, f"hand-{i}", {**group, "kubescale.io/shard": str(i)})
@@ -326,12 +328,7 @@ def test_a_pass_made_by_hand_during_a_run_never_acts_for_another_replica(cluster
     assert mine and theirs
 
     # Shards: this replica holds shard 0 only.
-    h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
-    h.register_scaler("idle", Idle)
-    options = {"polling_interval": 0.2, "shards": 3, "lease_name": "hand", "lease_duration": 3.0}
-    loop = threading.Thread(target=h.run, kwargs=options)
-    loop.start()
-    try:
+    with idle_run(cluster, ns, shards=3, lease_name="hand") as h:
         taken = lambda: lease_holder(cluster, ns, "hand-0") not in ("", "other-replica")  # noqa: E731
         cluster.wait_for(taken, "shard 0 taken")
         decided = {d.name for d in h.check_and_scale()}
@@ -342,9 +339,6 @@ def test_a_pass_made_by_hand_during_a_run_never_acts_for_another_replica(cluster
         at_zero = lambda: all(counts(cluster, ns)[s] == 0 for s in mine)  # noqa: E731
         cluster.wait_for(at_zero, "this replica's targets at 0")
         assert all(counts(cluster, ns)[s] == 1 for s in theirs), counts(cluster, ns)
-    finally:
-        h.close()
-        loop.join(30)
 
     # Leader election: another process holds the Lease, this one follows.
     h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
