@@ -3,8 +3,9 @@
 The template declares every handler method once, on ``ScaleHandler``. This script derives
 ``AsyncScaleHandler`` from it mechanically (the I/O methods return ``Awaitable[...]``; the context
 manager becomes ``async with``), and fills every docstring in from the built ``kubescale._native``
-module, whose docstrings are the Rust doc comments. So neither the method list nor a docstring is
-written twice.
+module, whose docstrings are the Rust doc comments, and its ``__all__`` from the module's (the
+names in the order the module registers them). So neither the method list, a docstring nor the
+list of names is written twice.
 
     python scripts/gen_stubs.py          # write the stub
     python scripts/gen_stubs.py --check  # fail if the committed stub is out of date
@@ -141,6 +142,9 @@ def render() -> str:
     if problems:
         raise SystemExit("\n".join(problems))
     tree.body[0] = ast.Expr(ast.Constant(HEADER))
+    imports = max(i for i, n in enumerate(tree.body) if isinstance(n, (ast.Import, ast.ImportFrom)))
+    names = ast.parse(f"__all__ = {list(native.__all__)!r}").body[0]
+    tree.body.insert(imports + 1, names)
     out: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef):

@@ -11,6 +11,7 @@ The blocking API::
 The same methods as coroutines live in :mod:`kubescale.asyncio`.
 """
 
+from kubescale import errors
 from kubescale._native import (
     Answer,
     BatchEntry,
@@ -18,65 +19,32 @@ from kubescale._native import (
     CooldownRecommendation,
     Decision,
     Event,
+    Replay,
+    ReplayComparison,
+    ReplayStep,
+    ReplaySummary,
     Resource,
     Scale,
     ScaleHandler,
     ScaleResult,
+    TriggerSample,
     __version__,
     elastiservice_crd,
     reset_logging,
 )
-from kubescale._replay import Replay, ReplayComparison, ReplayStep, ReplaySummary, TriggerSample
 from kubescale._scalers import HistorySample, Scaler, ScalerHistory
 from kubescale._types import Decisions, ScaleBatch
-from kubescale.errors import (
-    ApiError,
-    ApiUnavailableError,
-    ConfigError,
-    ConflictError,
-    ForbiddenError,
-    HandlerClosedError,
-    InvalidError,
-    InvalidTargetError,
-    InvalidValueError,
-    KubeScaleError,
-    LeaseLostError,
-    NamespaceNotAllowedError,
-    NoMatchError,
-    NotFoundError,
-    NotScalableError,
-    PreconditionError,
-    ScaleBatchError,
-    ScalerError,
-    UnauthorizedError,
-    WaitTimeoutError,
-)
+from kubescale.errors import *  # noqa: F403 (its __all__ is added to this one below)
 
 __all__ = [
     "Answer",
-    "ApiError",
-    "ApiUnavailableError",
     "BatchEntry",
-    "ConfigError",
-    "ConflictError",
     "CooldownPoint",
     "CooldownRecommendation",
     "Decision",
     "Decisions",
     "Event",
-    "ForbiddenError",
-    "HandlerClosedError",
     "HistorySample",
-    "InvalidError",
-    "InvalidTargetError",
-    "InvalidValueError",
-    "KubeScaleError",
-    "LeaseLostError",
-    "NamespaceNotAllowedError",
-    "NoMatchError",
-    "NotFoundError",
-    "NotScalableError",
-    "PreconditionError",
     "Replay",
     "ReplayComparison",
     "ReplayStep",
@@ -84,16 +52,13 @@ __all__ = [
     "Resource",
     "Scale",
     "ScaleBatch",
-    "ScaleBatchError",
     "ScaleHandler",
     "ScaleResult",
     "Scaler",
-    "ScalerError",
     "ScalerHistory",
     "TriggerSample",
-    "UnauthorizedError",
-    "WaitTimeoutError",
     "__version__",
     "elastiservice_crd",
     "reset_logging",
 ]
+__all__ += errors.__all__  # the exceptions

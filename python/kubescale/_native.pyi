@@ -9,29 +9,33 @@ from typing import Any, ClassVar, Literal, Optional, Union, final, overload
 
 from typing_extensions import disjoint_base
 
-from kubescale._replay import Replay
 from kubescale._scalers import Scaler
 from kubescale._types import Decisions, ScaleBatch
 
 __all__ = [
-    "Answer",
+    "__version__",
+    "_Handler",
+    "ScaleHandler",
     "AsyncScaleHandler",
+    "Resource",
+    "Scale",
+    "ScaleResult",
+    "Event",
+    "Decision",
+    "Answer",
+    "html_table",
     "BatchEntry",
     "CooldownPoint",
     "CooldownRecommendation",
-    "Decision",
-    "Event",
-    "Resource",
-    "Scale",
-    "ScaleHandler",
-    "ScaleResult",
-    "_Handler",
-    "__version__",
-    "_shutdown",
+    "TriggerSample",
+    "ReplayStep",
+    "ReplaySummary",
+    "Replay",
+    "ReplayComparison",
     "elastiservice_crd",
-    "html_table",
-    "parse_duration",
     "reset_logging",
+    "parse_duration",
+    "_shutdown",
 ]
 __version__: str
 
@@ -262,6 +266,252 @@ class CooldownRecommendation:
 
         Returns:
             str: ``<svg ...>...</svg>``."""
+        ...
+
+    def _repr_html_(self) -> str: ...
+
+@final
+class TriggerSample:
+    """One trigger's answer at one step of a replay.
+
+    Attributes:
+        answer: ``Answer.UNHEALTHY`` (also for a step without data), ``WANTS_UP`` or
+            ``ALLOWS_ZERO``.
+        value: The value the trigger compared (Prometheus: the query's value), if any.
+        note: Why it is unhealthy, when the data says (``"no sample"``, an error)."""
+
+    @property
+    def answer(self) -> Answer: ...
+    @property
+    def value(self) -> Optional[float]: ...
+    @property
+    def note(self) -> Optional[str]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ReplayStep:
+    """One step of a replay.
+
+    Attributes:
+        time: The step's time (UTC ``datetime``).
+        triggers: Each trigger's ``TriggerSample``, in the service's order.
+        answer: The triggers' answer as the loop asks them, or None when an earlier rule
+            (age, enabled period) decided and they were not asked.
+        direction: ``"scale_up"``, ``"scale_down"`` or ``"no_scale"``.
+        reason: Why, in the loop's words.
+        replicas_before: The target's count before the step.
+        replicas: Its count after the step.
+        cold_start: A trigger wanted the target up while it was at zero (a request waited).
+        wait: How long that request would have waited (``timedelta``): at most a polling
+            interval until a pass saw the traffic, plus the target's wake-up (``replay``'s
+            ``polling_interval`` and ``wake_up``); zero without a cold start.
+        value: The first trigger's value (what the plot draws)."""
+
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def triggers(self) -> tuple[TriggerSample, ...]: ...
+    @property
+    def answer(self) -> Optional[Answer]: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def replicas_before(self) -> int: ...
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def cold_start(self) -> bool: ...
+    @property
+    def wait(self) -> timedelta: ...
+    @property
+    def value(self) -> Optional[float]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain values: answers as ``"unhealthy"``, ``"wants_up"`` or
+        ``"allows_zero"``, ``wait`` in seconds, ``value`` the first trigger's.
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ReplaySummary:
+    """The numbers of a replay.
+
+    Attributes:
+        steps: Steps replayed.
+        baseline_replicas: The count the target runs at when the loop leaves it up.
+        time_at_zero: Time the target spent at zero (``timedelta``).
+        fraction_at_zero: ``time_at_zero`` over the range (0 to 1).
+        replica_hours_saved: Replica-hours not run, against the baseline throughout.
+        scale_downs: Times the target went to zero.
+        scale_ups: Times it came back from zero.
+        cold_starts: Steps where traffic found the target at zero.
+        longest_at_zero: The longest stretch at zero (``timedelta``).
+        cold_start_wait: What the cold starts cost the requests that waited, in all
+            (``timedelta``).
+        worst_wait: The longest one of them waited (``timedelta``)."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def baseline_replicas(self) -> int: ...
+    @property
+    def time_at_zero(self) -> timedelta: ...
+    @property
+    def fraction_at_zero(self) -> float: ...
+    @property
+    def replica_hours_saved(self) -> float: ...
+    @property
+    def scale_downs(self) -> int: ...
+    @property
+    def scale_ups(self) -> int: ...
+    @property
+    def cold_starts(self) -> int: ...
+    @property
+    def longest_at_zero(self) -> timedelta: ...
+    @property
+    def cold_start_wait(self) -> timedelta: ...
+    @property
+    def worst_wait(self) -> timedelta: ...
+    def rows(self) -> list[tuple[str, str]]:
+        """The numbers in words, as the notebook's table shows them: ``("time at zero",
+        "3m00s (43%)")``, ``("replica-hours saved", "0.1 (against 2)")``, ...
+
+        Returns:
+            list[tuple[str, str]]"""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, durations in seconds.
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
+    def _repr_html_(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Replay:
+    """What the scale-to-zero loop would have done for one service over a range of time
+    (``ScaleHandler.replay``).
+
+    Attributes:
+        namespace: The service's namespace.
+        name: The service's name.
+        service: ``namespace/name`` of the ElastiService.
+        target: The target, ``TYPE/NAME``.
+        step: Time between steps (``timedelta``).
+        cooldown: The cooldown used, after overrides and the 0 → 900 s rule (``timedelta``).
+        trigger_types: Each trigger's type.
+        thresholds: Each trigger's ``threshold``, where it has a number.
+        overrides: What was tried instead of the spec, as given to ``replay`` (a copy).
+        label: The overrides in one line (``"cooldown=300"``), or ``"as stored"``.
+        steps: Every ``ReplayStep``, in time order.
+        summary: The numbers, a ``ReplaySummary``."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def step(self) -> timedelta: ...
+    @property
+    def cooldown(self) -> timedelta: ...
+    @property
+    def trigger_types(self) -> tuple[str, ...]: ...
+    @property
+    def thresholds(self) -> tuple[Optional[float], ...]: ...
+    @property
+    def overrides(self) -> dict[str, Any]: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def steps(self) -> tuple[ReplayStep, ...]: ...
+    @property
+    def summary(self) -> ReplaySummary: ...
+    def transitions(self) -> list[ReplayStep]:
+        """The steps that changed the target's count.
+
+        Returns:
+            list[ReplayStep]"""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain values (for JSON): the summary and every step (``ReplayStep.to_dict``).
+
+        Returns:
+            dict[str, Any]"""
+        ...
+
+    def to_pandas(self) -> Any:
+        """The steps as a DataFrame indexed by time (needs pandas: ``pip install pandas``).
+
+        Returns:
+            pandas.DataFrame: One row per step: ``value``, ``answer``, ``direction``,
+            ``reason``, ``replicas_before``, ``replicas``, ``cold_start``, ``wait``.
+
+        Raises:
+            ImportError: pandas is not installed."""
+        ...
+
+    def compare(self, other: Replay) -> ReplayComparison:
+        """This replay and ``other`` side by side (e.g. cooldown 300 against 900).
+
+        Args:
+            other: Another replay, usually of the same service.
+
+        Returns:
+            ReplayComparison"""
+        ...
+
+    def plot_svg(self, width: int = 720, height: int = 220) -> str:
+        """The replay as an SVG image: the replicas over time (a step line, left axis), the first
+        trigger's value (dotted, right axis) with its threshold (dashed), stretches at zero and
+        steps with an unhealthy trigger shaded, time ticks below (UTC). Above 1,500 steps the
+        value's line is drawn from buckets, each its highest value.
+
+        Args:
+            width: Pixels.
+            height: Pixels.
+
+        Returns:
+            str: ``<svg ...>...</svg>``."""
+        ...
+
+    @staticmethod
+    def _from_native(data: dict[str, Any]) -> Replay:
+        """A replay from the core's serialised form (times and durations in seconds, answers by
+        their Python name) and the overrides given: what tests and tools build by hand."""
+        ...
+
+    def _repr_html_(self) -> str: ...
+
+@final
+class ReplayComparison:
+    """Two replays side by side (``Replay.compare``).
+
+    Attributes:
+        left: The first replay.
+        right: The second."""
+
+    @property
+    def left(self) -> Replay: ...
+    @property
+    def right(self) -> Replay: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Both summaries, keyed by each replay's label.
+
+        Returns:
+            dict[str, Any]"""
         ...
 
     def _repr_html_(self) -> str: ...

@@ -412,7 +412,7 @@ def _print_replay(r: kubescale.Replay) -> None:
     tried = f" (trying {r.label})" if r.overrides else ""
     print(f"{r.service} ({r.target}): cooldown {r.cooldown}{tried}")
     print(f"{m.steps} steps of {r.step}, from {first} to {last}")
-    print(_table([{"": k, "value": v} for k, v in m._rows()]))
+    print(_table([{"": k, "value": v} for k, v in m.rows()]))
     print()
     rows = [
         {

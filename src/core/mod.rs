@@ -30,9 +30,9 @@ pub use discovery::Resource;
 pub use duration::parse as parse_duration;
 pub use elasti::{
     Answer, Budget, ColdStartCost, Controller, CooldownPoint, DEFAULT_SCALER_CONCURRENCY, Decision, Direction,
-    ElastiService, EnabledPeriod, EnabledPeriodSpec, MAX_SHARDS, MAX_STEPS, Overrides, Recommendation, Replay,
-    ReplayOptions, ReplayStep, RunOptions, Sample, Scaler, ScalerFactory, StepRange, Summary, Sweep, Turn, crd,
-    prometheus, shard_of,
+    ElastiService, EnabledPeriod, EnabledPeriodSpec, MAX_SHARDS, MAX_STEPS, Overrides, PlotScales, Recommendation,
+    Replay, ReplayOptions, ReplayStep, RunOptions, Sample, Scaler, ScalerFactory, StepRange, Summary, Sweep, Turn, crd,
+    overrides_label, prometheus, replay_svg, shard_of,
 };
 pub use error::{Error, Result, error_chain};
 pub use fence::{Fence, LeaseLost, scope as with_fence};

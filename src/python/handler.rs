@@ -26,7 +26,8 @@ use crate::python::asyncio_bridge;
 use crate::python::blocking;
 use crate::python::fleet::{Batch, BatchEntry};
 use crate::python::recommend::CooldownRecommendation;
-use crate::python::replay::{self, ReplayResult};
+use crate::python::replay;
+use crate::python::replay_result::Replay;
 use crate::python::runtime::runtime;
 use crate::python::scaler_bridge::{LoopCell, PyScalerFactory};
 use crate::python::types::{Decision, Decisions, Event, Resource, Scale, ScaleResult};
@@ -991,7 +992,7 @@ impl Handler {
         let given = given.unbind();
         let fut = async move {
             let replay = c.replay(&service, namespace.as_deref(), opts, progress).await?;
-            Ok(ReplayResult { replay, overrides: given })
+            Ok(Replay::new(replay, given))
         };
         self.call_loop(py, fut, None)
     }

@@ -9,6 +9,7 @@ mod handler;
 mod html;
 mod recommend;
 mod replay;
+mod replay_result;
 mod runtime;
 mod scaler_bridge;
 mod scaler_threads;
@@ -147,6 +148,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     types::register(m)?;
     fleet::register(m)?;
     recommend::register(m)?;
+    replay_result::register(m)?;
     m.add_function(wrap_pyfunction!(elastiservice_crd, m)?)?;
     m.add_function(wrap_pyfunction!(reset_logging, m)?)?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;

@@ -1,5 +1,5 @@
-//! `replay()`'s arguments and result: moments and durations as Python users give them, the
-//! spec overrides, and the core's [`Replay`](core::Replay) as a `kubescale.Replay`.
+//! `replay()`'s arguments: moments and durations as Python users give them, and the spec
+//! overrides (its result is in `replay_result`).
 
 use std::time::Duration;
 
@@ -9,7 +9,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::core::{self, Error};
-use crate::python::types::dict_of;
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
@@ -95,25 +94,4 @@ pub fn metadata_value(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
         return Ok(serde_json::Value::String(n.to_string()));
     }
     Err(PyTypeError::new_err(format!("a trigger metadata value must be a str or a number, not {}", type_name(value))))
-}
-
-/// A replay's result, returned as ``kubescale.Replay`` (see `python/kubescale/_replay.py`,
-/// which builds it from the core's serialised fields), with the `overrides` the caller gave.
-pub struct ReplayResult {
-    /// The core's result.
-    pub replay: core::Replay,
-    /// What the caller overrode, as given (for labels and comparisons).
-    pub overrides: Py<PyDict>,
-}
-
-impl<'py> IntoPyObject<'py> for ReplayResult {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let data = dict_of(py, &self.replay)?;
-        data.set_item("overrides", self.overrides.bind(py))?;
-        py.import("kubescale._replay")?.getattr("Replay")?.call_method1("_from_native", (data,))
-    }
 }

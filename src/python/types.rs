@@ -15,7 +15,7 @@ pub(crate) fn dict_of<'py>(py: Python<'py>, value: &impl serde::Serialize) -> Py
 }
 
 /// `Name(field=value, ...)` with each value's Python repr, as a dataclass shows itself.
-fn repr_of(name: &str, fields: &Bound<'_, PyDict>) -> PyResult<String> {
+pub(crate) fn repr_of(name: &str, fields: &Bound<'_, PyDict>) -> PyResult<String> {
     let parts = fields.iter().map(|(k, v)| Ok(format!("{k}={}", v.repr()?))).collect::<PyResult<Vec<_>>>()?;
     Ok(format!("{name}({})", parts.join(", ")))
 }
@@ -312,8 +312,8 @@ pub struct Decision(core::Decision);
 #[pymethods]
 impl Decision {
     #[getter]
-    fn namespace(&self) -> &str {
-        &self.0.namespace
+    fn service(&self) -> String {
+        format!("{}/{}", self.0.namespace, self.0.name)
     }
 
     #[getter]
@@ -322,8 +322,8 @@ impl Decision {
     }
 
     #[getter]
-    fn service(&self) -> String {
-        format!("{}/{}", self.0.namespace, self.0.name)
+    fn namespace(&self) -> &str {
+        &self.0.namespace
     }
 
     #[getter]

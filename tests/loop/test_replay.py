@@ -534,7 +534,7 @@ def test_each_cold_start_costs_its_request_a_polling_interval_and_the_wake_up(
     assert {s.wait for s in r.steps if not s.cold_start} == {timedelta(0)}
     assert (r.summary.cold_start_wait, r.summary.worst_wait) == (timedelta(seconds=50), timedelta(seconds=50))
     assert r.summary.to_dict()["worst_wait"] == 50.0
-    assert ("cold-start wait", "50s in all, 50s at worst") in r.summary._rows()
+    assert ("cold-start wait", "50s in all, 50s at worst") in r.summary.rows()
 
 
 def test_a_cold_start_costs_the_wake_up_the_loop_measured(

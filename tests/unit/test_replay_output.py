@@ -84,9 +84,10 @@ def test_transitions_are_the_steps_that_changed_the_count(replay: Replay) -> Non
 def test_summary_rows_and_dict(replay: Replay) -> None:
     m = replay.summary
     assert m.time_at_zero == timedelta(minutes=3)
-    rows = dict(m._rows())
+    rows = dict(m.rows())
     assert rows["time at zero"] == "3m00s (43%)"
     assert rows["replica-hours saved"] == "0.1 (against 2)"
+    assert "3m00s (43%)" in m._repr_html_()
     d = replay.to_dict()
     assert d["summary"]["time_at_zero"] == 180.0
     assert d["steps"][2]["answer"] == "allows_zero"
@@ -163,3 +164,21 @@ def test_a_long_transitions_table_is_cut_with_a_count() -> None:
     html = r._repr_html_()
     assert html.count("→") == 50
     assert f"… and {len(r.transitions()) - 50} more" in html
+
+
+def test_a_replay_is_immutable_and_reads_as_python(replay: Replay) -> None:
+    with pytest.raises(AttributeError):
+        replay.cooldown = timedelta(0)  # type: ignore[misc]
+    # The overrides are a copy: changing it changes no replay.
+    replay.overrides["cooldown"] = 900
+    assert replay.overrides == {"cooldown": 300}
+    assert replay.steps is replay.steps  # built once
+    assert replay.steps[2] == replay.transitions()[0]
+    assert repr(replay).startswith("Replay(service='dev/web', steps=7, fraction_at_zero=0.43,")
+    sample = "TriggerSample(answer=Answer.UNHEALTHY, value=None, note='no sample')"
+    assert repr(replay.steps[4].triggers[0]) == sample
+
+
+def test_a_malformed_serialised_replay_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        Replay._from_native({**native([1], [1.0]), "steps": "not a list"})

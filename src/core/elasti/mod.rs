@@ -43,7 +43,8 @@ pub use decision::{Answer, Decision, Direction};
 pub use enabled_period::EnabledPeriod;
 pub use ownership::shards::{MAX_SHARDS, shard_of};
 pub use replay::{
-    Budget, ColdStartCost, CooldownPoint, Overrides, Recommendation, Replay, ReplayOptions, ReplayStep, Summary, Sweep,
+    Budget, ColdStartCost, CooldownPoint, Overrides, PlotScales, Recommendation, Replay, ReplayOptions, ReplayStep,
+    Summary, Sweep, overrides_label, replay_svg,
 };
 pub use resource::{ElastiService, EnabledPeriodSpec, crd};
 pub use run::RunOptions;

@@ -25,12 +25,25 @@ fn unix_seconds<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::E
     s.serialize_f64(t.as_nanosecond() as f64 / 1e9)
 }
 
+/// Reads a duration written by [`seconds`].
+fn from_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
+}
+
+/// Reads a time written by [`unix_seconds`].
+fn from_unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    let s = <f64 as serde::Deserialize>::deserialize(d)?;
+    Timestamp::from_nanosecond((s * 1e9).round() as i128).map_err(serde::de::Error::custom)
+}
+
 /// One step of a replay: what the triggers said, what the loop decided, and the count the
-/// target had after it. (Serialised with times and durations in seconds, as every replay type.)
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// target had after it. (Serialised with times and durations in seconds, as every replay type,
+/// and read back from that form.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayStep {
     /// The step's time.
-    #[serde(serialize_with = "unix_seconds")]
+    #[serde(serialize_with = "unix_seconds", deserialize_with = "from_unix_seconds")]
     pub time: Timestamp,
     /// Each trigger's answer at this step, in the service's order.
     pub triggers: Vec<Sample>,
@@ -50,8 +63,20 @@ pub struct ReplayStep {
     pub cold_start: bool,
     /// How long that request would have waited (see [`ColdStartCost`]); zero without a cold
     /// start.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
     pub wait: Duration,
+}
+
+impl ReplayStep {
+    /// The first trigger's value, where it has one (what a plot draws).
+    pub fn value(&self) -> Option<f64> {
+        self.triggers.first().and_then(|t| t.value)
+    }
+
+    /// Whether the step changed the target's count.
+    pub fn moved(&self) -> bool {
+        self.replicas != self.replicas_before
+    }
 }
 
 /// What a cold start costs a request: at most a polling interval until a pass sees the
@@ -72,7 +97,7 @@ impl ColdStartCost {
 }
 
 /// The numbers of a replay.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Steps replayed.
     pub steps: usize,
@@ -80,7 +105,7 @@ pub struct Summary {
     /// or the remembered one when it started at zero; at least `minTargetReplicas` and 1).
     pub baseline_replicas: i32,
     /// Time the target spent at zero (steps at zero × step).
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub time_at_zero: Duration,
     /// `time_at_zero` over the whole range.
     pub fraction_at_zero: f64,
@@ -94,13 +119,13 @@ pub struct Summary {
     /// Steps where traffic found the target at zero.
     pub cold_starts: usize,
     /// The longest stretch at zero.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub longest_at_zero: Duration,
     /// What the cold starts cost the requests that waited, in all.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
     pub cold_start_wait: Duration,
     /// The longest one of them waited.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
     pub worst_wait: Duration,
 }
 
@@ -133,7 +158,7 @@ impl Summary {
 }
 
 /// What the loop would have done for one service over a range of time.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Replay {
     /// The service's namespace.
     pub namespace: String,
@@ -142,10 +167,10 @@ pub struct Replay {
     /// The target, as `TYPE/NAME`.
     pub target: String,
     /// The time between steps.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub step: Duration,
     /// The cooldown the replay used (after overrides and the 0 → 900 s rule).
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub cooldown: Duration,
     /// Each trigger's type, in order.
     pub trigger_types: Vec<String>,
@@ -155,6 +180,65 @@ pub struct Replay {
     pub steps: Vec<ReplayStep>,
     /// The numbers.
     pub summary: Summary,
+}
+
+impl Replay {
+    /// The first trigger's threshold, where it has one.
+    pub fn threshold(&self) -> Option<f64> {
+        self.thresholds.first().copied().flatten()
+    }
+}
+
+/// Replays built by hand, for the presentation's tests.
+#[cfg(test)]
+pub(crate) mod example {
+    use super::*;
+    use crate::core::elasti::decision::Answer;
+
+    /// One step a minute (or `step` seconds) from 2023-11-14 22:13:20 UTC per count, the
+    /// first trigger's value beside it (None: no sample, unhealthy); threshold 0.5; baseline 2.
+    pub fn replay(replicas: &[i32], values: &[Option<f64>], step: u64) -> Replay {
+        let t0 = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut before = replicas.first().copied().unwrap_or(0);
+        let steps: Vec<ReplayStep> = replicas
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (&n, &value))| {
+                let answer = match value {
+                    None => Answer::Unhealthy,
+                    Some(v) if v < 0.5 => Answer::AllowsZero,
+                    Some(_) => Answer::WantsUp,
+                };
+                let note = value.is_none().then(|| "no sample".to_string());
+                let s = ReplayStep {
+                    time: t0 + Duration::from_secs(step * i as u64),
+                    triggers: vec![Sample { answer, value, note }],
+                    answer: Some(answer),
+                    direction: Direction::NoScale,
+                    reason: "test".into(),
+                    replicas_before: before,
+                    replicas: n,
+                    cold_start: before == 0 && n > 0,
+                    wait: Duration::ZERO,
+                };
+                before = n;
+                s
+            })
+            .collect();
+        let step = Duration::from_secs(step);
+        Replay {
+            namespace: "dev".into(),
+            name: "web".into(),
+            target: "Deployment/web".into(),
+            step,
+            cooldown: Duration::from_secs(300),
+            trigger_types: vec!["prometheus".into()],
+            thresholds: vec![Some(0.5)],
+            summary: Summary::of(&steps, step, 2),
+            steps,
+        }
+    }
 }
 
 #[cfg(test)]
