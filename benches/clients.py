@@ -12,10 +12,11 @@ import asyncio
 import json
 import resource
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 
 def cpu_seconds() -> float:
@@ -162,18 +163,36 @@ CLIENTS: dict[str, Callable[[str, str, int], tuple[Callable[..., Any], bool]]] =
 # ---- runners ---------------------------------------------------------------------------------
 
 
-def run_sync(scale: Callable[..., Any], jobs: list[tuple[str, int]], conc: int, lat: list[float]) -> None:
+def thread_pool(conc: int) -> Optional[ThreadPoolExecutor]:
+    """The threads of the blocking runner, all started before the measured time, as an
+    application keeps its pool: what is measured is the client's work, not ``conc`` new threads
+    a round (the Go peer's goroutines cost nothing alike). None for one call at a time."""
+    if conc == 1:
+        return None
+    pool = ThreadPoolExecutor(conc)
+    started = threading.Barrier(conc + 1)
+    for _ in range(conc):
+        pool.submit(started.wait)
+    started.wait()
+    return pool
+
+
+def run_sync(
+    scale: Callable[..., Any],
+    jobs: list[tuple[str, int]],
+    pool: Optional[ThreadPoolExecutor],
+    lat: list[float],
+) -> None:
     def one(job: tuple[str, int]) -> None:
         t = time.perf_counter()
         scale(*job)
         lat.append((time.perf_counter() - t) * 1000)
 
-    if conc == 1:
+    if pool is None:
         for job in jobs:
             one(job)
     else:
-        with ThreadPoolExecutor(conc) as pool:
-            list(pool.map(one, jobs))
+        list(pool.map(one, jobs))
 
 
 async def run_async(
@@ -233,16 +252,19 @@ def main() -> None:
     if is_async:
         asyncio.run(body())
     else:
+        pool = thread_pool(a.concurrency)
         setup_done = time.perf_counter()
         result["warm_end"] = time.time()  # discovery after this is counted as after warm-up
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         for v in rounds:
-            run_sync(scale, [(f"b-{i}", v) for i in range(a.targets)], a.concurrency, lat)
+            run_sync(scale, [(f"b-{i}", v) for i in range(a.targets)], pool, lat)
             rss_rounds.append(rss_kb())
         finish = getattr(scale, "finish", None)
         if finish is not None:
             finish()
         result.update(cpu=cpu_seconds() - cpu0, wall=time.perf_counter() - t0, setup=setup_done - started)
+        if pool is not None:
+            pool.shutdown()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     json.dump(
         {**result, "ops": len(lat), "lat": lat, "rss_peak_kb": peak, "rss_rounds": rss_rounds}, sys.stdout
