@@ -75,8 +75,10 @@ pub fn redact(text: &str) -> String {
     while let Some(i) = rest.find("://") {
         // The scheme: the letters right before "://".
         let start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         out.push_str(&rest[..start]);
         let url_text = &rest[start..];
         let end = i - start + 3 + url_end(&url_text[i - start + 3..]);
@@ -116,5 +118,12 @@ mod tests {
         assert!(out.contains("https://REDACTED@h/api/v1/query?query=up&password=REDACTED)"), "{out}");
         assert_eq!(redact("no url here: a://"), "no url here: a://");
         assert_eq!(redact(""), "");
+    }
+
+    #[test]
+    fn a_scheme_after_a_multibyte_character() {
+        // The character before the scheme is two bytes long: the scheme starts after all of it.
+        assert_eq!(redact(r#"not ["¡://"]"#), r#"not ["¡://"]"#);
+        assert_eq!(redact("é→https://u:p@h/x"), "é→https://REDACTED@h/x");
     }
 }
