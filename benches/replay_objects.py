@@ -1,6 +1,6 @@
-"""What a replay's result costs in Python: a week at one-minute steps (10,080 steps) built from
-the core's serialised form, its steps read, its plot, notebook view and dict, medians of 7. No
-cluster: the unit layer's replay builder.
+"""What a replay's result costs in Python: a week at one-minute steps (10,080 steps) built by
+hand (``Replay._example``), its steps read, its plot, notebook view and dict, medians of 7. No
+cluster.
 
     .venv/bin/python benches/replay_objects.py
 """
@@ -8,17 +8,10 @@ cluster: the unit layer's replay builder.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "unit")]
-
-from test_replay_output import native  # noqa: E402
-
-import kubescale  # noqa: E402
+import kubescale
 
 
 def median_ms(f: Callable[[], object], runs: int = 7) -> float:
@@ -34,10 +27,9 @@ def main() -> None:
     n = 7 * 24 * 60
     values: list[float | None] = [float(i % 97) for i in range(n)]
     replicas = [2 if v and v > 0.5 else 0 for v in values]
-    data = native(replicas, values)
-    replay = kubescale.Replay._from_native(data)
-    build = median_ms(lambda: kubescale.Replay._from_native(data).steps)
-    print(f"_from_native(dict) and .steps {build:7.1f} ms")
+    replay = kubescale.Replay._example(replicas, values)
+    build = median_ms(lambda: kubescale.Replay._example(replicas, values).steps)
+    print(f"built, and .steps read       {build:7.1f} ms")
     print(f"plot_svg()                    {median_ms(replay.plot_svg):7.1f} ms")
     print(f"_repr_html_()                 {median_ms(replay._repr_html_):7.1f} ms")
     print(f"to_dict()                     {median_ms(replay.to_dict):7.1f} ms")

@@ -488,9 +488,16 @@ class Replay:
         ...
 
     @staticmethod
-    def _from_native(data: dict[str, Any]) -> Replay:
-        """A replay from the core's serialised form (times and durations in seconds, answers by
-        their Python name) and the overrides given: what tests and tools build by hand."""
+    def _example(
+        replicas: list[int],
+        values: list[Optional[float]],
+        step: int = 60,
+        overrides: Optional[dict[str, Any]] = None,
+    ) -> Replay:
+        """A replay built by hand, for tests and examples without a cluster: one step per count
+        in ``replicas``, ``step`` seconds apart from 2023-11-14 22:13:20 UTC, each with one
+        Prometheus trigger (threshold 0.5) whose value is beside it in ``values`` (None: no
+        sample, unhealthy), as if ``replay`` had been given ``overrides``."""
         ...
 
     def _repr_html_(self) -> str: ...

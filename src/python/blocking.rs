@@ -2,6 +2,7 @@
 //! released.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -20,6 +21,13 @@ pub type Stop = Box<dyn FnOnce() + Send>;
 /// How long a stopped operation may take to finish its way out (release a Lease) after Ctrl-C.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// An operation's value, made a Python object once the caller holds the GIL again.
+type Delivery = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Send>;
+
+/// An operation whose value is a [`Delivery`]: one type for every operation, so the waiting
+/// below is compiled once, not once per result type.
+type Operation = Pin<Box<dyn Future<Output = Result<Delivery>> + Send>>;
+
 /// Runs `fut` on the runtime and waits for it with the GIL released. Works from any thread,
 /// also where an asyncio loop is running (Jupyter). Ctrl-C cancels the operation; with a
 /// `stop`, it first calls it and gives the operation up to 5 s to finish its way out (the loop
@@ -32,17 +40,27 @@ where
     F: Future<Output = Result<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
+    let operation: Operation = Box::pin(async move {
+        let value = fut.await?;
+        Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Delivery)
+    });
+    wait(py, operation, stop)
+}
+
+/// Runs `operation` on the runtime and waits for its value with the GIL released (see
+/// [`run_sync`]).
+fn wait(py: Python<'_>, operation: Operation, stop: Option<Stop>) -> PyResult<Py<PyAny>> {
     let mut stop = stop;
     let (tx, rx) = mpsc::sync_channel(1);
     let task = runtime().spawn(async move {
-        let _ = tx.send(fut.await);
+        let _ = tx.send(operation.await);
     });
     let mut rx = rx;
     loop {
         let (received, back) = py.detach(move || (rx.recv_timeout(SIGNAL_CHECK), rx));
         rx = back;
         match received {
-            Ok(result) => return result?.into_py_any(py),
+            Ok(result) => return result?(py),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Err(e) = py.check_signals() {
                     if let Some(stop) = stop.take() {

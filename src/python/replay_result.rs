@@ -9,11 +9,19 @@ use jiff::Timestamp;
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyTuple};
 
 use crate::core;
 use crate::python::html;
 use crate::python::types::{Answer, dict_of, repr_of};
+
+/// `t` as an aware ``datetime`` in UTC (to the microsecond).
+fn utc_datetime<'py>(py: Python<'py>, t: Timestamp) -> PyResult<Bound<'py, PyAny>> {
+    let datetime = py.import(pyo3::intern!(py, "datetime"))?;
+    let utc = datetime.getattr(pyo3::intern!(py, "timezone"))?.getattr(pyo3::intern!(py, "utc"))?;
+    let whole = datetime.getattr(pyo3::intern!(py, "datetime"))?.call_method1("fromtimestamp", (t.as_second(), utc))?;
+    whole.call_method("replace", (), Some(&[("microsecond", t.subsec_microsecond())].into_py_dict(py)?))
+}
 
 /// An answer as ``to_dict()`` writes it: ``"unhealthy"``, ``"wants_up"`` or ``"allows_zero"``.
 fn answer_name(a: Option<core::Answer>) -> Option<&'static str> {
@@ -103,8 +111,8 @@ impl ReplayStep {
 #[pymethods]
 impl ReplayStep {
     #[getter]
-    fn time(&self) -> Timestamp {
-        self.step.time
+    fn time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        utc_datetime(py, self.step.time)
     }
 
     #[getter]
@@ -160,7 +168,7 @@ impl ReplayStep {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = &self.step;
         let d = PyDict::new(py);
-        d.set_item("time", s.time)?;
+        d.set_item("time", utc_datetime(py, s.time)?)?;
         d.set_item("value", s.value())?;
         d.set_item("answer", answer_name(s.answer))?;
         d.set_item("direction", s.direction.as_str())?;
@@ -184,7 +192,7 @@ impl ReplayStep {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let s = &self.step;
         let fields = PyDict::new(py);
-        fields.set_item("time", s.time)?;
+        fields.set_item("time", utc_datetime(py, s.time)?)?;
         fields.set_item("replicas_before", s.replicas_before)?;
         fields.set_item("replicas", s.replicas)?;
         fields.set_item("direction", s.direction.as_str())?;
@@ -476,16 +484,24 @@ impl Replay {
         core::replay_svg(&self.replay, width, height, None)
     }
 
-    /// A replay from the core's serialised form (times and durations in seconds, answers by
-    /// their Python name) and the overrides given: what tests and tools build by hand.
+    /// A replay built by hand, for tests and examples without a cluster: one step per count
+    /// in ``replicas``, ``step`` seconds apart from 2023-11-14 22:13:20 UTC, each with one
+    /// Prometheus trigger (threshold 0.5) whose value is beside it in ``values`` (None: no
+    /// sample, unhealthy), as if ``replay`` had been given ``overrides``.
     #[staticmethod]
-    fn _from_native(py: Python<'_>, data: &Bound<'_, PyDict>) -> PyResult<Replay> {
-        let replay: core::Replay = pythonize::depythonize(data)?;
-        let overrides = match data.get_item("overrides")? {
-            Some(o) => o.cast_into::<PyDict>()?.copy()?,
+    #[pyo3(signature = (replicas, values, step=60, overrides=None))]
+    fn _example(
+        py: Python<'_>,
+        replicas: Vec<i32>,
+        values: Vec<Option<f64>>,
+        step: u64,
+        overrides: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Replay> {
+        let overrides = match overrides {
+            Some(o) => o.copy()?,
             None => PyDict::new(py),
         };
-        Ok(Replay::new(replay, overrides.unbind()))
+        Ok(Replay::new(core::Replay::example(&replicas, &values, step), overrides.unbind()))
     }
 
     fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {

@@ -13,54 +13,16 @@ from kubescale import Answer, Replay
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 
 
-def native(replicas: list[int], values: list[Optional[float]], *, step: int = 60) -> dict[str, Any]:
-    """The dict the core hands to ``Replay._from_native``: one step per count."""
-    steps = []
-    before = replicas[0] if replicas else 0
-    for i, (n, v) in enumerate(zip(replicas, values)):
-        # The core serialises an answer as its name in Python.
-        answer = "UNHEALTHY" if v is None else ("ALLOWS_ZERO" if v < 0.5 else "WANTS_UP")
-        steps.append(
-            {
-                "time": T0 + i * step,
-                "triggers": [{"answer": answer, "value": v, "note": "no sample" if v is None else None}],
-                "answer": answer,
-                "direction": "scale_down" if n < before else ("scale_up" if n > before else "no_scale"),
-                "reason": "test",
-                "replicas_before": before,
-                "replicas": n,
-                "cold_start": before == 0 and n > 0,
-            }
-        )
-        before = n
-    at_zero = sum(step for n in replicas if n == 0)
-    return {
-        "namespace": "dev",
-        "name": "web",
-        "target": "Deployment/web",
-        "step": step,
-        "cooldown": 300,
-        "trigger_types": ["prometheus"],
-        "thresholds": [0.5],
-        "overrides": {"cooldown": 300},
-        "steps": steps,
-        "summary": {
-            "steps": len(replicas),
-            "baseline_replicas": 2,
-            "time_at_zero": at_zero,
-            "fraction_at_zero": at_zero / max(len(replicas) * step, 1),
-            "replica_hours_saved": 2 * at_zero / 3600,
-            "scale_downs": 1,
-            "scale_ups": 1,
-            "cold_starts": 1,
-            "longest_at_zero": at_zero,
-        },
-    }
+def example(replicas: list[int], values: list[Optional[float]], **overrides: Any) -> Replay:
+    """A replay built by hand (``Replay._example``): one step a minute per count from T0, the
+    trigger's value beside it (None: no sample, unhealthy; below its threshold 0.5 it allows
+    zero)."""
+    return Replay._example(replicas, values, overrides=overrides)
 
 
 @pytest.fixture
 def replay() -> Replay:
-    return Replay._from_native(native([2, 2, 0, 0, 0, 2, 2], [1.0, 0.2, 0.1, 0.0, None, 0.9, 1.2]))
+    return example([2, 2, 0, 0, 0, 2, 2], [1.0, 0.2, 0.1, 0.0, None, 0.9, 1.2], cooldown=300)
 
 
 def test_fields_come_through_as_python_values(replay: Replay) -> None:
@@ -105,14 +67,13 @@ def test_svg_shades_the_stretch_at_zero_and_breaks_the_line_without_data(replay:
 
 
 def test_an_empty_replay_draws_an_empty_plot() -> None:
-    d = native([], [])
-    r = Replay._from_native(d)
+    r = example([], [])
     assert r.transitions() == []
     assert r.plot_svg().count("<") == 2
 
 
 def test_html_and_comparison(replay: Replay) -> None:
-    other = Replay._from_native({**native([2] * 7, [1.0] * 7), "overrides": {}})
+    other = example([2] * 7, [1.0] * 7)
     html = replay._repr_html_()
     assert "transitions" in html and "2 → 0" in html
     both = replay.compare(other)
@@ -143,15 +104,15 @@ def test_a_week_at_one_minute_steps_is_a_light_plot() -> None:
     n = 7 * 24 * 60
     values: list[Optional[float]] = [float(i % 97) for i in range(n)]
     replicas = [2 if v and v > 0.5 else 0 for v in values]
-    svg = Replay._from_native(native(replicas, values)).plot_svg()
+    svg = example(replicas, values).plot_svg()
     dotted = re.findall(r'<polyline points="([^"]*)" fill="none" stroke="#888"', svg)
     assert sum(len(p.split()) for p in dotted) <= 1500
     assert len(svg) < 400_000
 
 
 def test_a_comparison_draws_both_on_one_scale() -> None:
-    small = Replay._from_native(native([1, 1, 0], [0.2, 0.1, 0.1]))
-    large = Replay._from_native({**native([4, 4, 4], [5.0, 6.0, 8.0]), "overrides": {}})
+    small = example([1, 1, 0], [0.2, 0.1, 0.1], cooldown=300)
+    large = example([4, 4, 4], [5.0, 6.0, 8.0])
     html = small.compare(large)._repr_html_()
     # Both plots label their right axis up to the larger value (8), their left up to 4 replicas.
     assert html.count('fill="#666">8</text>') == 2
@@ -160,7 +121,7 @@ def test_a_comparison_draws_both_on_one_scale() -> None:
 
 def test_a_long_transitions_table_is_cut_with_a_count() -> None:
     replicas = [i % 2 * 2 for i in range(200)]
-    r = Replay._from_native(native(replicas, [1.0] * 200))
+    r = example(replicas, [1.0] * 200)
     html = r._repr_html_()
     assert html.count("→") == 50
     assert f"… and {len(r.transitions()) - 50} more" in html
@@ -177,8 +138,3 @@ def test_a_replay_is_immutable_and_reads_as_python(replay: Replay) -> None:
     assert repr(replay).startswith("Replay(service='dev/web', steps=7, fraction_at_zero=0.43,")
     sample = "TriggerSample(answer=Answer.UNHEALTHY, value=None, note='no sample')"
     assert repr(replay.steps[4].triggers[0]) == sample
-
-
-def test_a_malformed_serialised_replay_is_a_type_error() -> None:
-    with pytest.raises(TypeError):
-        Replay._from_native({**native([1], [1.0]), "steps": "not a list"})

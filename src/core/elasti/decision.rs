@@ -13,7 +13,7 @@ use crate::core::error::{Error, Result};
 use crate::core::scale::intent::Intent;
 
 /// Which way a service's target should go (serialised as [`Direction::as_str`] says).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Bring the target up (to at least `minTargetReplicas`).
@@ -118,7 +118,7 @@ pub struct Facts {
 /// in the reference's order (per trigger, health and then readiness for zero; the first
 /// unhealthy trigger or the first that wants the target up ends it, else all allow zero).
 /// Serialised as its Python name (`WANTS_UP`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Answer {
     /// The trigger's data source cannot be trusted now.

@@ -165,11 +165,10 @@ pub fn replay_svg(r: &Replay, width: u32, height: u32, scales: Option<PlotScales
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::elasti::replay::result::example;
 
     fn replay() -> Replay {
         let values = [Some(1.0), Some(0.2), Some(0.1), Some(0.0), None, Some(0.9), Some(1.2)];
-        example::replay(&[2, 2, 0, 0, 0, 2, 2], &values, 60)
+        Replay::example(&[2, 2, 0, 0, 0, 2, 2], &values, 60)
     }
 
     #[test]
@@ -203,7 +202,7 @@ mod tests {
 
     #[test]
     fn an_empty_replay_is_an_empty_image() {
-        let r = example::replay(&[], &[], 60);
+        let r = Replay::example(&[], &[], 60);
         assert_eq!(replay_svg(&r, 10, 10, None).matches('<').count(), 2);
     }
 
@@ -212,7 +211,7 @@ mod tests {
         let n = 7 * 24 * 60;
         let values: Vec<Option<f64>> = (0..n).map(|i| Some(f64::from(i % 97))).collect();
         let replicas: Vec<i32> = values.iter().map(|v| if v.unwrap() > 0.5 { 2 } else { 0 }).collect();
-        let svg = replay_svg(&example::replay(&replicas, &values, 60), 720, 220, None);
+        let svg = replay_svg(&Replay::example(&replicas, &values, 60), 720, 220, None);
         let dotted: usize = svg
             .split("<polyline points=\"")
             .skip(1)
@@ -226,7 +225,7 @@ mod tests {
     #[test]
     fn replays_side_by_side_share_their_axes() {
         let a = replay();
-        let b = example::replay(&[5, 5], &[Some(3.0), Some(3.0)], 60);
+        let b = Replay::example(&[5, 5], &[Some(3.0), Some(3.0)], 60);
         let both = PlotScales::of(&[&a, &b]).unwrap();
         assert_eq!((both.replicas, both.value), (5.0, 3.0));
         assert_eq!(both.t1 - both.t0, 7.0 * 60.0);

@@ -96,7 +96,6 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::elasti::replay::result::example;
 
     #[test]
     fn spans_read_as_hours_minutes_or_seconds() {
@@ -133,20 +132,20 @@ mod tests {
 
     #[test]
     fn the_transitions_are_listed_up_to_a_limit_and_the_rest_counted() {
-        let r = example::replay(&[2, 0, 0, 2], &[Some(1.0), Some(0.1), None, Some(0.9)], 60);
+        let r = Replay::example(&[2, 0, 0, 2], &[Some(1.0), Some(0.1), None, Some(0.9)], 60);
         let rows = r.transition_rows();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][1], "2 → 0");
         assert_eq!(rows[1][0], "2023-11-14 22:16:20");
         let flapping: Vec<i32> = (0..120).map(|i| 2 * (i % 2)).collect();
-        let rows = example::replay(&flapping, &vec![Some(1.0); 120], 60).transition_rows();
+        let rows = Replay::example(&flapping, &vec![Some(1.0); 120], 60).transition_rows();
         assert_eq!(rows.len(), MAX_ROWS + 1);
         assert_eq!(rows[MAX_ROWS][0], "… and 69 more");
     }
 
     #[test]
     fn summary_rows_read_as_a_table() {
-        let r = example::replay(&[2, 2, 0, 0, 0, 2, 2], &[Some(1.0); 7], 60);
+        let r = Replay::example(&[2, 2, 0, 0, 0, 2, 2], &[Some(1.0); 7], 60);
         let rows = r.summary.rows();
         assert_eq!(rows[0], ("time at zero", "3m00s (43%)".to_string()));
         assert_eq!(rows[1], ("replica-hours saved", "0.1 (against 2)".to_string()));

@@ -25,25 +25,12 @@ fn unix_seconds<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::E
     s.serialize_f64(t.as_nanosecond() as f64 / 1e9)
 }
 
-/// Reads a duration written by [`seconds`].
-fn from_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = <f64 as serde::Deserialize>::deserialize(d)?;
-    Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
-}
-
-/// Reads a time written by [`unix_seconds`].
-fn from_unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-    let s = <f64 as serde::Deserialize>::deserialize(d)?;
-    Timestamp::from_nanosecond((s * 1e9).round() as i128).map_err(serde::de::Error::custom)
-}
-
 /// One step of a replay: what the triggers said, what the loop decided, and the count the
-/// target had after it. (Serialised with times and durations in seconds, as every replay type,
-/// and read back from that form.)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// target had after it. (Serialised with times and durations in seconds, as every replay type.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReplayStep {
     /// The step's time.
-    #[serde(serialize_with = "unix_seconds", deserialize_with = "from_unix_seconds")]
+    #[serde(serialize_with = "unix_seconds")]
     pub time: Timestamp,
     /// Each trigger's answer at this step, in the service's order.
     pub triggers: Vec<Sample>,
@@ -63,7 +50,7 @@ pub struct ReplayStep {
     pub cold_start: bool,
     /// How long that request would have waited (see [`ColdStartCost`]); zero without a cold
     /// start.
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
+    #[serde(serialize_with = "seconds")]
     pub wait: Duration,
 }
 
@@ -97,7 +84,7 @@ impl ColdStartCost {
 }
 
 /// The numbers of a replay.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Steps replayed.
     pub steps: usize,
@@ -105,7 +92,7 @@ pub struct Summary {
     /// or the remembered one when it started at zero; at least `minTargetReplicas` and 1).
     pub baseline_replicas: i32,
     /// Time the target spent at zero (steps at zero × step).
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
+    #[serde(serialize_with = "seconds")]
     pub time_at_zero: Duration,
     /// `time_at_zero` over the whole range.
     pub fraction_at_zero: f64,
@@ -119,13 +106,13 @@ pub struct Summary {
     /// Steps where traffic found the target at zero.
     pub cold_starts: usize,
     /// The longest stretch at zero.
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
+    #[serde(serialize_with = "seconds")]
     pub longest_at_zero: Duration,
     /// What the cold starts cost the requests that waited, in all.
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
+    #[serde(serialize_with = "seconds")]
     pub cold_start_wait: Duration,
     /// The longest one of them waited.
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
+    #[serde(serialize_with = "seconds")]
     pub worst_wait: Duration,
 }
 
@@ -158,7 +145,7 @@ impl Summary {
 }
 
 /// What the loop would have done for one service over a range of time.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Replay {
     /// The service's namespace.
     pub namespace: String,
@@ -167,10 +154,10 @@ pub struct Replay {
     /// The target, as `TYPE/NAME`.
     pub target: String,
     /// The time between steps.
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
+    #[serde(serialize_with = "seconds")]
     pub step: Duration,
     /// The cooldown the replay used (after overrides and the 0 → 900 s rule).
-    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
+    #[serde(serialize_with = "seconds")]
     pub cooldown: Duration,
     /// Each trigger's type, in order.
     pub trigger_types: Vec<String>,
@@ -183,22 +170,12 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// The first trigger's threshold, where it has one.
-    pub fn threshold(&self) -> Option<f64> {
-        self.thresholds.first().copied().flatten()
-    }
-}
-
-/// Replays built by hand, for the presentation's tests.
-#[cfg(test)]
-pub(crate) mod example {
-    use super::*;
-    use crate::core::elasti::decision::Answer;
-
-    /// One step a minute (or `step` seconds) from 2023-11-14 22:13:20 UTC per count, the
-    /// first trigger's value beside it (None: no sample, unhealthy); threshold 0.5; baseline 2.
-    pub fn replay(replicas: &[i32], values: &[Option<f64>], step: u64) -> Replay {
-        let t0 = Timestamp::from_second(1_700_000_000).unwrap();
+    /// A replay built by hand, for tests and examples that need no cluster: one step per count
+    /// in `replicas`, `step` seconds apart from 2023-11-14 22:13:20 UTC, each with one trigger
+    /// whose value is beside it in `values` (None: no sample, unhealthy; below 0.5 allows zero,
+    /// else wants the target up); threshold 0.5, cooldown 300 s, baseline 2 replicas.
+    pub fn example(replicas: &[i32], values: &[Option<f64>], step: u64) -> Replay {
+        let t0 = Timestamp::from_second(1_700_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
         let mut before = replicas.first().copied().unwrap_or(0);
         let steps: Vec<ReplayStep> = replicas
             .iter()
@@ -211,12 +188,17 @@ pub(crate) mod example {
                     Some(_) => Answer::WantsUp,
                 };
                 let note = value.is_none().then(|| "no sample".to_string());
+                let direction = match n.cmp(&before) {
+                    std::cmp::Ordering::Less => Direction::ScaleDown,
+                    std::cmp::Ordering::Greater => Direction::ScaleUp,
+                    std::cmp::Ordering::Equal => Direction::NoScale,
+                };
                 let s = ReplayStep {
                     time: t0 + Duration::from_secs(step * i as u64),
                     triggers: vec![Sample { answer, value, note }],
                     answer: Some(answer),
-                    direction: Direction::NoScale,
-                    reason: "test".into(),
+                    direction,
+                    reason: "example".into(),
                     replicas_before: before,
                     replicas: n,
                     cold_start: before == 0 && n > 0,
@@ -238,6 +220,11 @@ pub(crate) mod example {
             summary: Summary::of(&steps, step, 2),
             steps,
         }
+    }
+
+    /// The first trigger's threshold, where it has one.
+    pub fn threshold(&self) -> Option<f64> {
+        self.thresholds.first().copied().flatten()
     }
 }
 

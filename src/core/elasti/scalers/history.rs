@@ -72,7 +72,7 @@ impl StepRange {
 }
 
 /// One trigger's answer at one step of a replay, as the live trigger would have answered.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Sample {
     /// The answer (a missing sample or an error is [`Answer::Unhealthy`], which holds the
     /// count as the live trigger's error would).
