@@ -134,31 +134,27 @@ def test_a_paused_leader_sends_no_write_after_another_took_its_lease(tmp_path: P
             assert 0 < wrote < 3 * services, (wrote, answered)
 
 
-def gadget_crd(kube_cluster: ClusterAPI, kind: str = "Gadget") -> str:
-    """Installs the CRD of `kind` (a kind of its own per test that uninstalls it: a CRD made
-    again right after its deletion under the same name may wait long to be Established)."""
-    manifest = crd_manifest(f"{kind.lower()}s", kind, [("v1", True, True)])
+def gadget_crd(kube_cluster: ClusterAPI) -> str:
+    manifest = crd_manifest("gadgets", "Gadget", [("v1", True, True)])
     install_crd(kube_cluster, manifest)
     return str(manifest["metadata"]["name"])
 
 
-def held_gadget(
-    h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, ns: str, key: str, kind: str = "Gadget"
-) -> str:
-    """An object of `kind` (a CRD kind) at 2 replicas held at zero by the service `svc`; its path."""
+def held_gadget(h: kubescale.ScaleHandler, kube_cluster: ClusterAPI, ns: str, key: str) -> str:
+    """A Gadget (a CRD kind) at 2 replicas held at zero by the service `svc`; its path."""
     kube_cluster.request(
         "POST",
-        f"/apis/{TEST_GROUP}/v1/namespaces/{ns}/{kind.lower()}s",
+        f"/apis/{TEST_GROUP}/v1/namespaces/{ns}/gadgets",
         {
             "apiVersion": f"{TEST_GROUP}/v1",
-            "kind": kind,
+            "kind": "Gadget",
             "metadata": {"name": "g"},
             "spec": {"replicas": 2},
         },
     )
     STATE[key] = {"zero": True}
     es = elasti_service("svc", key, target="g")
-    es["spec"]["scaleTargetRef"] = {"apiVersion": f"{TEST_GROUP}/v1", "kind": kind, "name": "g"}
+    es["spec"]["scaleTargetRef"] = {"apiVersion": f"{TEST_GROUP}/v1", "kind": "Gadget", "name": "g"}
     create_es(kube_cluster, ns, es)
     h.register_scaler("flag", FlagScaler)
     h.reset_discovery()
@@ -249,10 +245,10 @@ def test_a_held_service_edited_into_nonsense_is_deleted(
 def test_a_namespace_holding_a_service_whose_target_kind_is_gone_is_deleted(
     kube_cluster: ClusterAPI, crds_installed: None
 ) -> None:
-    crd = gadget_crd(kube_cluster, "Gizmo")
+    crd = gadget_crd(kube_cluster)
     ns = kube_cluster.create_namespace()
     with kubescale.ScaleHandler(ns, kubeconfig=kube_cluster.kubeconfig_path) as h:
-        held_gadget(h, kube_cluster, ns, "namespace", "Gizmo")
+        held_gadget(h, kube_cluster, ns, "namespace")
         uninstall_crd(kube_cluster, crd)
         kube_cluster.delete_namespace(ns)
         deadline = time.monotonic() + 60
