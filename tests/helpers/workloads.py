@@ -43,9 +43,15 @@ def spec_replicas(cluster: ClusterAPI, ns: str, path: str) -> int:
 
 
 def crd_manifest(
-    plural: str, kind: str, versions: list[tuple[str, bool, bool]], max_replicas: int = 1000
+    plural: str,
+    kind: str,
+    versions: list[tuple[str, bool, bool]],
+    max_replicas: int = 1000,
+    short_name: str = "",
 ) -> dict[str, Any]:
-    """A namespaced CRD of TEST_GROUP with a scale subresource; versions: (name, served, storage)."""
+    """A namespaced CRD of TEST_GROUP with a scale subresource; versions: (name, served, storage).
+    Its short name (default: the kind's first three letters and ``x``) must be no other CRD's on
+    the cluster, or the API server never accepts its names nor establishes it."""
     schema = {
         "openAPIV3Schema": {
             "type": "object",
@@ -72,7 +78,7 @@ def crd_manifest(
                 "plural": plural,
                 "singular": kind.lower(),
                 "kind": kind,
-                "shortNames": [kind.lower()[:3] + "x"],
+                "shortNames": [short_name or kind.lower()[:3] + "x"],
             },
             "versions": [
                 {

@@ -110,7 +110,8 @@ def test_served_version_change_refreshes_discovery(
     # A kind of its own per run: a CRD's stored versions cannot go back.
     kind = "Gadget" + namespace.split("-")[-1]
     plural = kind.lower() + "s"
-    install_crd(kube_cluster, crd_manifest(plural, kind, [("v1", True, True)]))
+    short = f"{kind.lower()}x"  # not Gadget's "gadx" (tests/loop/test_operating.py)
+    install_crd(kube_cluster, crd_manifest(plural, kind, [("v1", True, True)], short_name=short))
     kube_cluster.request(
         "POST",
         f"/apis/{TEST_GROUP}/v1/namespaces/{namespace}/{plural}",
@@ -118,7 +119,8 @@ def test_served_version_change_refreshes_discovery(
     )
     assert handler.scale(f"{plural}/g", 2, namespace=namespace).changed  # discovery caches v1
     # The CRD now serves only v2: the cached v1 path answers 404 for the resource type.
-    install_crd(kube_cluster, crd_manifest(plural, kind, [("v1", False, False), ("v2", True, True)]))
+    versions = [("v1", False, False), ("v2", True, True)]
+    install_crd(kube_cluster, crd_manifest(plural, kind, versions, short_name=short))
     result = handler.scale(f"{plural}/g", 3, namespace=namespace)
     assert (result.previous, result.replicas) == (2, 3)
     assert handler.resolve(plural).version == "v2"
