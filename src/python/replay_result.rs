@@ -166,27 +166,7 @@ impl ReplayStep {
     /// Returns:
     ///     dict[str, Any]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = &self.step;
-        let d = PyDict::new(py);
-        d.set_item("time", utc_datetime(py, s.time)?)?;
-        d.set_item("value", s.value())?;
-        d.set_item("answer", answer_name(s.answer))?;
-        d.set_item("direction", s.direction.as_str())?;
-        d.set_item("reason", &s.reason)?;
-        d.set_item("replicas_before", s.replicas_before)?;
-        d.set_item("replicas", s.replicas)?;
-        d.set_item("cold_start", s.cold_start)?;
-        d.set_item("wait", s.wait.as_secs_f64())?;
-        let triggers = PyList::empty(py);
-        for t in &s.triggers {
-            let t_dict = PyDict::new(py);
-            t_dict.set_item("answer", answer_name(Some(t.answer)))?;
-            t_dict.set_item("value", t.value)?;
-            t_dict.set_item("note", t.note.as_deref())?;
-            triggers.append(t_dict)?;
-        }
-        d.set_item("triggers", triggers)?;
-        Ok(d)
+        step_dict(py, &self.step)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -199,6 +179,30 @@ impl ReplayStep {
         fields.set_item("reason", &s.reason)?;
         repr_of("ReplayStep", &fields)
     }
+}
+
+/// `ReplayStep.to_dict()` of `s`, read in place (the replay's dict and DataFrame copy no step).
+fn step_dict<'py>(py: Python<'py>, s: &core::ReplayStep) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("time", utc_datetime(py, s.time)?)?;
+    d.set_item("value", s.value())?;
+    d.set_item("answer", answer_name(s.answer))?;
+    d.set_item("direction", s.direction.as_str())?;
+    d.set_item("reason", &s.reason)?;
+    d.set_item("replicas_before", s.replicas_before)?;
+    d.set_item("replicas", s.replicas)?;
+    d.set_item("cold_start", s.cold_start)?;
+    d.set_item("wait", s.wait.as_secs_f64())?;
+    let triggers = PyList::empty(py);
+    for t in &s.triggers {
+        let t_dict = PyDict::new(py);
+        t_dict.set_item("answer", answer_name(Some(t.answer)))?;
+        t_dict.set_item("value", t.value)?;
+        t_dict.set_item("note", t.note.as_deref())?;
+        triggers.append(t_dict)?;
+    }
+    d.set_item("triggers", triggers)?;
+    Ok(d)
 }
 
 /// The numbers of a replay.
@@ -429,7 +433,7 @@ impl Replay {
         d.set_item("thresholds", &r.thresholds)?;
         d.set_item("overrides", self.overrides(py)?)?;
         d.set_item("summary", dict_of(py, &r.summary)?)?;
-        let steps = r.steps.iter().map(|s| ReplayStep::of(s).to_dict(py)).collect::<PyResult<Vec<_>>>()?;
+        let steps = r.steps.iter().map(|s| step_dict(py, s)).collect::<PyResult<Vec<_>>>()?;
         d.set_item("steps", steps)?;
         Ok(d)
     }
@@ -450,7 +454,7 @@ impl Replay {
         })?;
         let rows = PyList::empty(py);
         for s in &self.replay.steps {
-            let row = ReplayStep::of(s).to_dict(py)?;
+            let row = step_dict(py, s)?;
             row.del_item("triggers")?;
             rows.append(row)?;
         }
