@@ -35,6 +35,24 @@ fn free_form(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
 }
 
+/// The schema of a `metav1.Time` field, an RFC 3339 string (k8s-openapi is built without its
+/// `schemars` feature, which would generate a schema for every Kubernetes type).
+struct TimeSchema;
+
+impl JsonSchema for TimeSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
 /// What an ElastiService scales to zero and back.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -153,9 +171,11 @@ pub struct EnabledPeriodSpec {
 pub struct ElastiServiceStatus {
     /// Last time the service was reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<TimeSchema>")]
     pub last_reconciled_time: Option<Time>,
     /// Last tick that decided to scale up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<TimeSchema>")]
     pub last_scaled_up_time: Option<Time>,
     /// `proxy` at zero replicas, `serve` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,5 +232,17 @@ mod tests {
         assert!(text.contains("\"maximum\":604800.0") || text.contains("\"maximum\":604800"), "{text}");
         assert!(text.contains("x-kubernetes-preserve-unknown-fields"));
         assert_eq!(crd().metadata.name.as_deref(), Some("elastiservices.elasti.truefoundry.com"));
+    }
+
+    #[test]
+    fn crd_status_times_are_nullable_rfc3339_strings() {
+        let crd = serde_json::to_value(crd()).unwrap();
+        let status = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+        for field in ["lastReconciledTime", "lastScaledUpTime"] {
+            let schema = &status["properties"][field];
+            assert_eq!(schema["type"], "string", "{field}: {schema}");
+            assert_eq!(schema["format"], "date-time", "{field}: {schema}");
+            assert_eq!(schema["nullable"], true, "{field}: {schema}");
+        }
     }
 }
