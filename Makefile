@@ -10,7 +10,7 @@ CARGO_TEST_FLAGS ?= --no-default-features
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
 .PHONY: venv debian-packages control-plane prometheus kubectl old-distro develop wheel install-wheel sdist \
-	test test-setup test-build test-rust test-unit test-cluster lint lint-rust lint-python stubs docs bench fuzz soak demo clean
+	test test-setup test-build test-rust test-unit test-cluster lint lint-rust lint-bindings lint-python stubs docs bench fuzz soak demo clean
 
 # The cluster layer runs in this many pytest workers, each with its own local control plane
 # (docs/development.md: most of a cluster test's time is waiting, so more workers than cores pay).
@@ -91,18 +91,24 @@ install-wheel: wheel venv
 # wheel, not the source tree. The set-up steps run side by side with the Rust test build (one
 # downloads while the other compiles).
 test:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-setup test-build lint-rust
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-setup test-build lint-bindings
 	@$(MAKE) --no-print-directory test-rust lint-python test-unit test-cluster
 
 test-setup: venv control-plane prometheus kubectl old-distro install-wheel
 
-# The Rust tests compiled, not run (cargo test runs them in test-rust).
-test-build:
-	cargo test $(CARGO_TEST_FLAGS) --no-run -q
+# clippy as the compiler of kubescale's own crate, as `cargo clippy` runs it, but building: the
+# Rust tests' build is also clippy's pass over the core, the tests and the examples (`-D
+# warnings`), with no second pass over every dependency.
+CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings
 
-# Rust: in-module unit tests, the property tests and tests/core_cluster.rs on one local cluster.
+# The Rust tests compiled and linted, not run (cargo test runs them in test-rust).
+test-build:
+	$(CLIPPY_BUILD) cargo test $(CARGO_TEST_FLAGS) --no-run -q
+
+# Rust: in-module unit tests, the property tests and tests/core_cluster.rs on one local cluster
+# (built by test-build: the same wrapper, so cargo builds nothing again).
 test-rust: venv control-plane
-	$(PY) -m kubescale.testing exec -- cargo test $(CARGO_TEST_FLAGS) -q -- --include-ignored
+	$(PY) -m kubescale.testing exec -- env $(CLIPPY_BUILD) cargo test $(CARGO_TEST_FLAGS) -q -- --include-ignored
 
 # The unit layer: no control plane is needed or started (tests/unit, in seconds).
 test-unit: venv
@@ -116,9 +122,13 @@ test-cluster: venv control-plane prometheus kubectl old-distro
 
 lint: lint-rust lint-python
 
-lint-rust:
-	cargo fmt --check
+lint-rust: lint-bindings
 	cargo clippy --all-targets $(CARGO_TEST_FLAGS) -q -- -D warnings
+
+# rustfmt, and clippy over the library with its Python bindings (`make test` lints the rest in
+# test-build).
+lint-bindings:
+	cargo fmt --check
 	cargo clippy --lib -q -- -D warnings
 
 # Needs the built module (the stubs are checked against it).
