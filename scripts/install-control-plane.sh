@@ -94,6 +94,9 @@ export GO111MODULE=off
 export GOFLAGS=""
 export CGO_ENABLED=0
 export GOCACHE="$WORK/gocache"
+# The compiler and the code generators collect garbage at a heap four times their live one,
+# not twice: about a sixth less CPU for a few hundred MB more memory per compile.
+export GOGC=400
 mkdir -p "$GOPATH/src/k8s.io"
 ln -sfn "$SRC" "$GOPATH/src/k8s.io/kubernetes"
 # At a lower priority: beside the release wheel's build (`make demo` and `make test` run both),
