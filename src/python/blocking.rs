@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::core::Result;
 use crate::python::runtime::runtime;
@@ -29,9 +30,10 @@ type Delivery = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Se
 type Operation = Pin<Box<dyn Future<Output = Result<Delivery>> + Send>>;
 
 /// Runs `fut` on the runtime and waits for it with the GIL released. Works from any thread,
-/// also where an asyncio loop is running (Jupyter). Ctrl-C cancels the operation; with a
-/// `stop`, it first calls it and gives the operation up to 5 s to finish its way out (the loop
-/// releasing its Lease), then raises the KeyboardInterrupt.
+/// also where an asyncio loop is running (Jupyter). On Python's main thread, Ctrl-C cancels the
+/// operation; with a `stop`, it first calls it and gives the operation up to 5 s to finish its
+/// way out (the loop releasing its Lease), then raises the KeyboardInterrupt. Other threads,
+/// to which Python delivers no signal, wait for the result without waking up.
 ///
 /// The future runs on a worker of the runtime, not on the calling thread: driving it there with
 /// `block_on` costs more CPU per call (see benches/PROFILE.md).
@@ -56,8 +58,17 @@ fn wait(py: Python<'_>, operation: Operation, stop: Option<Stop>) -> PyResult<Py
         let _ = tx.send(operation.await);
     });
     let mut rx = rx;
+    // Off the main thread `check_signals` finds nothing: the wait is not broken up, so a call
+    // from a pool of threads takes the GIL back once, not once per `SIGNAL_CHECK`.
+    let check = on_main_thread(py);
     loop {
-        let (received, back) = py.detach(move || (rx.recv_timeout(SIGNAL_CHECK), rx));
+        let (received, back) = py.detach(move || {
+            let received = match check {
+                true => rx.recv_timeout(SIGNAL_CHECK),
+                false => rx.recv().map_err(|mpsc::RecvError| mpsc::RecvTimeoutError::Disconnected),
+            };
+            (received, rx)
+        });
         rx = back;
         match received {
             Ok(result) => return result?(py),
@@ -77,5 +88,22 @@ fn wait(py: Python<'_>, operation: Operation, stop: Option<Stop>) -> PyResult<Py
                 ));
             }
         }
+    }
+}
+
+/// Whether the caller is Python's main thread, the only one on which Python runs signal
+/// handlers (`threading.main_thread()`, which a forked child's forking thread becomes). When
+/// that cannot be told, true: the caller then checks for signals as the main thread does.
+fn on_main_thread(py: Python<'_>) -> bool {
+    static THREADING: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let Ok(threading) = THREADING.get_or_try_init(py, || py.import("threading").map(Bound::unbind)) else {
+        return true;
+    };
+    let threading = threading.bind(py);
+    let main = threading.call_method0(pyo3::intern!(py, "main_thread"));
+    let current = threading.call_method0(pyo3::intern!(py, "current_thread"));
+    match (main, current) {
+        (Ok(main), Ok(current)) => main.is(&current),
+        _ => true,
     }
 }
