@@ -63,9 +63,10 @@ fn wait(py: Python<'_>, operation: Operation, stop: Option<Stop>) -> PyResult<Py
     let check = on_main_thread(py);
     loop {
         let (received, back) = py.detach(move || {
-            let received = match check {
-                true => rx.recv_timeout(SIGNAL_CHECK),
-                false => rx.recv().map_err(|mpsc::RecvError| mpsc::RecvTimeoutError::Disconnected),
+            let received = if check {
+                rx.recv_timeout(SIGNAL_CHECK)
+            } else {
+                rx.recv().map_err(|mpsc::RecvError| mpsc::RecvTimeoutError::Disconnected)
             };
             (received, rx)
         });
@@ -95,13 +96,10 @@ fn wait(py: Python<'_>, operation: Operation, stop: Option<Stop>) -> PyResult<Py
 /// handlers (`threading.main_thread()`, which a forked child's forking thread becomes). When
 /// that cannot be told, true: the caller then checks for signals as the main thread does.
 fn on_main_thread(py: Python<'_>) -> bool {
-    static THREADING: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    let Ok(threading) = THREADING.get_or_try_init(py, || py.import("threading").map(Bound::unbind)) else {
-        return true;
-    };
-    let threading = threading.bind(py);
-    let main = threading.call_method0(pyo3::intern!(py, "main_thread"));
-    let current = threading.call_method0(pyo3::intern!(py, "current_thread"));
+    static MAIN_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static CURRENT_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let main = MAIN_THREAD.import(py, "threading", "main_thread").and_then(|f| f.call0());
+    let current = CURRENT_THREAD.import(py, "threading", "current_thread").and_then(|f| f.call0());
     match (main, current) {
         (Ok(main), Ok(current)) => main.is(&current),
         _ => true,
