@@ -9,18 +9,23 @@ use jiff::Timestamp;
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{IntoPyDict, PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::core;
 use crate::python::html;
 use crate::python::types::{Answer, dict_of, repr_of};
 
-/// `t` as an aware ``datetime`` in UTC (to the microsecond).
+/// `t` as an aware ``datetime`` in UTC (to the microsecond): one call of the class, with the
+/// class and ``timezone.utc`` looked up once (a replay makes one per step).
 fn utc_datetime<'py>(py: Python<'py>, t: Timestamp) -> PyResult<Bound<'py, PyAny>> {
-    let datetime = py.import(pyo3::intern!(py, "datetime"))?;
-    let utc = datetime.getattr(pyo3::intern!(py, "timezone"))?.getattr(pyo3::intern!(py, "utc"))?;
-    let whole = datetime.getattr(pyo3::intern!(py, "datetime"))?.call_method1("fromtimestamp", (t.as_second(), utc))?;
-    whole.call_method("replace", (), Some(&[("microsecond", t.subsec_microsecond())].into_py_dict(py)?))
+    static DATETIME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let utc =
+        UTC.get_or_try_init(py, || PyResult::Ok(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind()))?;
+    let d = jiff::tz::Offset::UTC.to_datetime(t);
+    let microsecond = d.subsec_nanosecond() / 1000;
+    let args = (d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second(), microsecond, utc.bind(py));
+    DATETIME.import(py, "datetime", "datetime")?.call1(args)
 }
 
 /// An answer as ``to_dict()`` writes it: ``"unhealthy"``, ``"wants_up"`` or ``"allows_zero"``.
