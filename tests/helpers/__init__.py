@@ -1,7 +1,8 @@
 """What the test modules share, by concept: objects to scale (`workloads`), Events (`events`),
 KEDA objects (`keda`), ElastiServices and loop processes (`elasti`), service accounts
-(`accounts`), a local Prometheus (`prometheus`), kubescale's own metrics (`metrics`). Worker
-scripts started as processes by the tests live here too (`loop_worker.py`, `fenced_worker.py`)."""
+(`accounts`), kubeconfigs for a server that is not a cluster (`kubeconfig`), a local Prometheus
+(`prometheus`), kubescale's own metrics (`metrics`). Worker scripts started as processes by the
+tests live here too (`loop_worker.py`, `fenced_worker.py`)."""
 
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from helpers.elasti import (
 )
 from helpers.events import events_for
 from helpers.keda import annotations_of, create_scaled_object, install_keda_crd
+from helpers.kubeconfig import write_kubeconfig
 from helpers.workloads import (
     DEPLOY,
     TEST_GROUP,
@@ -75,4 +77,5 @@ __all__ = [
     "spec_replicas",
     "status",
     "workload",
+    "write_kubeconfig",
 ]

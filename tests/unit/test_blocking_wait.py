@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 import threading
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import kubescale
+
+from helpers import write_kubeconfig
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
 
@@ -28,19 +29,7 @@ def test_a_call_from_a_pool_thread_sleeps_until_its_answer(tmp_path: Path) -> No
     # An API server that accepts connections and never answers: the call waits for its timeout.
     silent = socket.create_server(("127.0.0.1", 0))
     port = silent.getsockname()[1]
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{port}")
     tid: list[int] = []
     raised: list[BaseException] = []
 

@@ -12,6 +12,8 @@ import pytest
 
 from kubescale import cli
 
+from helpers import write_kubeconfig
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
@@ -61,8 +63,7 @@ def test_a_bad_duration_is_a_usage_error_naming_the_option() -> None:
 
 def test_a_bad_enabled_period_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # The option is checked before any request: the kubeconfig points nowhere.
-    config = tmp_path / "kubeconfig"
-    config.write_text(json.dumps(_kubeconfig("https://127.0.0.1:1")))
+    config = write_kubeconfig(tmp_path / "kubeconfig", "https://127.0.0.1:1")
     code, _, err = run(
         capsys, "replay", "web", "--kubeconfig", str(config), "--enabled-period", "0 9 * * 1-5"
     )
@@ -88,17 +89,6 @@ def test_yaml_output_is_valid_yaml() -> None:
 
     text = cli._yaml({"name": "web", "replicas": 3, "note": "ünïcode"})
     assert yaml.safe_load(text) == {"name": "web", "replicas": 3, "note": "ünïcode"}
-
-
-def _kubeconfig(server: str) -> dict[str, object]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "dev"}}],
-        "current-context": "x",
-    }
 
 
 def test_testing_exec_keeps_the_commands_own_double_dash() -> None:
