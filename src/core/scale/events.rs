@@ -170,13 +170,18 @@ impl EventRecorder {
             cache.get(&key).cloned().filter(|r| r.last + SERIES_WINDOW > now)
         };
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        let events: Api<ApiEvent> = Api::namespaced(self.client.clone(), &namespace);
+        // Written with requests whose answers are checked, not decoded: nothing here reads the
+        // Event the server sends back (its managed fields are most of it).
+        let events = kube::core::Request::new(<ApiEvent as kube::Resource>::url_path(&(), Some(&namespace)));
         if let Some(prev) = previous {
             let count = prev.count + n;
             let patch = serde_json::json!({
                 "series": EventSeries { count, last_observed_time: MicroTime(now) }
             });
-            match events.patch(&prev.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            let request = events
+                .patch(&prev.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .map_err(kube::Error::BuildRequest)?;
+            match self.client.request_text(request).await {
                 Ok(_) => {
                     self.remember(key, Recorded { count, last: now, ..prev });
                     return Ok(());
@@ -204,7 +209,9 @@ impl EventRecorder {
             series: (n > 1).then_some(EventSeries { count: n, last_observed_time: MicroTime(now) }),
             ..Default::default()
         };
-        events.create(&PostParams::default(), &event).await?;
+        let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
+        let request = events.create(&PostParams::default(), body).map_err(kube::Error::BuildRequest)?;
+        self.client.request_text(request).await?;
         self.remember(key, Recorded { name, count: n, last: now });
         Ok(())
     }
