@@ -47,7 +47,8 @@ print(json.dumps({"huge_kb": [before[0], after[0]], "rss_kb": [before[1], after[
 
 
 def test_calling_threads_get_no_huge_pages() -> None:
-    out = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60, check=True)
+    argv = [sys.executable, "-c", PROGRAM]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
     m = json.loads(out.stdout)
     (huge_before, huge_after), (rss_before, rss_after) = m["huge_kb"], m["rss_kb"]
     # The allocator asked for none: each thread's first allocations would otherwise fault in
