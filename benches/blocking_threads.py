@@ -16,9 +16,8 @@ import argparse
 import os
 import resource
 import statistics
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+
+from clients import cpu_seconds, run_sync, thread_pool
 
 import kubescale
 from kubescale.testing import LocalCluster
@@ -51,31 +50,32 @@ def main() -> None:
         ns = cluster.create_namespace("bench", wait_for_service_account=False)
         for i in range(TARGETS):
             cluster.create_deployment(ns, f"b-{i}", 1)
-        pool = ThreadPoolExecutor(a.threads)
-        started = threading.Barrier(a.threads + 1)
-        for _ in range(a.threads):
-            pool.submit(started.wait)
-        started.wait()
-        value, rows = 1, []
+        pool = thread_pool(a.threads)  # the pool RESULTS.md's blocking runner keeps
+        value, totals, n = 1, [], TARGETS * ROUNDS
         for rep in range(a.reps):
             h = kubescale.ScaleHandler(ns, kubeconfig=cluster.kubeconfig_path)
             h.get_scale("deployment/b-0")
-            before, cpu0 = run_time_by_thread_name(), time.process_time()
+
+            def scale(name: str, replicas: int, h: kubescale.ScaleHandler = h) -> None:
+                h.scale(f"deployment/{name}", replicas)
+
+            before, cpu0 = run_time_by_thread_name(), cpu_seconds()
             for _ in range(ROUNDS):
                 value = 2 if value == 1 else 1
-                jobs = [(f"deployment/b-{i}", value) for i in range(TARGETS)]
-                list(pool.map(h.scale, *zip(*jobs)))
+                run_sync(scale, [(f"b-{i}", value) for i in range(TARGETS)], pool, [])
             h.close()
-            cpu, after = time.process_time() - cpu0, run_time_by_thread_name()
-            n = TARGETS * ROUNDS
-            by_name = {k: (after[k] - before.get(k, 0.0)) / n * 1000 for k in after}
-            rows.append((cpu / n * 1000, by_name))
-            worker = by_name.get("kubescale-worke", 0.0)
-            print(f"handler {rep + 1}: {cpu / n * 1000:.3f} ms per change (tokio worker {worker:.3f})")
-        pool.shutdown()
-    later = [total for total, _ in rows[1:]]
+            cpu, after = cpu_seconds() - cpu0, run_time_by_thread_name()
+            ms = {k: (after[k] - before.get(k, 0.0)) / n * 1000 for k in after}
+            worker = ms.pop("kubescale-worke", 0.0)  # the thread's name, cut to 15 bytes
+            totals.append(cpu / n * 1000)
+            others = sum(ms.values())
+            split = f"tokio worker {worker:.3f}, others {others:.3f}"
+            print(f"handler {rep + 1}: {totals[-1]:.3f} ms per change ({split})")
+        if pool is not None:
+            pool.shutdown()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"first handler {rows[0][0]:.3f} ms per change; later ones, median {statistics.median(later):.3f}")
+    later = statistics.median(totals[1:])
+    print(f"first handler {totals[0]:.3f} ms per change; later ones, median {later:.3f}")
     print(f"peak RSS {rss:.0f} MB")
 
 
