@@ -4,7 +4,8 @@
 //! the ElastiService scale-to-zero loop, [`Controller`] (`elasti/`), which holds a handler and
 //! reaches the scale path only through it. Shared: errors, configuration, target references,
 //! discovery, watch-fed caches (`informer`), the rate limit (`throttle`), the Lease fence
-//! (`fence`: writes only while a Lease is held), metrics, the HTTP endpoints (`serve`) and the notebook views' chart (`svg`).
+//! (`fence`: writes only while a Lease is held), writes whose answer is not decoded (`unread`),
+//! metrics, the HTTP endpoints (`serve`) and the notebook views' chart (`svg`).
 //!
 //! The public surface is what this file re-exports; the modules themselves are private.
 
@@ -24,6 +25,7 @@ pub(crate) mod svg;
 pub(crate) mod target;
 pub(crate) mod throttle;
 pub(crate) mod transport;
+pub(crate) mod unread;
 
 pub use config::ConnectOptions;
 pub use discovery::Resource;

@@ -11,6 +11,7 @@ use kube::api::{Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
 use crate::core::error::Result;
+use crate::core::unread;
 
 /// The finalizer's name.
 pub const FINALIZER: &str = "kubescale.io/restore";
@@ -47,8 +48,9 @@ impl Controller {
         }
         let ns = meta.namespace.as_deref().unwrap_or_default();
         let name = meta.name.as_deref().unwrap_or_default();
-        let api = self.services_in(ns);
-        api.patch(name, &PatchParams::default(), &Patch::Json::<()>(finalizers_patch(current, &wanted))).await?;
+        let patch = Patch::Json::<()>(finalizers_patch(current, &wanted));
+        let client = self.handler.client();
+        unread::patch(client, self.services_in(ns).resource_url(), name, &PatchParams::default(), &patch).await?;
         tracing::debug!(
             namespace = ns,
             name,

@@ -8,6 +8,7 @@ use kube::api::{Patch, PatchParams};
 
 use crate::core::elasti::controller::Controller;
 use crate::core::error::{Error, Result};
+use crate::core::unread;
 
 /// Field manager of kubescale's server-side applies.
 pub const FIELD_MANAGER: &str = "kubescale";
@@ -28,7 +29,7 @@ impl Controller {
         let crd = crate::core::elasti::resource::crd();
         let name = crd.metadata.name.clone().unwrap_or_default();
         let pp = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&name, &pp, &Patch::Apply(&crd)).await?;
+        unread::patch(self.handler.client(), api.resource_url(), &name, &pp, &Patch::Apply(&crd)).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if established(&api.get(&name).await?) {

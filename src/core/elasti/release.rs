@@ -11,7 +11,7 @@
 //! still be released.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{DynamicObject, ListParams, Patch};
 use serde::Deserialize as _;
 
 use crate::core::elasti::controller::Controller;
@@ -24,6 +24,7 @@ use crate::core::elasti::status::MODE_SERVE;
 use crate::core::error::{Error, Result};
 use crate::core::scale::events::EventType;
 use crate::core::target::TargetRef;
+use crate::core::unread;
 
 /// Whether an error in restoring can never go away by retrying: the thing to restore, or its
 /// kind, is gone or cannot be named. Unavailable servers, timeouts, 429, 5xx, 403 (RBAC may be
@@ -182,10 +183,9 @@ impl Controller {
     /// the mode to decide whether to proxy).
     async fn mark_serving(&self, meta: &ObjectMeta) -> Result<()> {
         let api = self.services_in(meta.namespace.as_deref().unwrap_or_default());
-        let body = serde_json::json!({"status": {"mode": MODE_SERVE}});
-        api.patch_status(meta.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&body))
-            .await?;
-        Ok(())
+        let body = Patch::Merge(serde_json::json!({"status": {"mode": MODE_SERVE}}));
+        let name = meta.name.as_deref().unwrap_or_default();
+        unread::patch_status(self.handler.client(), api.resource_url(), name, &body).await
     }
 }
 

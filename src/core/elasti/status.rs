@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 
 use crate::core::elasti::controller::Controller;
 use crate::core::elasti::decision::Direction;
 use crate::core::elasti::decision::elapsed;
 use crate::core::elasti::resource::{ElastiService, ElastiServiceStatus};
 use crate::core::error::Result;
+use crate::core::unread;
 
 /// Mode of a target at zero.
 pub const MODE_PROXY: &str = "proxy";
@@ -90,14 +91,9 @@ impl Controller {
             return Ok(());
         }
         let ns = es.metadata.namespace.as_deref().unwrap_or_default();
-        let api = self.services_in(ns);
-        let body = serde_json::json!({ "status": patch });
-        api.patch_status(
-            es.metadata.name.as_deref().unwrap_or_default(),
-            &PatchParams::default(),
-            &Patch::Merge(&body),
-        )
-        .await?;
+        let body = Patch::Merge(serde_json::json!({ "status": patch }));
+        let name = es.metadata.name.as_deref().unwrap_or_default();
+        unread::patch_status(self.handler.client(), self.services_in(ns).resource_url(), name, &body).await?;
         let mut written = status.clone();
         written.last_reconciled_time = Some(Time(now));
         if let Some(m) = patch.get("mode").and_then(|m| m.as_str()) {

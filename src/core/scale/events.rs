@@ -12,12 +12,13 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event as ApiEvent, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
 use crate::core::error::{Error, Result};
 use crate::core::scale::handler::ScaleHandler;
 use crate::core::target::TargetRef;
+use crate::core::unread;
 
 /// How long a repeat still joins the series of the first Event.
 const SERIES_WINDOW: SignedDuration = SignedDuration::from_secs(6 * 60);
@@ -170,29 +171,21 @@ impl EventRecorder {
             cache.get(&key).cloned().filter(|r| r.last + SERIES_WINDOW > now)
         };
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
-        // Written with requests whose answers are checked, not decoded: nothing here reads the
-        // Event the server sends back (its managed fields are most of it).
-        let events = kube::core::Request::new(<ApiEvent as kube::Resource>::url_path(&(), Some(&namespace)));
+        let events = <ApiEvent as kube::Resource>::url_path(&(), Some(&namespace));
         if let Some(prev) = previous {
             let count = prev.count + n;
             let patch = serde_json::json!({
                 "series": EventSeries { count, last_observed_time: MicroTime(now) }
             });
-            let request = events
-                .patch(&prev.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .map_err(kube::Error::BuildRequest)?;
-            match self.client.request_text(request).await {
-                Ok(_) => {
+            match unread::patch(&self.client, &events, &prev.name, &PatchParams::default(), &Patch::Merge(&patch)).await
+            {
+                Ok(()) => {
                     self.remember(key, Recorded { count, last: now, ..prev });
                     return Ok(());
                 }
-                Err(e) => {
-                    let e = Error::from(e);
-                    // The Event expired or was deleted: start a new one.
-                    if !e.is_not_found() {
-                        return Err(e);
-                    }
-                }
+                // The Event expired or was deleted: start a new one.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
         }
         let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(&self.controller), now.as_nanosecond());
@@ -209,9 +202,7 @@ impl EventRecorder {
             series: (n > 1).then_some(EventSeries { count: n, last_observed_time: MicroTime(now) }),
             ..Default::default()
         };
-        let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
-        let request = events.create(&PostParams::default(), body).map_err(kube::Error::BuildRequest)?;
-        self.client.request_text(request).await?;
+        unread::create(&self.client, &events, &event).await?;
         self.remember(key, Recorded { name, count: n, last: now });
         Ok(())
     }

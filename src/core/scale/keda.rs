@@ -5,6 +5,7 @@ use kube::api::{Patch, PatchParams};
 use crate::core::error::Result;
 use crate::core::scale::handler::ScaleHandler;
 use crate::core::target::TypeSpec;
+use crate::core::unread;
 
 /// KEDA stops scaling a ScaledObject while this annotation is `"true"`.
 pub const PAUSED: &str = "autoscaling.keda.sh/paused";
@@ -49,7 +50,7 @@ impl ScaleHandler {
         let patch = serde_json::json!({
             "metadata": {"annotations": {PAUSED: want_paused, PAUSED_REPLICAS: want_replicas}}
         });
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        unread::patch(&self.client, api.resource_url(), name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         tracing::info!(namespace = %ns, scaled_object = name, paused, "KEDA ScaledObject {}", if paused { "paused" } else { "resumed" });
         Ok(true)
     }
