@@ -29,11 +29,14 @@ from kubescale.testing import LocalCluster
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-# The compiled peers (benches/peers/), built by `build_peers()`.
+CLIENT_GO = TARGET / "peers" / "client_go_peer"
+# The compiled peers (benches/peers/), built by `build_peers()`: each client's command.
 PEERS = {
-    "kube-rs": TARGET / "release" / "examples" / "kube_rs_peer",
-    "client-go": TARGET / "peers" / "client_go_peer",
+    "kube-rs": [str(TARGET / "release" / "examples" / "kube_rs_peer")],
+    "client-go": [str(CLIENT_GO)],
+    "client-go-events": [str(CLIENT_GO), "--events"],
 }
+GO_PEERS = ("client-go", "client-go-events")
 
 
 def build_peers(clients: list[str]) -> list[str]:
@@ -42,12 +45,12 @@ def build_peers(clients: list[str]) -> list[str]:
     if "kube-rs" in clients:
         cmd = ["cargo", "build", "--release", "--quiet", "--no-default-features", "--example", "kube_rs_peer"]
         subprocess.run(cmd, cwd=ROOT, check=True)
-    if "client-go" in clients:
-        PEERS["client-go"].parent.mkdir(parents=True, exist_ok=True)
-        built = subprocess.run([str(HERE / "peers" / "build-client-go.sh"), str(PEERS["client-go"])])
+    if any(c in GO_PEERS for c in clients):
+        CLIENT_GO.parent.mkdir(parents=True, exist_ok=True)
+        built = subprocess.run([str(HERE / "peers" / "build-client-go.sh"), str(CLIENT_GO)])
         if built.returncode == 3:
-            print("client-go peer left out: no control-plane build directory here", file=sys.stderr)
-            return [c for c in clients if c != "client-go"]
+            print("client-go peers left out: no control-plane build directory here", file=sys.stderr)
+            return [c for c in clients if c not in GO_PEERS]
         built.check_returncode()
     return clients
 
@@ -59,14 +62,15 @@ CLIENTS = [
     "kubescale-async-noevents",
     "kube-rs",
     "client-go",
+    "client-go-events",
     "kubernetes",
     "kubernetes-asyncio",
     "kr8s",
     "lightkube",
 ]
-# Measured in the cold-start and memory workloads too (the -noevents rows only differ in
-# the Event writes, which the sequential and concurrent workloads show).
-MAIN_CLIENTS = [c for c in CLIENTS if not c.endswith("-noevents")]
+# Measured in the cold-start and memory workloads too (the -noevents and -events rows only
+# differ in the Event writes, which the sequential and concurrent workloads show).
+MAIN_CLIENTS = [c for c in CLIENTS if not c.endswith(("-noevents", "-events"))]
 REFERENCE = "kubescale-async"
 
 
@@ -115,7 +119,7 @@ class Bench:
         audited = len(self.cluster.audit_entries())
         started = time.perf_counter()
         program = (
-            [str(PEERS[client])]
+            PEERS[client]
             if client in PEERS
             else [sys.executable, str(HERE / "clients.py"), "--client", client]
         )
@@ -323,8 +327,10 @@ def report(results: dict[str, Any], levels: list[int], a: argparse.Namespace) ->
         "controller-manager. Ratios in parentheses are each client's value divided by "
         f"`{REFERENCE}`'s. Requests are counted at the API server: 'scale requests/op' are "
         "Deployment requests (after each client's one warm-up read); 'Event writes/op' are the "
-        "Events kubescale records for every change (the peers record none; the -noevents rows are "
-        "kubescale with `record_events=False`, the peers' exact work); 'server CPU ms/op' is the "
+        "Events each client records (kubescale for every change; the -noevents rows are kubescale "
+        "with `record_events=False`, the peers' exact work; 'client-go-events' is the client-go "
+        "peer recording an Event per change with client-go's events.k8s.io recorder, as "
+        "kubescale does); 'server CPU ms/op' is the "
         "CPU time of the API server and etcd over the client's whole process (setup included) per "
         "change: they share the two cores with the client; 'discovery requests/run' are "
         "requests for /api and /apis paths over a whole run (from the API server's audit log), "
