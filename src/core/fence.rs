@@ -8,8 +8,11 @@
 //! wins. So the check sits in the transport itself ([`Fencing`], a tower layer right above the
 //! HTTP client, below the rate limit's wait): every non-read request sent inside
 //! [`scope`]`(fence, ...)` is refused with [`Error::LeaseLost`](crate::core::Error::LeaseLost)
-//! unless `fence` is held at that instant. The window left between that check and the bytes
-//! leaving is a few microseconds of this process, instead of a whole pass.
+//! unless `fence` is held at that instant. The window left is the request's way from that check
+//! to the socket, instead of a whole pass: over HTTP/2, the hand-over to the connection's task
+//! and that task's next write, a few microseconds on an idle runtime, longer on a busy one. A
+//! pause inside it lets that request out after the process resumes: client-side fencing cannot
+//! close it, only a precondition the server checks could.
 //!
 //! The scope is a tokio task-local, so only the loop's own work is fenced (the pass, and the
 //! Events it queued, see `event_queue.rs`); the Lease renewals and anything else the handler
